@@ -1,0 +1,1029 @@
+//! The gateway configuration (`config/gateway.toml`): where to listen, which
+//! upstreams to serve, which policy files to load, where to write the audit log.
+//!
+//! Everything is validated and resolved at load: relative paths against the
+//! config file's directory, `env:NAME` values from the gateway's environment,
+//! a leading `${exe_dir}` in a command. Unknown keys are errors. Errors read
+//! `FILE:LINE:COL: reason`, like policy errors.
+
+use std::collections::{BTreeMap, HashMap};
+use std::env::VarError;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::policy::file::{line_col, toml_reason};
+
+const DEFAULT_HTTP: &str = "127.0.0.1:8080";
+const DEFAULT_PATH: &str = "/mcp";
+const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const DEFAULT_SEPARATOR: &str = "__";
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+const DEFAULT_AUDIT_PATH: &str = "audit.jsonl";
+/// Values of the form `env:NAME` are read from the gateway's environment at load.
+const ENV_PREFIX: &str = "env:";
+const EXE_DIR: &str = "${exe_dir}";
+
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// The file this configuration was read from.
+    pub source: PathBuf,
+    /// Policy files, resolved against the config file's directory, in load order.
+    pub policies: Vec<PathBuf>,
+    pub listen: ListenConfig,
+    pub relay: RelayConfig,
+    pub upstreams: Vec<UpstreamConfig>,
+    pub audit: AuditConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListenConfig {
+    pub http: SocketAddr,
+    /// The MCP endpoint path; starts with '/'.
+    pub path: String,
+    /// Origins allowed in addition to same-host localhost ones, as `scheme://host[:port]`.
+    pub allowed_origins: Vec<String>,
+    /// Host header values allowed in addition to localhost/127.0.0.1/[::1] with the listen port.
+    pub allowed_hosts: Vec<String>,
+    pub max_body_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// Joins an upstream prefix and a tool name: `<prefix><separator><tool>`.
+    pub separator: String,
+    pub request_timeout: Duration,
+    /// Cap on one message from an upstream.
+    pub max_message_bytes: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// Unique; the server name policies match on.
+    pub name: String,
+    /// Replaces `name` in namespaced tool names.
+    pub alias: Option<String>,
+    pub transport: UpstreamTransport,
+}
+
+impl UpstreamConfig {
+    /// The prefix of this upstream's namespaced tool names: the alias, else the name.
+    pub fn prefix(&self) -> &str {
+        self.alias.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// How to reach an upstream. `env` and `headers` values are resolved (they may
+/// hold secrets), so `Debug` prints them as `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UpstreamTransport {
+    Stdio {
+        /// A bare name (looked up on PATH at spawn) or a resolved path.
+        command: PathBuf,
+        args: Vec<String>,
+        cwd: Option<PathBuf>,
+        env: BTreeMap<String, String>,
+    },
+    Http {
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+}
+
+/// Prints map keys with redacted values.
+struct Redacted<'a>(&'a BTreeMap<String, String>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.keys().map(|k| (k, format_args!("***")))).finish()
+    }
+}
+
+impl fmt::Debug for UpstreamTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamTransport::Stdio { command, args, cwd, env } => f
+                .debug_struct("Stdio")
+                .field("command", command)
+                .field("args", args)
+                .field("cwd", cwd)
+                .field("env", &Redacted(env))
+                .finish(),
+            UpstreamTransport::Http { url, headers } => {
+                f.debug_struct("Http").field("url", url).field("headers", &Redacted(headers)).finish()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditConfig {
+    /// The JSON-lines audit file, resolved against the config file's directory.
+    pub path: PathBuf,
+}
+
+/// Why the configuration could not be loaded. Display is `FILE:LINE:COL: reason`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read config file: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{origin}:{line}:{column}: {reason}")]
+    Invalid { origin: String, line: usize, column: usize, reason: String },
+}
+
+// ---- the TOML shape ----
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatewayFile {
+    policies: Spanned<Vec<Spanned<String>>>,
+    #[serde(default)]
+    listen: ListenTable,
+    #[serde(default)]
+    relay: RelayTable,
+    #[serde(default)]
+    upstreams: Vec<UpstreamTable>,
+    #[serde(default)]
+    audit: AuditTable,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListenTable {
+    http: Option<Spanned<String>>,
+    path: Option<Spanned<String>>,
+    #[serde(default)]
+    allowed_origins: Vec<Spanned<String>>,
+    #[serde(default)]
+    allowed_hosts: Vec<Spanned<String>>,
+    max_body_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RelayTable {
+    separator: Option<Spanned<String>>,
+    request_timeout: Option<Spanned<String>>,
+    max_message_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TransportKind {
+    Stdio,
+    Http,
+}
+
+/// Flat rather than a tagged enum: toml spans do not survive serde's
+/// buffering of internally tagged enums, and a flat table lets us say
+/// "`url` is only valid for transport = \"http\"".
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UpstreamTable {
+    name: Spanned<String>,
+    alias: Option<Spanned<String>>,
+    transport: Spanned<TransportKind>,
+    command: Option<Spanned<String>>,
+    args: Option<Spanned<Vec<String>>>,
+    cwd: Option<Spanned<String>>,
+    env: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    url: Option<Spanned<String>>,
+    headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditTable {
+    path: Option<Spanned<String>>,
+}
+
+// ---- loading ----
+
+/// What loading needs from the process, injectable so tests need not mutate it.
+struct Environment<'a> {
+    var: &'a dyn Fn(&str) -> Result<String, VarError>,
+    exe_dir: &'a dyn Fn() -> Option<PathBuf>,
+}
+
+fn process_exe_dir() -> Option<PathBuf> {
+    std::env::current_exe().ok().and_then(|exe| exe.parent().map(Path::to_path_buf))
+}
+
+impl GatewayConfig {
+    /// Reads and validates the config file.
+    pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        GatewayConfig::from_str(&text, path)
+    }
+
+    /// Validates config text; `source` names it in errors and its directory is
+    /// the base for relative paths. Reads `env:` variables from the process
+    /// environment and `${exe_dir}` from the running executable.
+    pub fn from_str(text: &str, source: &Path) -> Result<GatewayConfig, ConfigError> {
+        let env = Environment { var: &|name| std::env::var(name), exe_dir: &process_exe_dir };
+        parse(text, source, &env)
+    }
+}
+
+struct Source<'a> {
+    origin: String,
+    text: &'a str,
+    base: &'a Path,
+}
+
+impl Source<'_> {
+    fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> ConfigError {
+        let (line, column) = line_col(self.text, span.start);
+        ConfigError::Invalid { origin: self.origin.clone(), line, column, reason: reason.into() }
+    }
+
+    fn location(&self, span: &Range<usize>) -> String {
+        let (line, column) = line_col(self.text, span.start);
+        format!("{}:{line}:{column}", self.origin)
+    }
+
+    fn resolve(&self, path: &str) -> PathBuf {
+        // `join` keeps absolute paths as they are.
+        self.base.join(path)
+    }
+}
+
+fn parse(text: &str, path: &Path, env: &Environment<'_>) -> Result<GatewayConfig, ConfigError> {
+    let source = Source { origin: path.display().to_string(), text, base: path.parent().unwrap_or(Path::new("")) };
+    let file: GatewayFile =
+        toml::from_str(text).map_err(|e| source.error(&e.span().unwrap_or(0..0), toml_reason(&e)))?;
+
+    if file.policies.get_ref().is_empty() {
+        return Err(source.error(&file.policies.span(), "policies must name at least one policy file"));
+    }
+    let mut policies = Vec::new();
+    for policy in file.policies.get_ref() {
+        if policy.get_ref().is_empty() {
+            return Err(source.error(&policy.span(), "policy path must not be empty"));
+        }
+        policies.push(source.resolve(policy.get_ref()));
+    }
+
+    let listen = listen_config(file.listen, &source)?;
+    let relay = relay_config(file.relay, &source)?;
+
+    let mut upstreams = Vec::with_capacity(file.upstreams.len());
+    let mut names: HashMap<String, String> = HashMap::new();
+    let mut prefixes: HashMap<String, String> = HashMap::new();
+    for table in file.upstreams {
+        let upstream = upstream_config(table, &relay.separator, &mut names, &mut prefixes, &source, env)?;
+        upstreams.push(upstream);
+    }
+
+    let audit = AuditConfig {
+        path: match file.audit.path {
+            Some(p) if p.get_ref().is_empty() => return Err(source.error(&p.span(), "audit path must not be empty")),
+            Some(p) => source.resolve(p.get_ref()),
+            None => source.resolve(DEFAULT_AUDIT_PATH),
+        },
+    };
+
+    Ok(GatewayConfig { source: path.to_path_buf(), policies, listen, relay, upstreams, audit })
+}
+
+fn positive_size(
+    value: Option<Spanned<u64>>,
+    default: usize,
+    name: &str,
+    source: &Source<'_>,
+) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => match usize::try_from(*v.get_ref()) {
+            Ok(0) => Err(source.error(&v.span(), format!("{name} must be greater than 0"))),
+            Ok(n) => Ok(n),
+            Err(_) => Err(source.error(&v.span(), format!("{name} is too large"))),
+        },
+    }
+}
+
+fn listen_config(table: ListenTable, source: &Source<'_>) -> Result<ListenConfig, ConfigError> {
+    let http = match &table.http {
+        None => DEFAULT_HTTP.parse().expect("default listen address parses"),
+        Some(addr) => addr.get_ref().parse::<SocketAddr>().map_err(|_| {
+            source.error(
+                &addr.span(),
+                format!(
+                    "listen.http {:?} is not an address:port (e.g. \"127.0.0.1:8080\" or \"[::1]:8080\")",
+                    addr.get_ref()
+                ),
+            )
+        })?,
+    };
+
+    let path = match &table.path {
+        None => DEFAULT_PATH.to_string(),
+        Some(p) => {
+            let text = p.get_ref();
+            let valid = text.starts_with('/') && text.chars().all(|c| c.is_ascii_graphic() && c != '?' && c != '#');
+            if !valid {
+                return Err(source.error(
+                    &p.span(),
+                    format!("listen.path {text:?} must start with '/' and contain no spaces, '?' or '#'"),
+                ));
+            }
+            text.clone()
+        }
+    };
+
+    let mut allowed_origins = Vec::new();
+    for origin in &table.allowed_origins {
+        if !valid_origin(origin.get_ref()) {
+            return Err(source.error(
+                &origin.span(),
+                format!(
+                    "allowed origin {:?} must be scheme://host[:port], with no path or trailing '/'",
+                    origin.get_ref()
+                ),
+            ));
+        }
+        allowed_origins.push(origin.get_ref().clone());
+    }
+
+    let mut allowed_hosts = Vec::new();
+    for host in &table.allowed_hosts {
+        let text = host.get_ref();
+        let valid =
+            !text.is_empty() && text.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '@' | '?' | '#'));
+        if !valid {
+            return Err(source.error(
+                &host.span(),
+                format!("allowed host {text:?} must be host[:port], e.g. \"gateway.internal:8080\""),
+            ));
+        }
+        allowed_hosts.push(text.clone());
+    }
+
+    Ok(ListenConfig {
+        http,
+        path,
+        allowed_origins,
+        allowed_hosts,
+        max_body_bytes: positive_size(table.max_body_bytes, DEFAULT_MAX_BODY_BYTES, "listen.max_body_bytes", source)?,
+    })
+}
+
+/// An Origin header value: `scheme://host[:port]`, exactly as browsers send it.
+fn valid_origin(origin: &str) -> bool {
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let rest_ok = !rest.is_empty() && rest.chars().all(|c| c.is_ascii_graphic() && !matches!(c, '/' | '@' | '?' | '#'));
+    scheme_ok && rest_ok
+}
+
+fn relay_config(table: RelayTable, source: &Source<'_>) -> Result<RelayConfig, ConfigError> {
+    let separator = match &table.separator {
+        None => DEFAULT_SEPARATOR.to_string(),
+        Some(sep) => {
+            let text = sep.get_ref();
+            // Namespaced names must stay valid tool names for clients that
+            // restrict them to [A-Za-z0-9_.-] (or [A-Za-z0-9_-]).
+            let valid = (1..=8).contains(&text.len()) && text.chars().all(|c| matches!(c, '_' | '-' | '.'));
+            if !valid {
+                return Err(source.error(
+                    &sep.span(),
+                    format!("relay.separator {text:?} must be 1-8 characters from '_', '-' and '.'"),
+                ));
+            }
+            text.clone()
+        }
+    };
+
+    let request_timeout = match &table.request_timeout {
+        None => DEFAULT_REQUEST_TIMEOUT,
+        Some(t) => match humantime::parse_duration(t.get_ref()) {
+            Ok(d) if d.is_zero() => return Err(source.error(&t.span(), "relay.request_timeout must be greater than 0")),
+            Ok(d) => d,
+            Err(e) => {
+                return Err(source.error(
+                    &t.span(),
+                    format!("relay.request_timeout {:?} is not a duration like \"60s\" or \"2m\": {e}", t.get_ref()),
+                ))
+            }
+        },
+    };
+
+    Ok(RelayConfig {
+        separator,
+        request_timeout,
+        max_message_bytes: positive_size(
+            table.max_message_bytes,
+            DEFAULT_MAX_MESSAGE_BYTES,
+            "relay.max_message_bytes",
+            source,
+        )?,
+    })
+}
+
+/// Checks a name or alias used as a tool-name prefix. Splitting a namespaced
+/// name at the first separator must give back exactly this prefix.
+fn check_prefix(value: &Spanned<String>, what: &str, separator: &str, source: &Source<'_>) -> Result<(), ConfigError> {
+    let text = value.get_ref();
+    let charset_ok = !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !charset_ok {
+        return Err(source.error(
+            &value.span(),
+            format!("upstream {what} {text:?} must be non-empty and use only A-Z, a-z, 0-9, '_' and '-'"),
+        ));
+    }
+    let joined = format!("{text}{separator}");
+    if joined.find(separator) != Some(text.len()) {
+        return Err(source.error(
+            &value.span(),
+            format!(
+                "upstream {what} {text:?} clashes with the separator {separator:?}: \
+                 namespaced tool names \"{text}{separator}<tool>\" would split at the wrong place"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn only_for<T>(
+    field: &Option<Spanned<T>>,
+    key: &str,
+    transport: &str,
+    name: &str,
+    source: &Source<'_>,
+) -> Result<(), ConfigError> {
+    match field {
+        Some(f) => {
+            Err(source
+                .error(&f.span(), format!("upstream {name:?}: `{key}` is only valid for transport = {transport:?}")))
+        }
+        None => Ok(()),
+    }
+}
+
+fn upstream_config(
+    table: UpstreamTable,
+    separator: &str,
+    names: &mut HashMap<String, String>,
+    prefixes: &mut HashMap<String, String>,
+    source: &Source<'_>,
+    env: &Environment<'_>,
+) -> Result<UpstreamConfig, ConfigError> {
+    check_prefix(&table.name, "name", separator, source)?;
+    let name = table.name.get_ref().clone();
+    if let Some(first) = names.get(&name) {
+        return Err(
+            source.error(&table.name.span(), format!("duplicate upstream name {name:?}: already defined at {first}"))
+        );
+    }
+    names.insert(name.clone(), source.location(&table.name.span()));
+
+    if let Some(alias) = &table.alias {
+        check_prefix(alias, "alias", separator, source)?;
+    }
+    let prefix = table.alias.as_ref().unwrap_or(&table.name);
+    if let Some(first) = prefixes.get(prefix.get_ref()) {
+        return Err(source.error(
+            &prefix.span(),
+            format!("upstream {name:?}: tool prefix {:?} is already used at {first}", prefix.get_ref()),
+        ));
+    }
+    prefixes.insert(prefix.get_ref().clone(), source.location(&prefix.span()));
+
+    let transport = match table.transport.get_ref() {
+        TransportKind::Stdio => {
+            only_for(&table.url, "url", "http", &name, source)?;
+            only_for(&table.headers, "headers", "http", &name, source)?;
+            let Some(command) = &table.command else {
+                return Err(source.error(
+                    &table.transport.span(),
+                    format!("upstream {name:?}: transport = \"stdio\" needs `command`"),
+                ));
+            };
+            let command = resolve_command(command, source, env)?;
+            let cwd = match &table.cwd {
+                Some(c) if c.get_ref().is_empty() => {
+                    return Err(source.error(&c.span(), format!("upstream {name:?}: cwd must not be empty")))
+                }
+                Some(c) => Some(source.resolve(c.get_ref())),
+                None => None,
+            };
+            let mut resolved = BTreeMap::new();
+            if let Some(vars) = &table.env {
+                for (key, value) in vars.get_ref() {
+                    let key_ok = !key.is_empty() && !key.contains(['=', '\0']);
+                    if !key_ok {
+                        return Err(source.error(
+                            &vars.span(),
+                            format!("upstream {name:?}: invalid environment variable name {key:?}"),
+                        ));
+                    }
+                    let what = format!("upstream {name:?}: env {key:?}");
+                    resolved.insert(key.clone(), resolve_value(value, &what, source, env)?);
+                }
+            }
+            UpstreamTransport::Stdio {
+                command,
+                args: table.args.map(Spanned::into_inner).unwrap_or_default(),
+                cwd,
+                env: resolved,
+            }
+        }
+        TransportKind::Http => {
+            only_for(&table.command, "command", "stdio", &name, source)?;
+            only_for(&table.args, "args", "stdio", &name, source)?;
+            only_for(&table.cwd, "cwd", "stdio", &name, source)?;
+            only_for(&table.env, "env", "stdio", &name, source)?;
+            let Some(url) = &table.url else {
+                return Err(source
+                    .error(&table.transport.span(), format!("upstream {name:?}: transport = \"http\" needs `url`")));
+            };
+            check_url(url, &name, source)?;
+            let mut resolved = BTreeMap::new();
+            if let Some(headers) = &table.headers {
+                for (key, value) in headers.get_ref() {
+                    if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+                        return Err(source.error(
+                            &headers.span(),
+                            format!("upstream {name:?}: {key:?} is not a valid HTTP header name"),
+                        ));
+                    }
+                    let what = format!("upstream {name:?}: header {key:?}");
+                    let resolved_value = resolve_value(value, &what, source, env)?;
+                    if http::HeaderValue::from_str(&resolved_value).is_err() {
+                        // Never echo the value: it may be a secret.
+                        return Err(source.error(
+                            &value.span(),
+                            format!("{what}: value contains characters not allowed in an HTTP header"),
+                        ));
+                    }
+                    resolved.insert(key.clone(), resolved_value);
+                }
+            }
+            UpstreamTransport::Http { url: url.get_ref().clone(), headers: resolved }
+        }
+    };
+
+    Ok(UpstreamConfig { name, alias: table.alias.map(Spanned::into_inner), transport })
+}
+
+/// A command containing '/' is a path relative to the config directory; a bare
+/// name is left for PATH lookup; a leading `${exe_dir}` is the running
+/// executable's directory.
+fn resolve_command(
+    command: &Spanned<String>,
+    source: &Source<'_>,
+    env: &Environment<'_>,
+) -> Result<PathBuf, ConfigError> {
+    let text = command.get_ref();
+    if text.is_empty() {
+        return Err(source.error(&command.span(), "command must not be empty"));
+    }
+    if let Some(rest) = text.strip_prefix(EXE_DIR) {
+        if rest.contains("${") {
+            return Err(
+                source.error(&command.span(), format!("command {text:?}: only a leading ${{exe_dir}} is expanded"))
+            );
+        }
+        let Some(dir) = (env.exe_dir)() else {
+            return Err(source.error(
+                &command.span(),
+                format!("command {text:?}: cannot determine the gateway executable's directory"),
+            ));
+        };
+        return Ok(dir.join(rest.trim_start_matches(['/', '\\'])));
+    }
+    if text.contains("${") {
+        return Err(source.error(&command.span(), format!("command {text:?}: only a leading ${{exe_dir}} is expanded")));
+    }
+    if text.contains('/') {
+        Ok(source.resolve(text))
+    } else {
+        Ok(PathBuf::from(text))
+    }
+}
+
+/// `env:NAME` reads NAME from the environment; anything else is taken literally.
+fn resolve_value(
+    value: &Spanned<String>,
+    what: &str,
+    source: &Source<'_>,
+    env: &Environment<'_>,
+) -> Result<String, ConfigError> {
+    let Some(var) = value.get_ref().strip_prefix(ENV_PREFIX) else {
+        return Ok(value.get_ref().clone());
+    };
+    let name_ok = var.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && var.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !name_ok {
+        return Err(source.error(
+            &value.span(),
+            format!("{what}: {var:?} is not an environment variable name (env:NAME with NAME from A-Z, a-z, 0-9, '_')"),
+        ));
+    }
+    match (env.var)(var) {
+        Ok(v) => Ok(v),
+        Err(VarError::NotPresent) => {
+            Err(source.error(&value.span(), format!("{what}: environment variable {var} is not set")))
+        }
+        Err(VarError::NotUnicode(_)) => {
+            Err(source.error(&value.span(), format!("{what}: environment variable {var} is not valid UTF-8")))
+        }
+    }
+}
+
+fn check_url(url: &Spanned<String>, name: &str, source: &Source<'_>) -> Result<(), ConfigError> {
+    let text = url.get_ref();
+    let uri = text
+        .parse::<http::Uri>()
+        .map_err(|e| source.error(&url.span(), format!("upstream {name:?}: url {text:?} is not a valid URL: {e}")))?;
+    match uri.scheme_str() {
+        Some("http") | Some("https") => {}
+        _ => {
+            return Err(source
+                .error(&url.span(), format!("upstream {name:?}: url {text:?} must start with http:// or https://")))
+        }
+    }
+    let Some(authority) = uri.authority() else {
+        return Err(source.error(&url.span(), format!("upstream {name:?}: url {text:?} has no host")));
+    };
+    if authority.as_str().contains('@') {
+        return Err(source.error(
+            &url.span(),
+            format!(
+                "upstream {name:?}: url must not embed credentials; use headers = {{ Authorization = \"env:NAME\" }}"
+            ),
+        ));
+    }
+    if authority.host().is_empty() {
+        return Err(source.error(&url.span(), format!("upstream {name:?}: url {text:?} has no host")));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_with<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Result<String, VarError> + 'a {
+        move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()).ok_or(VarError::NotPresent)
+    }
+
+    fn parse_with(text: &str, vars: &[(&str, &str)]) -> Result<GatewayConfig, ConfigError> {
+        let var = env_with(vars);
+        let env = Environment { var: &var, exe_dir: &|| Some(PathBuf::from("/opt/warden/bin")) };
+        parse(text, Path::new("/etc/warden/gateway.toml"), &env)
+    }
+
+    fn ok(text: &str) -> GatewayConfig {
+        parse_with(text, &[]).unwrap_or_else(|e| panic!("config should load: {e}"))
+    }
+
+    fn err(text: &str) -> String {
+        parse_with(text, &[]).expect_err("config should be refused").to_string()
+    }
+
+    const MINIMAL: &str = "policies = [\"../policies/default.toml\"]\n";
+
+    #[test]
+    fn defaults_bind_localhost_only() {
+        let c = ok(MINIMAL);
+        assert_eq!(c.source, Path::new("/etc/warden/gateway.toml"));
+        assert_eq!(c.listen.http, "127.0.0.1:8080".parse().unwrap());
+        assert!(c.listen.http.ip().is_loopback());
+        assert_eq!(c.listen.path, "/mcp");
+        assert!(c.listen.allowed_origins.is_empty());
+        assert!(c.listen.allowed_hosts.is_empty());
+        assert_eq!(c.listen.max_body_bytes, 4 * 1024 * 1024);
+        assert_eq!(c.relay.separator, "__");
+        assert_eq!(c.relay.request_timeout, Duration::from_secs(60));
+        assert_eq!(c.relay.max_message_bytes, 16 * 1024 * 1024);
+        assert!(c.upstreams.is_empty());
+        assert_eq!(c.audit.path, Path::new("/etc/warden/audit.jsonl"));
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_config_dir() {
+        let c = ok(r#"
+policies = ["../policies/default.toml", "/abs/extra.toml"]
+[audit]
+path = "logs/audit.jsonl"
+[[upstreams]]
+name = "files"
+transport = "stdio"
+command = "./bin/server"
+cwd = "work"
+"#);
+        assert_eq!(
+            c.policies,
+            vec![PathBuf::from("/etc/warden/../policies/default.toml"), PathBuf::from("/abs/extra.toml")]
+        );
+        assert_eq!(c.audit.path, Path::new("/etc/warden/logs/audit.jsonl"));
+        let UpstreamTransport::Stdio { command, cwd, .. } = &c.upstreams[0].transport else {
+            panic!("stdio expected");
+        };
+        assert_eq!(command, Path::new("/etc/warden/./bin/server"));
+        assert_eq!(cwd.as_deref(), Some(Path::new("/etc/warden/work")));
+    }
+
+    #[test]
+    fn config_in_current_dir_keeps_relative_paths() {
+        let var = env_with(&[]);
+        let env = Environment { var: &var, exe_dir: &|| None };
+        let c = parse(MINIMAL, Path::new("gateway.toml"), &env).unwrap();
+        assert_eq!(c.policies, vec![PathBuf::from("../policies/default.toml")]);
+        assert_eq!(c.audit.path, Path::new("audit.jsonl"));
+    }
+
+    #[test]
+    fn bare_command_is_left_for_path_lookup() {
+        let c = ok(&format!("{MINIMAL}[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = \"npx\"\nargs = [\"-y\", \"pkg\"]\n"));
+        let u = &c.upstreams[0];
+        assert_eq!(u.prefix(), "files");
+        assert_eq!(
+            u.transport,
+            UpstreamTransport::Stdio {
+                command: PathBuf::from("npx"),
+                args: vec!["-y".into(), "pkg".into()],
+                cwd: None,
+                env: BTreeMap::new(),
+            }
+        );
+    }
+
+    #[test]
+    fn exe_dir_placeholder_expands_to_executable_directory() {
+        let c = ok(&format!("{MINIMAL}[[upstreams]]\nname = \"demo\"\ntransport = \"stdio\"\ncommand = \"${{exe_dir}}/examples/demo_upstream\"\n"));
+        let UpstreamTransport::Stdio { command, .. } = &c.upstreams[0].transport else {
+            panic!("stdio expected");
+        };
+        assert_eq!(command, Path::new("/opt/warden/bin/examples/demo_upstream"));
+    }
+
+    #[test]
+    fn placeholder_other_than_leading_exe_dir_is_refused() {
+        let e = err(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"demo\"\ntransport = \"stdio\"\ncommand = \"/x/${{HOME}}/y\"\n"
+        ));
+        assert!(e.starts_with("/etc/warden/gateway.toml:5:11: command"), "{e}");
+        assert!(e.contains("only a leading ${exe_dir}"), "{e}");
+    }
+
+    #[test]
+    fn env_values_resolve_from_gateway_environment() {
+        let text = format!("{MINIMAL}[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = \"npx\"\nenv = {{ NODE_ENV = \"production\", TOKEN = \"env:FILES_TOKEN\" }}\n");
+        let c = parse_with(&text, &[("FILES_TOKEN", "s3cret")]).unwrap();
+        let UpstreamTransport::Stdio { env, .. } = &c.upstreams[0].transport else {
+            panic!("stdio expected");
+        };
+        assert_eq!(env["NODE_ENV"], "production");
+        assert_eq!(env["TOKEN"], "s3cret");
+    }
+
+    #[test]
+    fn missing_env_var_is_a_load_error_naming_it() {
+        let text = format!("{MINIMAL}[[upstreams]]\nname = \"remote\"\ntransport = \"http\"\nurl = \"https://mcp.example.com/mcp\"\nheaders = {{ Authorization = \"env:REMOTE_TOKEN\" }}\n");
+        let e = parse_with(&text, &[]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            r#"/etc/warden/gateway.toml:6:29: upstream "remote": header "Authorization": environment variable REMOTE_TOKEN is not set"#
+        );
+    }
+
+    #[test]
+    fn malformed_env_reference_is_refused() {
+        let text = format!(
+            "{MINIMAL}[[upstreams]]\nname = \"f\"\ntransport = \"stdio\"\ncommand = \"x\"\nenv = {{ A = \"env:\" }}\n"
+        );
+        assert!(err(&text).contains("is not an environment variable name"));
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output() {
+        let text = format!("{MINIMAL}[[upstreams]]\nname = \"remote\"\ntransport = \"http\"\nurl = \"https://mcp.example.com/mcp\"\nheaders = {{ Authorization = \"env:REMOTE_TOKEN\" }}\n[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = \"npx\"\nenv = {{ API_KEY = \"env:API_KEY\" }}\n");
+        let c = parse_with(&text, &[("REMOTE_TOKEN", "Bearer hunter2"), ("API_KEY", "sk-live-42")]).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("sk-live-42"), "{debug}");
+        assert!(debug.contains("Authorization") && debug.contains("***"), "{debug}");
+        let UpstreamTransport::Http { headers, .. } = &c.upstreams[0].transport else {
+            panic!("http expected");
+        };
+        assert_eq!(headers["Authorization"], "Bearer hunter2");
+    }
+
+    #[test]
+    fn header_value_error_does_not_echo_the_secret() {
+        let text = format!("{MINIMAL}[[upstreams]]\nname = \"remote\"\ntransport = \"http\"\nurl = \"https://h/mcp\"\nheaders = {{ Authorization = \"env:T\" }}\n");
+        let e = parse_with(&text, &[("T", "sec\nret")]).unwrap_err().to_string();
+        assert!(!e.contains("sec"), "{e}");
+        assert!(e.contains("not allowed in an HTTP header"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_upstream_name_is_refused() {
+        let up = "[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = \"x\"\n";
+        let e = err(&format!("{MINIMAL}{up}{up}"));
+        assert_eq!(
+            e,
+            r#"/etc/warden/gateway.toml:7:8: duplicate upstream name "files": already defined at /etc/warden/gateway.toml:3:8"#
+        );
+    }
+
+    #[test]
+    fn alias_colliding_with_another_prefix_is_refused() {
+        let text = format!("{MINIMAL}[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = \"x\"\n[[upstreams]]\nname = \"other\"\nalias = \"files\"\ntransport = \"stdio\"\ncommand = \"x\"\n");
+        let e = err(&text);
+        assert!(
+            e.starts_with("/etc/warden/gateway.toml:8:9: upstream \"other\": tool prefix \"files\" is already used"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn alias_is_the_prefix() {
+        let c = ok(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"filesystem\"\nalias = \"fs\"\ntransport = \"stdio\"\ncommand = \"x\"\n"
+        ));
+        assert_eq!(c.upstreams[0].prefix(), "fs");
+        assert_eq!(c.upstreams[0].name, "filesystem");
+    }
+
+    #[test]
+    fn name_containing_separator_is_refused() {
+        let e = err(&format!("{MINIMAL}[[upstreams]]\nname = \"my__files\"\ntransport = \"stdio\"\ncommand = \"x\"\n"));
+        assert!(
+            e.starts_with(
+                "/etc/warden/gateway.toml:3:8: upstream name \"my__files\" clashes with the separator \"__\""
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn name_ending_in_half_a_separator_is_refused() {
+        // "files_" + "__" + "read" = "files___read", which splits as "files" + "_read".
+        let e = err(&format!("{MINIMAL}[[upstreams]]\nname = \"files_\"\ntransport = \"stdio\"\ncommand = \"x\"\n"));
+        assert!(e.contains("clashes with the separator"), "{e}");
+        // With a different separator the same name is fine.
+        ok(&format!("{MINIMAL}[relay]\nseparator = \".\"\n[[upstreams]]\nname = \"files_\"\ntransport = \"stdio\"\ncommand = \"x\"\n"));
+    }
+
+    #[test]
+    fn alias_containing_separator_is_refused() {
+        let e = err(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"files\"\nalias = \"f__s\"\ntransport = \"stdio\"\ncommand = \"x\"\n"
+        ));
+        assert!(e.starts_with("/etc/warden/gateway.toml:4:9: upstream alias"), "{e}");
+    }
+
+    #[test]
+    fn name_with_bad_characters_is_refused() {
+        for name in ["", "has space", "a/b", "ünï"] {
+            let e = err(&format!("{MINIMAL}[[upstreams]]\nname = {name:?}\ntransport = \"stdio\"\ncommand = \"x\"\n"));
+            assert!(e.starts_with("/etc/warden/gateway.toml:3:8: upstream name"), "{e}");
+        }
+    }
+
+    #[test]
+    fn non_http_url_scheme_is_refused() {
+        for url in ["ftp://host/mcp", "file:///etc/passwd", "127.0.0.1:9000/mcp"] {
+            let e = err(&format!("{MINIMAL}[[upstreams]]\nname = \"r\"\ntransport = \"http\"\nurl = {url:?}\n"));
+            assert!(e.starts_with("/etc/warden/gateway.toml:5:7: upstream \"r\": url"), "{e}");
+        }
+        let c = ok(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"r\"\ntransport = \"http\"\nurl = \"http://127.0.0.1:9000/mcp\"\n"
+        ));
+        assert_eq!(
+            c.upstreams[0].transport,
+            UpstreamTransport::Http { url: "http://127.0.0.1:9000/mcp".into(), headers: BTreeMap::new() }
+        );
+    }
+
+    #[test]
+    fn credentials_in_url_are_refused() {
+        let e = err(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"r\"\ntransport = \"http\"\nurl = \"https://user:pw@host/mcp\"\n"
+        ));
+        assert!(e.contains("must not embed credentials"), "{e}");
+        assert!(!e.contains("pw@"), "{e}");
+    }
+
+    #[test]
+    fn fields_of_the_other_transport_are_refused() {
+        let e = err(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"r\"\ntransport = \"http\"\nurl = \"http://h/mcp\"\ncommand = \"x\"\n"
+        ));
+        assert_eq!(
+            e,
+            r#"/etc/warden/gateway.toml:6:11: upstream "r": `command` is only valid for transport = "stdio""#
+        );
+        let e = err(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"f\"\ntransport = \"stdio\"\ncommand = \"x\"\nurl = \"http://h/mcp\"\n"
+        ));
+        assert!(e.contains("`url` is only valid for transport = \"http\""), "{e}");
+    }
+
+    #[test]
+    fn transport_without_its_required_field_is_refused() {
+        let e = err(&format!("{MINIMAL}[[upstreams]]\nname = \"r\"\ntransport = \"http\"\n"));
+        assert!(
+            e.starts_with("/etc/warden/gateway.toml:4:13: upstream \"r\": transport = \"http\" needs `url`"),
+            "{e}"
+        );
+        let e = err(&format!("{MINIMAL}[[upstreams]]\nname = \"f\"\ntransport = \"stdio\"\n"));
+        assert!(e.contains("needs `command`"), "{e}");
+    }
+
+    #[test]
+    fn unknown_transport_is_refused() {
+        let e = err(&format!("{MINIMAL}[[upstreams]]\nname = \"r\"\ntransport = \"sse\"\nurl = \"http://h\"\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:4:13: unknown variant `sse`"), "{e}");
+    }
+
+    #[test]
+    fn bad_listen_path_is_refused() {
+        for path in ["mcp", "", "/m cp", "/mcp?x=1"] {
+            let e = err(&format!("{MINIMAL}[listen]\npath = {path:?}\n"));
+            assert!(e.starts_with("/etc/warden/gateway.toml:3:8: listen.path"), "{e}");
+        }
+        assert_eq!(ok(&format!("{MINIMAL}[listen]\npath = \"/gw/mcp\"\n")).listen.path, "/gw/mcp");
+    }
+
+    #[test]
+    fn bad_listen_address_is_refused() {
+        let e = err(&format!("{MINIMAL}[listen]\nhttp = \"localhost\"\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:3:8: listen.http \"localhost\" is not an address:port"), "{e}");
+        let c = ok(&format!("{MINIMAL}[listen]\nhttp = \"[::1]:9090\"\n"));
+        assert_eq!(c.listen.http, "[::1]:9090".parse().unwrap());
+    }
+
+    #[test]
+    fn origins_and_hosts_must_be_well_formed() {
+        let c = ok(&format!("{MINIMAL}[listen]\nallowed_origins = [\"https://app.example.com\", \"vscode-webview://abc\"]\nallowed_hosts = [\"gw.internal:8080\"]\n"));
+        assert_eq!(c.listen.allowed_origins.len(), 2);
+        assert_eq!(c.listen.allowed_hosts, vec!["gw.internal:8080".to_string()]);
+        for origin in ["https://app.example.com/", "app.example.com", "*", "https://a.com/path"] {
+            let e = err(&format!("{MINIMAL}[listen]\nallowed_origins = [{origin:?}]\n"));
+            assert!(e.contains("allowed origin"), "{e}");
+        }
+        let e = err(&format!("{MINIMAL}[listen]\nallowed_hosts = [\"http://gw\"]\n"));
+        assert!(e.contains("allowed host"), "{e}");
+    }
+
+    #[test]
+    fn sizes_and_timeouts_are_validated() {
+        let c = ok(&format!("{MINIMAL}[listen]\nmax_body_bytes = 1024\n[relay]\nrequest_timeout = \"2m 30s\"\nmax_message_bytes = 2048\nseparator = \"-\"\n"));
+        assert_eq!(c.listen.max_body_bytes, 1024);
+        assert_eq!(c.relay.request_timeout, Duration::from_secs(150));
+        assert_eq!(c.relay.max_message_bytes, 2048);
+        assert_eq!(c.relay.separator, "-");
+        assert!(err(&format!("{MINIMAL}[listen]\nmax_body_bytes = 0\n")).contains("greater than 0"));
+        assert!(err(&format!("{MINIMAL}[listen]\nmax_body_bytes = -1\n")).starts_with("/etc/warden/gateway.toml:3:18:"));
+        assert!(err(&format!("{MINIMAL}[relay]\nrequest_timeout = \"soon\"\n")).contains("is not a duration"));
+        assert!(err(&format!("{MINIMAL}[relay]\nrequest_timeout = \"0s\"\n")).contains("greater than 0"));
+        assert!(err(&format!("{MINIMAL}[relay]\nseparator = \"\"\n")).contains("relay.separator"));
+        assert!(err(&format!("{MINIMAL}[relay]\nseparator = \"/\"\n")).contains("relay.separator"));
+    }
+
+    #[test]
+    fn policies_are_required() {
+        assert!(err("[listen]\n").contains("missing field `policies`"));
+        assert_eq!(
+            err("policies = []\n"),
+            "/etc/warden/gateway.toml:1:12: policies must name at least one policy file"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_fail_closed_with_line_numbers() {
+        let e = err(&format!("{MINIMAL}[listen]\nhttp = \"127.0.0.1:1\"\nbind_all = true\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:4:1: unknown field `bind_all`"), "{e}");
+        let e = err(&format!(
+            "{MINIMAL}[[upstreams]]\nname = \"f\"\ntransport = \"stdio\"\ncommand = \"x\"\ninherit_env = true\n"
+        ));
+        assert!(e.starts_with("/etc/warden/gateway.toml:6:1: unknown field `inherit_env`"), "{e}");
+        assert!(err("policies = [\"p\"]\n[approvals]\n").contains("unknown field `approvals`"));
+    }
+
+    #[test]
+    fn syntax_error_reports_file_line_col() {
+        let e = err("policies = [\"p\"]\n[listen\n");
+        assert!(e.starts_with("/etc/warden/gateway.toml:2:"), "{e}");
+    }
+
+    #[test]
+    fn load_names_unreadable_file() {
+        let path = std::env::temp_dir().join("warden-config-does-not-exist/gateway.toml");
+        let e = GatewayConfig::load(&path).unwrap_err().to_string();
+        assert!(e.starts_with(&format!("{}: cannot read config file", path.display())), "{e}");
+    }
+}

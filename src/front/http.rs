@@ -1,0 +1,366 @@
+//! The Streamable HTTP front (MCP 2025-03-26 and later): POST, GET and
+//! DELETE on one path, `/mcp` for the aggregated endpoint and
+//! `/mcp/<server>` for one server with its names unchanged.
+//!
+//! Everything a browser could abuse is checked before any MCP is read: the
+//! Host header (DNS rebinding), the Origin header (cross-site requests), and
+//! the body size. Sessions are 128-bit random ids; an unknown one is a 404 so
+//! the client starts over.
+
+use super::{session_id, MAX_BATCH, SUPPORTED_PROTOCOL_VERSIONS};
+use crate::errors::GatewayError;
+use crate::gateway::Gateway;
+use crate::jsonrpc::{self, Kind};
+use crate::relay::{ClientSession, Scope};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use futures::Stream;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+pub const SESSION_HEADER: &str = "mcp-session-id";
+pub const VERSION_HEADER: &str = "mcp-protocol-version";
+/// A session nobody has used for this long is closed with its upstreams.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Beyond this many open sessions, new ones are refused (503) rather than
+/// letting memory grow without bound.
+const MAX_SESSIONS: usize = 50_000;
+
+struct Entry {
+    session: Arc<ClientSession>,
+    scope: Scope,
+    /// The GET stream's source; taken while a GET stream is open.
+    unsolicited: Arc<Mutex<Option<mpsc::Receiver<Value>>>>,
+    last_seen: Instant,
+}
+
+pub struct HttpFront {
+    gateway: Arc<Gateway>,
+    sessions: Mutex<HashMap<String, Entry>>,
+}
+
+/// The router for the client-facing endpoint.
+pub fn router(gateway: Arc<Gateway>) -> Router {
+    let path = gateway.config.listen.path.trim_end_matches('/').to_string();
+    let limit = gateway.config.listen.max_body_bytes;
+    let front = Arc::new(HttpFront { gateway, sessions: Mutex::new(HashMap::new()) });
+    tokio::spawn(sweep_idle(Arc::downgrade(&front)));
+    Router::new()
+        .route(if path.is_empty() { "/" } else { &path }, any(aggregate))
+        .route(&format!("{path}/{{server}}"), any(single))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(front)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(gateway)).with_graceful_shutdown(shutdown).await
+}
+
+async fn sweep_idle(front: std::sync::Weak<HttpFront>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        let Some(front) = front.upgrade() else { return };
+        front.sessions.lock().expect("sessions lock").retain(|_, e| e.last_seen.elapsed() < IDLE_TIMEOUT);
+    }
+}
+
+async fn aggregate(State(front): State<Arc<HttpFront>>, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+    front.handle(Scope::Aggregate, method, headers, body).await
+}
+
+async fn single(
+    State(front): State<Arc<HttpFront>>,
+    Path(server): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(upstream) = front.gateway.pool.index_of(&server) else {
+        return plain(StatusCode::NOT_FOUND, &format!("no upstream server is named \"{server}\""));
+    };
+    if !front.gateway.policy().server_reachable(&server) {
+        return plain(StatusCode::FORBIDDEN, &format!("the policy allows nothing on server \"{server}\""));
+    }
+    front.handle(Scope::Single(upstream), method, headers, body).await
+}
+
+fn plain(status: StatusCode, text: &str) -> Response {
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], format!("{text}\n")).into_response()
+}
+
+fn rpc_error(status: StatusCode, err: GatewayError) -> Response {
+    (status, axum::Json(err.to_response(Value::Null))).into_response()
+}
+
+/// The host part of a `Host` header or an origin's authority.
+fn host_of(authority: &str) -> &str {
+    if let Some(rest) = authority.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or_default();
+    }
+    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+}
+
+fn is_loopback_name(host: &str) -> bool {
+    matches!(host.to_ascii_lowercase().as_str(), "localhost" | "127.0.0.1" | "::1")
+}
+
+impl HttpFront {
+    /// DNS-rebinding and cross-site checks. A page on another site can make
+    /// a browser send requests here; only loopback names and configured
+    /// hosts and origins get through.
+    fn check_origin_and_host(&self, headers: &HeaderMap) -> Result<(), Response> {
+        let listen = &self.gateway.config.listen;
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let host_ok =
+            is_loopback_name(host_of(host)) || listen.allowed_hosts.iter().any(|h| h == host || h == host_of(host));
+        if !host_ok {
+            return Err(plain(StatusCode::FORBIDDEN, &format!("Host {host:?} is not allowed")));
+        }
+        if let Some(origin) = headers.get(header::ORIGIN) {
+            let origin = origin.to_str().unwrap_or_default();
+            let authority = origin.strip_prefix("http://").or_else(|| origin.strip_prefix("https://"));
+            let origin_ok = authority.is_some_and(|a| is_loopback_name(host_of(a)))
+                || listen.allowed_origins.iter().any(|o| o == origin);
+            if !origin_ok {
+                return Err(plain(StatusCode::FORBIDDEN, &format!("Origin {origin:?} is not allowed")));
+            }
+        }
+        Ok(())
+    }
+
+    fn lookup(&self, headers: &HeaderMap, scope: Scope) -> Result<(String, Arc<ClientSession>), Response> {
+        let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
+            return Err(rpc_error(
+                StatusCode::BAD_REQUEST,
+                GatewayError::InvalidRequest("the Mcp-Session-Id header is required".into()),
+            ));
+        };
+        let mut sessions = self.sessions.lock().expect("sessions lock");
+        match sessions.get_mut(id) {
+            Some(entry) if entry.scope == scope => {
+                entry.last_seen = Instant::now();
+                Ok((id.to_string(), entry.session.clone()))
+            }
+            _ => Err(plain(StatusCode::NOT_FOUND, "unknown or expired session: initialize a new one")),
+        }
+    }
+
+    async fn handle(self: Arc<Self>, scope: Scope, method: Method, headers: HeaderMap, body: Bytes) -> Response {
+        if let Err(refused) = self.check_origin_and_host(&headers) {
+            return refused;
+        }
+        if let Some(version) = headers.get(VERSION_HEADER) {
+            let version = version.to_str().unwrap_or_default();
+            if !SUPPORTED_PROTOCOL_VERSIONS.contains(&version) {
+                let err = GatewayError::InvalidRequest(format!(
+                    "unsupported MCP-Protocol-Version {version:?}; supported: {}",
+                    SUPPORTED_PROTOCOL_VERSIONS.join(", ")
+                ));
+                return rpc_error(StatusCode::BAD_REQUEST, err);
+            }
+        }
+        match method {
+            Method::POST => self.post(scope, &headers, body).await,
+            Method::GET => self.get(scope, &headers),
+            Method::DELETE => self.delete(scope, &headers),
+            _ => (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, POST, DELETE")]).into_response(),
+        }
+    }
+
+    async fn post(self: Arc<Self>, scope: Scope, headers: &HeaderMap, body: Bytes) -> Response {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !content_type.to_ascii_lowercase().starts_with("application/json") {
+            return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
+        }
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*").to_ascii_lowercase();
+        let wants_sse = accept.contains("text/event-stream") || accept.contains("*/*");
+        if !wants_sse && !accept.contains("application/json") {
+            return plain(StatusCode::NOT_ACCEPTABLE, "Accept must include application/json and text/event-stream");
+        }
+        let msg: Value = match serde_json::from_slice(&body) {
+            Ok(msg) => msg,
+            Err(e) => return rpc_error(StatusCode::BAD_REQUEST, GatewayError::Parse(e.to_string())),
+        };
+        if jsonrpc::method(&msg) == Some("initialize") {
+            return self.initialize(scope, msg).await;
+        }
+        let (_, session) = match self.lookup(headers, scope) {
+            Ok(found) => found,
+            Err(refused) => return refused,
+        };
+        let msg = match msg {
+            Value::Array(batch) => return batch_response(&session, batch).await,
+            msg => msg,
+        };
+        let id = match jsonrpc::classify(&msg) {
+            Ok(Kind::Request { id, .. }) => id.clone(),
+            Ok(_) => {
+                session.handle(msg, mpsc::channel(1).0).await;
+                return StatusCode::ACCEPTED.into_response();
+            }
+            Err(e) => {
+                let id = msg.get("id").filter(|id| id.is_string() || id.is_number()).cloned().unwrap_or(Value::Null);
+                return (
+                    StatusCode::BAD_REQUEST,
+                    axum::Json(GatewayError::InvalidRequest(e.to_string()).to_response(id)),
+                )
+                    .into_response();
+            }
+        };
+        let (tx, rx) = mpsc::channel::<Value>(32);
+        tokio::spawn(async move { session.handle(msg, tx).await });
+        if wants_sse {
+            sse(rx).into_response()
+        } else {
+            json_answer(rx, id).await
+        }
+    }
+
+    async fn initialize(&self, scope: Scope, msg: Value) -> Response {
+        if !matches!(jsonrpc::classify(&msg), Ok(Kind::Request { .. })) {
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                GatewayError::InvalidRequest("initialize must be a request".into()),
+            );
+        }
+        if self.sessions.lock().expect("sessions lock").len() >= MAX_SESSIONS {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "too many open sessions");
+        }
+        let id = session_id();
+        let (session, unsolicited) = ClientSession::new(self.gateway.clone(), scope, id.clone());
+        let (tx, mut rx) = mpsc::channel(4);
+        session.handle(msg, tx).await;
+        let answer = rx.recv().await.unwrap_or(Value::Null);
+        if answer.get("result").is_none() {
+            return (StatusCode::OK, axum::Json(answer)).into_response();
+        }
+        let entry =
+            Entry { session, scope, unsolicited: Arc::new(Mutex::new(Some(unsolicited))), last_seen: Instant::now() };
+        self.sessions.lock().expect("sessions lock").insert(id.clone(), entry);
+        let mut response = axum::Json(answer).into_response();
+        response.headers_mut().insert(SESSION_HEADER, HeaderValue::from_str(&id).expect("hex is a valid header value"));
+        response
+    }
+
+    fn get(&self, scope: Scope, headers: &HeaderMap) -> Response {
+        let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        if !accept.contains("text/event-stream") {
+            return plain(StatusCode::NOT_ACCEPTABLE, "Accept must include text/event-stream");
+        }
+        let (id, _) = match self.lookup(headers, scope) {
+            Ok(found) => found,
+            Err(refused) => return refused,
+        };
+        let slot = match self.sessions.lock().expect("sessions lock").get(&id) {
+            Some(entry) => entry.unsolicited.clone(),
+            None => return plain(StatusCode::NOT_FOUND, "unknown or expired session"),
+        };
+        let Some(rx) = slot.lock().expect("stream slot").take() else {
+            return plain(StatusCode::CONFLICT, "this session already has an open GET stream");
+        };
+        // When the client hangs up, the receiver goes back for the next GET.
+        let stream = futures::stream::unfold(StreamSlot { slot, rx: Some(rx) }, |mut state| async move {
+            let msg = state.rx.as_mut()?.recv().await?;
+            Some((Ok::<_, Infallible>(event(&msg)), state))
+        });
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    }
+
+    fn delete(&self, scope: Scope, headers: &HeaderMap) -> Response {
+        let (id, _) = match self.lookup(headers, scope) {
+            Ok(found) => found,
+            Err(refused) => return refused,
+        };
+        // Dropping the session closes its upstream connections.
+        self.sessions.lock().expect("sessions lock").remove(&id);
+        StatusCode::OK.into_response()
+    }
+}
+
+struct StreamSlot {
+    slot: Arc<Mutex<Option<mpsc::Receiver<Value>>>>,
+    rx: Option<mpsc::Receiver<Value>>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        if let Some(rx) = self.rx.take() {
+            *self.slot.lock().expect("stream slot") = Some(rx);
+        }
+    }
+}
+
+fn event(msg: &Value) -> Event {
+    Event::default().event("message").data(msg.to_string())
+}
+
+/// The request's SSE stream: what the upstream sends while working, then
+/// the answer; it ends when the relay lets go of the sender.
+fn sse(rx: mpsc::Receiver<Value>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let msg = rx.recv().await?;
+        Some((Ok(event(&msg)), rx))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+/// For a client that accepts only JSON: wait for the answer itself.
+async fn json_answer(mut rx: mpsc::Receiver<Value>, id: Value) -> Response {
+    while let Some(msg) = rx.recv().await {
+        if msg.get("method").is_none() && msg.get("id") == Some(&id) {
+            return axum::Json(msg).into_response();
+        }
+    }
+    rpc_error(StatusCode::INTERNAL_SERVER_ERROR, GatewayError::Internal("the request ended without an answer".into()))
+}
+
+async fn batch_response(session: &Arc<ClientSession>, batch: Vec<Value>) -> Response {
+    if batch.is_empty() || batch.len() > MAX_BATCH {
+        let err = GatewayError::InvalidRequest(format!("a batch must hold 1 to {MAX_BATCH} messages"));
+        return rpc_error(StatusCode::BAD_REQUEST, err);
+    }
+    if batch.iter().any(|m| jsonrpc::method(m) == Some("initialize")) {
+        return rpc_error(StatusCode::BAD_REQUEST, GatewayError::InvalidRequest("initialize cannot be batched".into()));
+    }
+    // Interim messages of a batch have no stream of their own; they are dropped.
+    let (interim, _) = mpsc::channel(1);
+    let answers = super::run_batch(session, batch, &interim).await;
+    if answers.is_empty() {
+        return StatusCode::ACCEPTED.into_response();
+    }
+    axum::Json(Value::Array(answers)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_of_strips_ports_and_brackets() {
+        assert_eq!(host_of("localhost:8080"), "localhost");
+        assert_eq!(host_of("[::1]:8080"), "::1");
+        assert_eq!(host_of("127.0.0.1"), "127.0.0.1");
+        assert_eq!(host_of("evil.example:80"), "evil.example");
+    }
+
+    #[test]
+    fn only_loopback_names_count_as_loopback() {
+        assert!(is_loopback_name("LOCALHOST"));
+        assert!(!is_loopback_name("localhost.evil.example"));
+        assert!(!is_loopback_name("127.0.0.1.nip.io"));
+    }
+}

@@ -1,0 +1,14 @@
+//! mcp-warden: an MCP security gateway. Clients connect to a front (HTTP or
+//! stdio); a relay per client session polices `tools/list` and `tools/call`
+//! with the pure policy engine, records every decision in the audit chain,
+//! and passes everything else through to the upstream servers unchanged.
+
+pub mod audit;
+pub mod config;
+pub mod errors;
+pub mod front;
+pub mod gateway;
+pub mod jsonrpc;
+pub mod policy;
+pub mod relay;
+pub mod upstream;

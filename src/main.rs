@@ -1,0 +1,178 @@
+//! The `mcp-warden` command: parses the command line and wires the library's
+//! parts together. No logic of its own lives here.
+
+use clap::{Parser, Subcommand};
+use mcp_warden::config::GatewayConfig;
+use mcp_warden::gateway::Gateway;
+use mcp_warden::policy::Policy;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "mcp-warden",
+    version,
+    about = "An MCP security gateway: allowlists and argument policies for every tool call"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the Streamable HTTP endpoint (default http://127.0.0.1:8080/mcp).
+    Serve {
+        /// The gateway configuration.
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+    /// Serve one client on stdin/stdout (for claude_desktop_config.json).
+    Stdio {
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+    /// Load the configuration and its policies, report the first error.
+    Check {
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+    },
+    /// Audit log tools.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of an audit file; exits 1 at the first broken line.
+    Verify {
+        /// The audit file (JSON lines).
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr: on the stdio front, stdout belongs to the protocol.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,upstream_stderr=info".into()),
+        )
+        .init();
+    match cli.command {
+        Command::Check { config } => check(&config),
+        Command::Audit { command: AuditCommand::Verify { file } } => verify(&file),
+        Command::Serve { config } => run(&config, Front::Http),
+        Command::Stdio { config } => run(&config, Front::Stdio),
+    }
+}
+
+fn check(path: &std::path::Path) -> ExitCode {
+    let config = match GatewayConfig::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match Policy::load(&config.policies) {
+        Ok(policy) => {
+            println!(
+                "ok: {} upstream(s), {} rule(s) in {} policy file(s), mode {:?}, policy version {}",
+                config.upstreams.len(),
+                policy.rule_count(),
+                config.policies.len(),
+                policy.mode(),
+                &policy.version()[..12]
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn verify(file: &std::path::Path) -> ExitCode {
+    match mcp_warden::audit::verify(file) {
+        Ok(report) => {
+            println!("ok: {} record(s), chain intact", report.records);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Front {
+    Http,
+    Stdio,
+}
+
+fn run(path: &std::path::Path, front: Front) -> ExitCode {
+    let config = match GatewayConfig::load(path) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime");
+    runtime.block_on(async move {
+        let gateway = match Gateway::start(config) {
+            Ok(gateway) => gateway,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        tokio::spawn(reload_on_sighup(gateway.clone()));
+        match front {
+            Front::Stdio => {
+                mcp_warden::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()).await;
+                ExitCode::SUCCESS
+            }
+            Front::Http => {
+                let addr = gateway.config.listen.http;
+                let listener = match tokio::net::TcpListener::bind(addr).await {
+                    Ok(listener) => listener,
+                    Err(e) => {
+                        eprintln!("error: cannot listen on {addr}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
+                tracing::info!("serving MCP on http://{local}{}", gateway.config.listen.path);
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                match mcp_warden::front::http::serve(gateway, listener, shutdown).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// SIGHUP re-reads the policy files; a policy that does not load leaves the
+/// one in force untouched.
+async fn reload_on_sighup(gateway: std::sync::Arc<Gateway>) {
+    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+    while hangups.recv().await.is_some() {
+        match gateway.reload_policy() {
+            Ok(version) => tracing::info!(policy_version = %version, "policy reloaded"),
+            Err(e) => tracing::error!("policy reload failed, the previous policy stays in force: {e}"),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! Bookkeeping for one client session's traffic in flight: which client
+//! request is waiting on which upstream request, and which server-to-client
+//! request the client is answering. Pure data; the relay does the I/O.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use tokio::sync::mpsc;
+
+use crate::jsonrpc::id_key;
+
+/// A client request the gateway is still working on.
+pub struct InFlight {
+    /// Where messages about this request go (its SSE stream, or stdout).
+    pub out: mpsc::Sender<Value>,
+    pub progress_token: Option<Value>,
+    /// Set once the request has been forwarded.
+    pub upstream: Option<(usize, u64)>,
+    pub cancelled: bool,
+    seq: u64,
+}
+
+#[derive(Default)]
+pub struct Routes {
+    inflight: HashMap<String, InFlight>,
+    /// Client-facing id of a server-to-client request -> (upstream, its id).
+    server_requests: HashMap<String, (usize, Value)>,
+    /// Progress tokens of server-to-client requests -> upstream.
+    server_progress: HashMap<String, usize>,
+    next_server_id: u64,
+    seq: u64,
+}
+
+impl Routes {
+    pub fn begin(&mut self, client_id: &Value, out: mpsc::Sender<Value>, progress_token: Option<Value>) {
+        self.seq += 1;
+        let entry = InFlight { out, progress_token, upstream: None, cancelled: false, seq: self.seq };
+        self.inflight.insert(id_key(client_id), entry);
+    }
+
+    pub fn forwarded(&mut self, client_id: &Value, upstream: usize, upstream_id: u64) {
+        if let Some(entry) = self.inflight.get_mut(&id_key(client_id)) {
+            entry.upstream = Some((upstream, upstream_id));
+        }
+    }
+
+    pub fn finish(&mut self, client_id: &Value) -> Option<InFlight> {
+        self.inflight.remove(&id_key(client_id))
+    }
+
+    /// Marks a request the client gave up on; returns where it was sent.
+    pub fn cancel(&mut self, client_id: &Value) -> Option<(usize, u64)> {
+        let entry = self.inflight.get_mut(&id_key(client_id))?;
+        entry.cancelled = true;
+        entry.upstream
+    }
+
+    /// Where a message from `upstream` should go: the request whose stream
+    /// carried it; else the request that set its progress token; else the
+    /// newest request waiting on that upstream; else nowhere in particular.
+    pub fn stream_for(
+        &self,
+        upstream: usize,
+        related: Option<u64>,
+        progress_token: Option<&Value>,
+    ) -> Option<mpsc::Sender<Value>> {
+        let waiting = || {
+            self.inflight.values().filter(move |e| e.upstream.map(|(u, _)| u) == Some(upstream) && !e.out.is_closed())
+        };
+        if let Some(related) = related {
+            if let Some(entry) = waiting().find(|e| e.upstream == Some((upstream, related))) {
+                return Some(entry.out.clone());
+            }
+        }
+        if let Some(token) = progress_token {
+            if let Some(entry) = waiting().find(|e| e.progress_token.as_ref() == Some(token)) {
+                return Some(entry.out.clone());
+            }
+        }
+        waiting().max_by_key(|e| e.seq).map(|e| e.out.clone())
+    }
+
+    /// Gives a server-to-client request an id of the gateway's own, so ids
+    /// from different upstreams never collide at the client.
+    pub fn server_request(&mut self, upstream: usize, upstream_id: Value, progress_token: Option<&Value>) -> Value {
+        self.next_server_id += 1;
+        let client_id = Value::String(format!("warden-{}", self.next_server_id));
+        self.server_requests.insert(id_key(&client_id), (upstream, upstream_id));
+        if let Some(token) = progress_token {
+            self.server_progress.insert(id_key(token), upstream);
+        }
+        client_id
+    }
+
+    /// The upstream request a client's response answers.
+    pub fn answer(&mut self, client_id: &Value) -> Option<(usize, Value)> {
+        self.server_requests.remove(&id_key(client_id))
+    }
+
+    /// The client-facing id of a server-to-client request the upstream is
+    /// cancelling.
+    pub fn server_request_id(&mut self, upstream: usize, upstream_id: &Value) -> Option<Value> {
+        let key = self
+            .server_requests
+            .iter()
+            .find(|(_, (u, id))| *u == upstream && id == upstream_id)
+            .map(|(key, _)| key.clone())?;
+        self.server_requests.remove(&key);
+        serde_json::from_str(&key).ok()
+    }
+
+    pub fn progress_upstream(&self, token: &Value) -> Option<usize> {
+        self.server_progress.get(&id_key(token)).copied()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn channel() -> (mpsc::Sender<Value>, mpsc::Receiver<Value>) {
+        mpsc::channel(4)
+    }
+
+    #[test]
+    fn upstream_message_goes_to_the_request_whose_stream_carried_it() {
+        let mut routes = Routes::default();
+        let (a, _ra) = channel();
+        let (b, _rb) = channel();
+        routes.begin(&json!(1), a.clone(), None);
+        routes.begin(&json!(2), b.clone(), None);
+        routes.forwarded(&json!(1), 0, 10);
+        routes.forwarded(&json!(2), 0, 11);
+        assert!(routes.stream_for(0, Some(10), None).unwrap().same_channel(&a));
+        // Unrelated: the newest request waiting on that upstream.
+        assert!(routes.stream_for(0, None, None).unwrap().same_channel(&b));
+        // No request waits on upstream 1.
+        assert!(routes.stream_for(1, None, None).is_none());
+    }
+
+    #[test]
+    fn progress_follows_its_token() {
+        let mut routes = Routes::default();
+        let (a, _ra) = channel();
+        let (b, _rb) = channel();
+        routes.begin(&json!("x"), a.clone(), Some(json!("tok")));
+        routes.begin(&json!("y"), b, None);
+        routes.forwarded(&json!("x"), 0, 1);
+        routes.forwarded(&json!("y"), 0, 2);
+        assert!(routes.stream_for(0, None, Some(&json!("tok"))).unwrap().same_channel(&a));
+    }
+
+    #[test]
+    fn server_requests_get_fresh_ids_and_map_back() {
+        let mut routes = Routes::default();
+        let first = routes.server_request(0, json!(1), None);
+        let second = routes.server_request(1, json!(1), None);
+        assert_ne!(first, second);
+        assert_eq!(routes.answer(&second), Some((1, json!(1))));
+        assert_eq!(routes.answer(&second), None, "an answer is used once");
+        assert_eq!(routes.server_request_id(0, &json!(1)), Some(first));
+    }
+
+    #[test]
+    fn ids_one_and_string_one_are_different_requests() {
+        let mut routes = Routes::default();
+        let (a, _ra) = channel();
+        routes.begin(&json!(1), a, None);
+        assert!(routes.finish(&json!("1")).is_none());
+        assert!(routes.finish(&json!(1)).is_some());
+    }
+}

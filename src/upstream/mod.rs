@@ -1,0 +1,163 @@
+//! The upstream side: the configured MCP servers, how the gateway connects
+//! to them, and the warm spares that let the first client start without
+//! waiting for a server to boot.
+
+mod http;
+mod session;
+mod stdio;
+mod transport;
+
+pub use session::{UpstreamEvent, UpstreamSession};
+
+use crate::config::{RelayConfig, UpstreamConfig};
+use serde_json::{json, Value};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What the gateway declares to an upstream in `initialize` on behalf of a
+/// client: the client's protocol version and capabilities, so the upstream
+/// only asks for what the client can actually do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hello {
+    pub protocol_version: String,
+    pub capabilities: Value,
+}
+
+impl Default for Hello {
+    fn default() -> Self {
+        Hello { protocol_version: crate::front::LATEST_PROTOCOL_VERSION.to_string(), capabilities: json!({}) }
+    }
+}
+
+/// What the gateway last learned from an upstream's handshake. The merged
+/// `initialize` answer is built from it.
+#[derive(Default)]
+pub struct UpstreamStatus {
+    init: RwLock<Option<Arc<Value>>>,
+}
+
+impl UpstreamStatus {
+    fn record_init(&self, init: Arc<Value>) {
+        *self.init.write().expect("status lock") = Some(init);
+    }
+
+    pub fn init(&self) -> Option<Arc<Value>> {
+        self.init.read().expect("status lock").clone()
+    }
+}
+
+pub struct UpstreamPool {
+    upstreams: Vec<Arc<UpstreamConfig>>,
+    relay: RelayConfig,
+    http: reqwest::Client,
+    status: Vec<Arc<UpstreamStatus>>,
+    /// One connected, unowned session per upstream, handed to the next
+    /// client whose `Hello` matches.
+    spares: Mutex<Vec<Option<UpstreamSession>>>,
+}
+
+impl UpstreamPool {
+    /// Starts every upstream now, so the first client does not wait.
+    pub fn start(upstreams: &[UpstreamConfig], relay: &RelayConfig) -> Arc<UpstreamPool> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .expect("the HTTP client uses only built-in settings");
+        let pool = Arc::new(UpstreamPool {
+            upstreams: upstreams.iter().cloned().map(Arc::new).collect(),
+            relay: relay.clone(),
+            http,
+            status: upstreams.iter().map(|_| Arc::default()).collect(),
+            spares: Mutex::new(upstreams.iter().map(|_| None).collect()),
+        });
+        for index in 0..upstreams.len() {
+            pool.refill(index, Hello::default());
+        }
+        pool
+    }
+
+    pub fn len(&self) -> usize {
+        self.upstreams.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.upstreams.is_empty()
+    }
+
+    pub fn config(&self, index: usize) -> &UpstreamConfig {
+        &self.upstreams[index]
+    }
+
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.upstreams.iter().position(|u| u.name == name)
+    }
+
+    /// The upstream's last `initialize` result, if it ever connected.
+    pub fn init_result(&self, index: usize) -> Option<Arc<Value>> {
+        self.status[index].init()
+    }
+
+    /// Waits until every upstream has completed a handshake once, or the
+    /// timeout passes. Returns the names of those that have not.
+    pub async fn wait_started(&self, timeout: Duration) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let missing: Vec<String> = (0..self.len())
+                .filter(|&i| self.status[i].init().is_none())
+                .map(|i| self.upstreams[i].name.clone())
+                .collect();
+            if missing.is_empty() || tokio::time::Instant::now() >= deadline {
+                return missing;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A session with upstream `index` for one client. Takes the warm spare
+    /// when it was started with the same `Hello`, and starts the next spare
+    /// with this client's `Hello`, since the next client is likely the same
+    /// kind of client.
+    pub fn open(self: &Arc<Self>, index: usize, hello: Hello, events: mpsc::Sender<UpstreamEvent>) -> UpstreamSession {
+        let spare = {
+            let mut spares = self.spares.lock().expect("spares lock");
+            match spares[index].take() {
+                Some(spare) if *spare.hello() == hello => Some(spare),
+                other => {
+                    spares[index] = other;
+                    None
+                }
+            }
+        };
+        let session = match spare {
+            Some(spare) => {
+                spare.set_events(events);
+                spare
+            }
+            None => self.session(index, hello.clone(), events),
+        };
+        self.refill(index, hello);
+        session
+    }
+
+    fn session(&self, index: usize, hello: Hello, events: mpsc::Sender<UpstreamEvent>) -> UpstreamSession {
+        UpstreamSession::start(
+            index,
+            self.upstreams[index].clone(),
+            self.relay.clone(),
+            self.http.clone(),
+            hello,
+            self.status[index].clone(),
+            events,
+        )
+    }
+
+    fn refill(&self, index: usize, hello: Hello) {
+        // Until a client adopts it, whatever the spare's upstream says is
+        // addressed to nobody.
+        let (tx, mut rx) = mpsc::channel(16);
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        let spare = self.session(index, hello, tx);
+        self.spares.lock().expect("spares lock")[index] = Some(spare);
+    }
+}

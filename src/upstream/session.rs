@@ -1,0 +1,356 @@
+//! One client session's connection to one upstream: starts the transport,
+//! performs the MCP handshake, remaps request ids, matches responses to
+//! requests, and restarts a crashed upstream with backoff.
+//!
+//! Upstream sessions are never shared between client sessions. That keeps
+//! per-client state (roots, log level, subscriptions) apart and means a
+//! server-to-client request can only ever reach the client that owns the
+//! session.
+
+use super::transport::{Outbound, TransportEvent};
+use super::{Hello, UpstreamStatus};
+use crate::config::{RelayConfig, UpstreamConfig, UpstreamTransport};
+use crate::errors::GatewayError;
+use crate::jsonrpc::{self, Kind};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// Something an upstream sent that is not an answer to the gateway.
+#[derive(Debug)]
+pub struct UpstreamEvent {
+    pub upstream: usize,
+    pub msg: Value,
+    /// The gateway-side id of the request whose stream carried it, if known.
+    pub related: Option<u64>,
+}
+
+#[derive(Clone)]
+enum Link {
+    Connecting,
+    Ready { tx: mpsc::Sender<Outbound>, init: Arc<Value> },
+    Down(String),
+}
+
+type Pending = Mutex<HashMap<u64, oneshot::Sender<Result<Value, GatewayError>>>>;
+
+struct Inner {
+    index: usize,
+    config: Arc<UpstreamConfig>,
+    relay: RelayConfig,
+    http: reqwest::Client,
+    hello: Hello,
+    status: Arc<UpstreamStatus>,
+    next_id: AtomicU64,
+    pending: Pending,
+    link: watch::Sender<Link>,
+    events: Mutex<mpsc::Sender<UpstreamEvent>>,
+}
+
+pub struct UpstreamSession {
+    inner: Arc<Inner>,
+    _stop: DropGuard,
+}
+
+/// How long the handshake with a freshly started upstream may take. Generous
+/// because `npx` may download the server on first start.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(120);
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+impl UpstreamSession {
+    pub(super) fn start(
+        index: usize,
+        config: Arc<UpstreamConfig>,
+        relay: RelayConfig,
+        http: reqwest::Client,
+        hello: Hello,
+        status: Arc<UpstreamStatus>,
+        events: mpsc::Sender<UpstreamEvent>,
+    ) -> UpstreamSession {
+        let (link, _) = watch::channel(Link::Connecting);
+        let inner = Arc::new(Inner {
+            index,
+            config,
+            relay,
+            http,
+            hello,
+            status,
+            next_id: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            link,
+            events: Mutex::new(events),
+        });
+        let stop = CancellationToken::new();
+        tokio::spawn(drive(inner.clone(), stop.clone()));
+        UpstreamSession { inner, _stop: stop.drop_guard() }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.config.name
+    }
+
+    pub fn hello(&self) -> &Hello {
+        &self.inner.hello
+    }
+
+    /// Points server-to-client traffic at a new owner (a warm spare being
+    /// handed to a client session).
+    pub(super) fn set_events(&self, events: mpsc::Sender<UpstreamEvent>) {
+        *self.inner.events.lock().expect("events lock") = events;
+    }
+
+    /// The upstream's answer to the gateway's `initialize`, once connected.
+    pub fn init_result(&self) -> Option<Arc<Value>> {
+        match &*self.inner.link.borrow() {
+            Link::Ready { init, .. } => Some(init.clone()),
+            _ => None,
+        }
+    }
+
+    /// Waits until the upstream is connected, or `timeout` passes.
+    pub async fn ready(&self, timeout: Duration) -> Result<Arc<Value>, GatewayError> {
+        self.ready_link(timeout).await.map(|(_, init)| init)
+    }
+
+    async fn ready_link(&self, timeout: Duration) -> Result<(mpsc::Sender<Outbound>, Arc<Value>), GatewayError> {
+        let mut rx = self.inner.link.subscribe();
+        let wait = async {
+            let link = rx.wait_for(|link| matches!(link, Link::Ready { .. })).await.ok()?;
+            match &*link {
+                Link::Ready { tx, init } => Some((tx.clone(), init.clone())),
+                _ => None,
+            }
+        };
+        match tokio::time::timeout(timeout, wait).await {
+            Ok(Some(ready)) => Ok(ready),
+            _ => {
+                let detail = match &*self.inner.link.borrow() {
+                    Link::Down(detail) => detail.clone(),
+                    _ => "still connecting".to_string(),
+                };
+                Err(self.unavailable(detail))
+            }
+        }
+    }
+
+    fn unavailable(&self, detail: String) -> GatewayError {
+        GatewayError::UpstreamUnavailable { server: self.inner.config.name.clone(), detail }
+    }
+
+    /// Sends a request and waits for its answer. The request's id is replaced
+    /// by a gateway-side one; `on_sent` learns it (for cancellation and for
+    /// routing what the upstream sends while it works). The answer comes back
+    /// with the gateway-side id; the caller restores the client's.
+    pub async fn request(
+        &self,
+        mut msg: Value,
+        timeout: Duration,
+        on_sent: impl FnOnce(u64),
+    ) -> Result<Value, GatewayError> {
+        let deadline = Instant::now() + timeout;
+        let (tx, _) = self.ready_link(timeout).await?;
+        let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+        msg["id"] = json!(id);
+        let (answer_tx, answer_rx) = oneshot::channel();
+        self.inner.pending.lock().expect("pending lock").insert(id, answer_tx);
+        if tx.send(Outbound { msg, request_id: Some(id) }).await.is_err() {
+            self.inner.pending.lock().expect("pending lock").remove(&id);
+            return Err(self.unavailable("the connection closed".into()));
+        }
+        on_sent(id);
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(remaining, answer_rx).await {
+            Ok(Ok(answer)) => answer,
+            Ok(Err(_)) => Err(self.unavailable("the connection closed".into())),
+            Err(_) => {
+                self.cancel(id, "timed out in mcp-warden").await;
+                Err(GatewayError::UpstreamTimeout { server: self.inner.config.name.clone(), after: timeout })
+            }
+        }
+    }
+
+    /// Gives up on a request: it will not be answered to anyone, and the
+    /// upstream is told to stop working on it.
+    pub async fn cancel(&self, id: u64, reason: &str) {
+        if self.inner.pending.lock().expect("pending lock").remove(&id).is_some() {
+            let note =
+                jsonrpc::notification("notifications/cancelled", Some(json!({ "requestId": id, "reason": reason })));
+            self.send(note).await;
+        }
+    }
+
+    /// Sends a notification or a response; dropped if the upstream is down
+    /// (whatever it was about died with the old connection).
+    pub async fn send(&self, msg: Value) {
+        let tx = match &*self.inner.link.borrow() {
+            Link::Ready { tx, .. } => tx.clone(),
+            _ => return,
+        };
+        let _ = tx.send(Outbound { msg, request_id: None }).await;
+    }
+}
+
+fn open_transport(inner: &Inner) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>), String> {
+    let max = inner.relay.max_message_bytes;
+    match &inner.config.transport {
+        stdio @ UpstreamTransport::Stdio { command, .. } => super::stdio::spawn(&inner.config.name, stdio, max)
+            .map_err(|e| format!("could not start {}: {e}", command.display())),
+        UpstreamTransport::Http { url, headers } => {
+            let headers: Vec<(String, String)> =
+                headers.iter().map(|(k, v)| (k.clone(), v.as_str().to_string())).collect();
+            super::http::spawn(inner.http.clone(), url, &headers, max)
+        }
+    }
+}
+
+/// Starts the transport and performs the handshake.
+async fn connect(
+    inner: &Inner,
+) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>, Arc<Value>), String> {
+    let (tx, mut rx) = open_transport(inner)?;
+    let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
+    let init = jsonrpc::request(
+        json!(id),
+        "initialize",
+        json!({
+            "protocolVersion": inner.hello.protocol_version,
+            "capabilities": inner.hello.capabilities,
+            "clientInfo": { "name": "mcp-warden", "version": env!("CARGO_PKG_VERSION") },
+        }),
+    );
+    tx.send(Outbound { msg: init, request_id: Some(id) }).await.map_err(|_| "the connection closed".to_string())?;
+    let answer = tokio::time::timeout(HANDSHAKE_TIMEOUT, async {
+        while let Some(event) = rx.recv().await {
+            match event {
+                TransportEvent::Message { msg, .. } => {
+                    if let Ok(Kind::Response { id: got }) = jsonrpc::classify(&msg) {
+                        if got.as_u64() == Some(id) {
+                            return Ok(msg);
+                        }
+                    }
+                    // Logging or pings before the handshake ends carry
+                    // nothing the client asked for.
+                }
+                TransportEvent::RequestFailed { detail, .. } => return Err(detail),
+                TransportEvent::Malformed(detail) => tracing::warn!(server = %inner.config.name, "{detail}"),
+                TransportEvent::Closed(detail) => return Err(detail),
+            }
+        }
+        Err("the connection closed during the handshake".to_string())
+    })
+    .await
+    .map_err(|_| format!("no answer to initialize within {}", humantime::format_duration(HANDSHAKE_TIMEOUT)))??;
+    if let Some(error) = answer.get("error") {
+        return Err(format!("initialize was refused: {error}"));
+    }
+    let result = answer.get("result").cloned().unwrap_or(Value::Null);
+    if !result.get("protocolVersion").is_some_and(Value::is_string) {
+        return Err("the answer to initialize has no protocolVersion".to_string());
+    }
+    tx.send(Outbound { msg: jsonrpc::notification("notifications/initialized", None), request_id: None })
+        .await
+        .map_err(|_| "the connection closed".to_string())?;
+    Ok((tx, rx, Arc::new(result)))
+}
+
+async fn drive(inner: Arc<Inner>, stop: CancellationToken) {
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        inner.link.send_replace(Link::Connecting);
+        let attempt = tokio::select! {
+            attempt = connect(&inner) => attempt,
+            _ = stop.cancelled() => return,
+        };
+        let detail = match attempt {
+            Ok((tx, mut rx, init)) => {
+                inner.status.record_init(init.clone());
+                inner.link.send_replace(Link::Ready { tx, init });
+                let up_since = Instant::now();
+                let detail = tokio::select! {
+                    detail = pump(&inner, &mut rx) => detail,
+                    _ = stop.cancelled() => return,
+                };
+                if up_since.elapsed() > MAX_BACKOFF {
+                    backoff = FIRST_BACKOFF;
+                }
+                tracing::warn!(server = %inner.config.name, "upstream connection lost: {detail}");
+                detail
+            }
+            Err(detail) => {
+                tracing::warn!(server = %inner.config.name, "upstream could not be started: {detail}");
+                detail
+            }
+        };
+        inner.link.send_replace(Link::Down(detail.clone()));
+        fail_all(&inner, &detail);
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = stop.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Routes what the upstream sends until the connection closes.
+async fn pump(inner: &Inner, rx: &mut mpsc::Receiver<TransportEvent>) -> String {
+    while let Some(event) = rx.recv().await {
+        match event {
+            TransportEvent::Message { msg, related } => match jsonrpc::classify(&msg) {
+                Ok(Kind::Response { id }) => {
+                    let waiter = id.as_u64().and_then(|id| inner.pending.lock().expect("pending lock").remove(&id));
+                    match waiter {
+                        Some(waiter) => {
+                            let _ = waiter.send(Ok(msg));
+                        }
+                        // A late answer to a request that timed out or was
+                        // cancelled: its client has already been told.
+                        None => tracing::debug!(server = %inner.config.name, "dropping an answer nobody waits for"),
+                    }
+                }
+                Ok(_) => {
+                    let events = inner.events.lock().expect("events lock").clone();
+                    let _ = events.send(UpstreamEvent { upstream: inner.index, msg, related }).await;
+                }
+                Err(e) => malformed(inner, format!("sent a message that is not JSON-RPC ({e})")),
+            },
+            TransportEvent::RequestFailed { id, detail } => {
+                if let Some(waiter) = inner.pending.lock().expect("pending lock").remove(&id) {
+                    let _ = waiter
+                        .send(Err(GatewayError::UpstreamUnavailable { server: inner.config.name.clone(), detail }));
+                }
+            }
+            TransportEvent::Malformed(detail) => malformed(inner, detail),
+            TransportEvent::Closed(detail) => return detail,
+        }
+    }
+    "the connection closed".to_string()
+}
+
+/// A garbled message cannot be matched to its request. When exactly one
+/// request is waiting it must have been the answer, so that request fails now
+/// rather than at its timeout.
+fn malformed(inner: &Inner, detail: String) {
+    tracing::warn!(server = %inner.config.name, "{detail}");
+    let mut pending = inner.pending.lock().expect("pending lock");
+    if pending.len() == 1 {
+        let id = *pending.keys().next().expect("one entry");
+        if let Some(waiter) = pending.remove(&id) {
+            let _ = waiter.send(Err(GatewayError::UpstreamUnavailable { server: inner.config.name.clone(), detail }));
+        }
+    }
+}
+
+fn fail_all(inner: &Inner, detail: &str) {
+    let waiters: Vec<_> = inner.pending.lock().expect("pending lock").drain().map(|(_, w)| w).collect();
+    for waiter in waiters {
+        let _ = waiter.send(Err(GatewayError::UpstreamUnavailable {
+            server: inner.config.name.clone(),
+            detail: detail.to_string(),
+        }));
+    }
+}

@@ -1,0 +1,142 @@
+//! Upstream MCP servers run as child processes, spoken to over
+//! newline-delimited JSON-RPC on stdin/stdout.
+//!
+//! The child starts from an empty environment plus `PATH` and what the config
+//! lists, so the gateway's own secrets never leak into a server it does not
+//! trust. It runs in its own process group, so `npx`-style launchers and
+//! their grandchildren die with the connection.
+
+use super::transport::{Outbound, TransportEvent};
+use crate::config::UpstreamTransport;
+use futures::StreamExt;
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+
+/// Kills the child's whole process group when the connection is dropped.
+struct GroupKiller(Option<u32>);
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // SAFETY: kill(2) with a negative pid signals the process group we
+            // created with process_group(0); it touches no memory of ours.
+            unsafe {
+                libc::kill(-(pid as i32), libc::SIGKILL);
+            }
+        }
+    }
+}
+
+pub fn spawn(
+    server: &str,
+    transport: &UpstreamTransport,
+    max_message_bytes: usize,
+) -> std::io::Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>)> {
+    let UpstreamTransport::Stdio { command, args, cwd, env } = transport else {
+        return Err(std::io::Error::other("not a stdio upstream"));
+    };
+    let mut cmd = Command::new(command);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into()))
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    let mut child = cmd.spawn()?;
+    let killer = GroupKiller(child.id());
+    let stdin = child.stdin.take().expect("stdin was piped");
+    let stdout = child.stdout.take().expect("stdout was piped");
+    let stderr = child.stderr.take().expect("stderr was piped");
+
+    let (out_tx, out_rx) = mpsc::channel::<Outbound>(64);
+    let (ev_tx, ev_rx) = mpsc::channel::<TransportEvent>(64);
+
+    tokio::spawn(write_loop(stdin, out_rx));
+    tokio::spawn(log_stderr(server.to_string(), stderr));
+    tokio::spawn(read_loop(child, killer, stdout, ev_tx, max_message_bytes));
+    Ok((out_tx, ev_rx))
+}
+
+async fn write_loop(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receiver<Outbound>) {
+    while let Some(out) = rx.recv().await {
+        let mut line = match serde_json::to_vec(&out.msg) {
+            Ok(line) => line,
+            Err(_) => continue,
+        };
+        line.push(b'\n');
+        if stdin.write_all(&line).await.is_err() || stdin.flush().await.is_err() {
+            // The reader sees the exit and reports it; nothing to add here.
+            break;
+        }
+    }
+}
+
+async fn read_loop(
+    mut child: Child,
+    killer: GroupKiller,
+    stdout: tokio::process::ChildStdout,
+    events: mpsc::Sender<TransportEvent>,
+    max_message_bytes: usize,
+) {
+    // LinesCodec discards an over-long line instead of buffering it, so a
+    // hostile server cannot make the gateway hold an unbounded line.
+    let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(max_message_bytes));
+    let reason = loop {
+        let next = tokio::select! {
+            next = lines.next() => next,
+            // Nobody listens any more: the session ended, so the child goes.
+            _ = events.closed() => break None,
+        };
+        let event = match next {
+            Some(Ok(line)) if line.trim().is_empty() => continue,
+            Some(Ok(line)) => match serde_json::from_str::<serde_json::Value>(&line) {
+                Ok(msg) => TransportEvent::Message { msg, related: None },
+                Err(e) => TransportEvent::Malformed(format!("invalid JSON on stdout: {e}")),
+            },
+            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                TransportEvent::Malformed(format!("a message larger than {max_message_bytes} bytes was discarded"))
+            }
+            Some(Err(LinesCodecError::Io(e))) => break Some(format!("reading stdout failed: {e}")),
+            None => break Some("closed its stdout".to_string()),
+        };
+        if events.send(event).await.is_err() {
+            break None;
+        }
+    };
+    let Some(reason) = reason else {
+        drop(killer);
+        return;
+    };
+    // Give the process a moment to exit so the error can say how it died.
+    let status = tokio::time::timeout(Duration::from_millis(500), child.wait()).await;
+    let detail = match status {
+        Ok(Ok(status)) => match status.code() {
+            Some(code) => format!("the process exited with status {code}"),
+            None => format!("the process was killed ({status})"),
+        },
+        _ => format!("the process {reason}"),
+    };
+    drop(killer);
+    let _ = events.send(TransportEvent::Closed(detail)).await;
+}
+
+async fn log_stderr(server: String, stderr: tokio::process::ChildStderr) {
+    let mut lines = FramedRead::new(stderr, LinesCodec::new_with_max_length(8 * 1024));
+    while let Some(line) = lines.next().await {
+        match line {
+            Ok(line) => tracing::debug!(target: "upstream_stderr", server = %server, "{line}"),
+            Err(LinesCodecError::MaxLineLengthExceeded) => continue,
+            Err(LinesCodecError::Io(_)) => break,
+        }
+    }
+}
