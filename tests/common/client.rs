@@ -1,0 +1,86 @@
+//! An rmcp client that records what the gateway relays to it and answers
+//! elicitation requests, so tests can check both directions of the relay.
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
+    ElicitationAction, Implementation, ProgressNotificationParam,
+};
+use rmcp::service::{NotificationContext, RequestContext, RunningService};
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+#[derive(Clone)]
+pub struct TestClient {
+    pub answer: ElicitationAction,
+    pub elicited: Arc<Mutex<Vec<String>>>,
+    pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
+    pub tools_changed: Arc<Notify>,
+}
+
+impl Default for TestClient {
+    fn default() -> Self {
+        TestClient {
+            answer: ElicitationAction::Accept,
+            elicited: Arc::default(),
+            progress: Arc::default(),
+            tools_changed: Arc::default(),
+        }
+    }
+}
+
+impl ClientHandler for TestClient {
+    fn get_info(&self) -> ClientConfig {
+        let capabilities = ClientCapabilities::builder().enable_elicitation().build();
+        ClientConfig::new(capabilities, Implementation::new("warden-test-client", "1.2.3"))
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, ErrorData> {
+        if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
+            self.elicited.lock().unwrap().push(message.clone());
+        }
+        let result = ElicitResult::new(self.answer.clone());
+        Ok(match self.answer {
+            ElicitationAction::Accept => result.with_content(serde_json::json!({ "confirm": true })),
+            _ => result,
+        })
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _context: NotificationContext<RoleClient>) {
+        self.progress.lock().unwrap().push(params);
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.tools_changed.notify_one();
+    }
+}
+
+pub type Client = RunningService<RoleClient, TestClient>;
+
+pub async fn connect(url: &str) -> Client {
+    TestClient::default().serve(StreamableHttpClientTransport::from_uri(url.to_string())).await.expect("client connects")
+}
+
+pub fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {
+    let serde_json::Value::Object(args) = args else { panic!("tool arguments must be an object") };
+    CallToolRequestParams::new(name.to_string()).with_arguments(args)
+}
+
+pub fn text_of(result: &CallToolResult) -> String {
+    result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect::<Vec<_>>().join("")
+}
+
+pub async fn call_text(client: &Client, name: &str, args: serde_json::Value) -> String {
+    text_of(&client.call_tool(call(name, args)).await.unwrap_or_else(|e| panic!("{name} failed: {e}")))
+}
+
+pub async fn tool_names(client: &Client) -> Vec<String> {
+    let mut names: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    names
+}

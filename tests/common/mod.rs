@@ -1,0 +1,148 @@
+//! Shared test fixtures: a real gateway on 127.0.0.1 in front of real demo
+//! upstreams (child processes built from examples/), and an rmcp client.
+#![allow(dead_code)]
+
+pub mod client;
+
+use mcp_warden::config::GatewayConfig;
+use mcp_warden::gateway::Gateway;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The demo upstream, which `cargo test` builds with the examples.
+pub fn demo_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    let demo = profile_dir.join("examples").join("demo_upstream");
+    assert!(demo.exists(), "{} is missing: run `cargo build --examples`", demo.display());
+    demo
+}
+
+pub fn warden_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_mcp-warden"))
+}
+
+/// A TOML `[[upstreams]]` entry for a stdio demo upstream.
+pub fn stdio_demo(name: &str, root: &Path) -> String {
+    format!(
+        "[[upstreams]]\nname = \"{name}\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = [\"--root\", {:?}, \"--name\", \"{name}\"]\n",
+        demo_bin().display().to_string(),
+        root.display().to_string()
+    )
+}
+
+pub fn http_upstream(name: &str, url: &str) -> String {
+    format!("[[upstreams]]\nname = \"{name}\"\ntransport = \"http\"\nurl = \"{url}\"\n")
+}
+
+/// A policy allowing everything of the demo except the listed denials.
+pub const DEMO_POLICY: &str = r#"
+mode = "enforce"
+[defaults]
+tools = "deny"
+[[rules]]
+id = "demo-safe"
+server = "*"
+tools = ["read_file", "list_directory", "echo", "confirm_action", "slow_count", "enable_extra_tool", "extra_tool", "crash", "sleep", "get_env"]
+action = "allow"
+[[rules]]
+id = "no-shell"
+server = "*"
+tools = ["run_command"]
+action = "deny"
+"#;
+
+pub struct TestGateway {
+    pub url: String,
+    pub dir: TempDir,
+    pub config_path: PathBuf,
+    pub audit: PathBuf,
+    pub gateway: Arc<Gateway>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestGateway {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// Writes a config (with `extra` holding upstreams and sections) and policy
+/// into a temp dir.
+pub fn write_config(dir: &Path, extra: &str, policy: &str) -> PathBuf {
+    std::fs::write(dir.join("policy.toml"), policy).unwrap();
+    let config = format!(
+        "policies = [\"policy.toml\"]\n[listen]\nhttp = \"127.0.0.1:0\"\nmax_body_bytes = 65536\n[relay]\nrequest_timeout = \"5s\"\n[audit]\npath = \"audit.jsonl\"\n{extra}"
+    );
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, config).unwrap();
+    path
+}
+
+/// Starts an in-process gateway on 127.0.0.1 with the given upstreams and
+/// policy, and waits until every upstream has completed its handshake.
+pub async fn start_gateway(upstreams: &str, policy: &str) -> TestGateway {
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = write_config(dir.path(), upstreams, policy);
+    let config = GatewayConfig::load(&config_path).expect("test config loads");
+    let audit = config.audit.path.clone();
+    let gateway = Gateway::start(config).expect("gateway starts");
+    let missing = gateway.pool.wait_started(Duration::from_secs(30)).await;
+    assert!(missing.is_empty(), "upstreams did not start: {missing:?}");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    let server = tokio::spawn({
+        let gateway = gateway.clone();
+        async move {
+            let _ = mcp_warden::front::http::serve(gateway, listener, std::future::pending()).await;
+        }
+    });
+    TestGateway { url, dir, config_path, audit, gateway, server }
+}
+
+/// A demo upstream serving Streamable HTTP on a free loopback port.
+pub struct HttpDemo {
+    pub url: String,
+    child: tokio::process::Child,
+}
+
+impl HttpDemo {
+    pub async fn start(name: &str, root: &Path) -> HttpDemo {
+        let mut child = tokio::process::Command::new(demo_bin())
+            .args(["--http", "127.0.0.1:0", "--name", name, "--root"])
+            .arg(root)
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("demo upstream starts");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let url = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    return url.to_string();
+                }
+            }
+            panic!("demo upstream exited before listening");
+        })
+        .await
+        .expect("demo upstream listens within 20s");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        HttpDemo { url, child }
+    }
+
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Reads the audit file as JSON records.
+pub fn audit_records(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .collect()
+}
