@@ -76,7 +76,8 @@ async fn denied_call_is_refused_with_the_rule_and_audited() {
     assert_eq!(data["rule"], "no-shell");
     assert_eq!(data["tool"], "run_command");
     // Not allowed by any rule: the default denies.
-    let err = mcp_error(client.call_tool(call("demo__write_file", json!({"path": "x", "content": "y"}))).await.unwrap_err());
+    let err =
+        mcp_error(client.call_tool(call("demo__write_file", json!({"path": "x", "content": "y"}))).await.unwrap_err());
     assert_eq!(err.data.unwrap()["rule"], "defaults.tools");
     client.cancel().await.unwrap();
     let records = audit_records(&gw.audit);

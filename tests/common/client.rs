@@ -63,7 +63,10 @@ impl ClientHandler for TestClient {
 pub type Client = RunningService<RoleClient, TestClient>;
 
 pub async fn connect(url: &str) -> Client {
-    TestClient::default().serve(StreamableHttpClientTransport::from_uri(url.to_string())).await.expect("client connects")
+    TestClient::default()
+        .serve(StreamableHttpClientTransport::from_uri(url.to_string()))
+        .await
+        .expect("client connects")
 }
 
 pub fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {
@@ -80,7 +83,8 @@ pub async fn call_text(client: &Client, name: &str, args: serde_json::Value) -> 
 }
 
 pub async fn tool_names(client: &Client) -> Vec<String> {
-    let mut names: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
+    let mut names: Vec<String> =
+        client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
     names.sort();
     names
 }

@@ -1,0 +1,188 @@
+//! The `mcp-warden` binary as a user runs it: the shipped config, the stdio
+//! front under a real MCP client, `check` and `audit verify`.
+
+mod common;
+
+use common::client::{call, call_text, TestClient};
+use common::*;
+use rmcp::transport::TokioChildProcess;
+use rmcp::ServiceExt;
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn repo() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn shipped_config_and_policy_pass_check() {
+    let out = Command::new(warden_bin())
+        .args(["check", "--config"])
+        .arg(repo().join("config/gateway.toml"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok:"));
+}
+
+#[test]
+fn check_names_file_line_and_reason_of_a_broken_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy =
+        "mode = \"enforce\"\n[[rules]]\nid = \"r1\"\nserver = \"demo\"\ntools = [\"read_[\"]\naction = \"allow\"\n";
+    let config = write_config(dir.path(), "", policy);
+    let out = Command::new(warden_bin()).args(["check", "--config"]).arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("policy.toml:5:"), "{stderr}");
+    assert!(stderr.contains("read_["), "{stderr}");
+}
+
+#[test]
+fn a_policy_using_an_unsupported_feature_fails_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[[rules]]\nid = \"r1\"\nserver = \"demo\"\ntools = [\"x\"]\naction = \"allow\"\nsurprise = true\n";
+    let config = write_config(dir.path(), "", policy);
+    let out = Command::new(warden_bin()).args(["check", "--config"]).arg(&config).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("policy.toml:6:"));
+}
+
+#[tokio::test]
+async fn audit_verify_catches_a_tampered_record() {
+    let root = tempfile::tempdir().unwrap();
+    let gw = start_gateway(&stdio_demo("demo", root.path()), DEMO_POLICY).await;
+    let client = common::client::connect(&gw.url).await;
+    call_text(&client, "demo__echo", json!({ "text": "a" })).await;
+    let _ = client.call_tool(call("demo__run_command", json!({"command": "id"}))).await;
+    for text in ["b", "c"] {
+        call_text(&client, "demo__echo", json!({ "text": text })).await;
+    }
+    client.cancel().await.unwrap();
+
+    let verify =
+        |path: &std::path::Path| Command::new(warden_bin()).args(["audit", "verify"]).arg(path).output().unwrap();
+    let ok = verify(&gw.audit);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("4 record(s)"));
+
+    // Someone turns the denial into an allow after the fact.
+    let original = std::fs::read_to_string(&gw.audit).unwrap();
+    let tampered = original.replacen("\"verdict\":\"deny\"", "\"verdict\":\"allow\"", 1);
+    assert_ne!(original, tampered);
+    let edited = gw.dir.path().join("edited.jsonl");
+    std::fs::write(&edited, tampered).unwrap();
+    let out = verify(&edited);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Someone deletes the second record.
+    let lines: Vec<&str> = original.lines().collect();
+    let deleted = gw.dir.path().join("deleted.jsonl");
+    std::fs::write(&deleted, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3])).unwrap();
+    let out = verify(&deleted);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn stdio_front_serves_a_real_client() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), DEMO_POLICY);
+    let mut command = tokio::process::Command::new(warden_bin());
+    command.args(["stdio", "--config"]).arg(&config);
+    let client = TestClient::default().serve(TokioChildProcess::new(command).unwrap()).await.expect("stdio handshake");
+    let names = common::client::tool_names(&client).await;
+    assert!(names.contains(&"demo__echo".to_string()) && !names.contains(&"demo__run_command".to_string()));
+    assert_eq!(call_text(&client, "demo__echo", json!({"text": "via stdio"})).await, "via stdio");
+    assert_eq!(call_text(&client, "demo__confirm_action", json!({"action": "ship"})).await, "confirmed: ship");
+    match client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err() {
+        rmcp::ServiceError::McpError(e) => assert_eq!(e.data.unwrap()["rule"], "no-shell"),
+        other => panic!("{other}"),
+    }
+    client.cancel().await.unwrap();
+    let records = audit_records(&dir.path().join("audit.jsonl"));
+    assert!(records.iter().any(|r| r["tool"] == "run_command" && r["verdict"] == "deny"));
+}
+
+#[tokio::test]
+async fn stdio_front_answers_garbage_with_a_parse_error_on_stdout() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), DEMO_POLICY);
+    let mut child = tokio::process::Command::new(warden_bin())
+        .args(["stdio", "--config"])
+        .arg(&config)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncWriteExt;
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+    stdin.write_all(b"this is not json\n").await.unwrap();
+    let line = tokio::time::timeout(Duration::from_secs(10), stdout.next_line()).await.unwrap().unwrap().unwrap();
+    let err: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(err["error"]["code"], -32700);
+    // Still serving.
+    stdin
+        .write_all(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"0\"}}}\n")
+        .await
+        .unwrap();
+    let line = tokio::time::timeout(Duration::from_secs(10), stdout.next_line()).await.unwrap().unwrap().unwrap();
+    let init: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(init["result"]["serverInfo"]["name"], "mcp-warden");
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "closing stdin ends the gateway cleanly");
+}
+
+/// The README's run command: the shipped config, the shipped policy and the
+/// demo upstream, served over HTTP.
+#[tokio::test]
+async fn shipped_defaults_serve_a_protected_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped = std::fs::read_to_string(repo().join("config/gateway.toml")).unwrap();
+    let policy = repo().join("policies/default.toml");
+    let config = shipped
+        .replace("http = \"127.0.0.1:8080\"", "http = \"127.0.0.1:0\"")
+        .replace("\"../policies/default.toml\"", &format!("{:?}", policy.display().to_string()))
+        .replace("args = [\"--root\", \".\"]", &format!("args = [\"--root\", {:?}]", dir.path().display().to_string()));
+    let config_path = dir.path().join("gateway.toml");
+    std::fs::write(&config_path, config).unwrap();
+    let mut child = tokio::process::Command::new(warden_bin())
+        .args(["serve", "--config"])
+        .arg(&config_path)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some((_, url)) = line.split_once("serving MCP on ") {
+                return url.trim().to_string();
+            }
+        }
+        panic!("the gateway exited before serving");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let client = common::client::connect(&url).await;
+    let names = common::client::tool_names(&client).await;
+    assert!(names.contains(&"demo__read_file".to_string()), "{names:?}");
+    assert!(!names.iter().any(|n| n == "demo__run_command" || n == "demo__write_file" || n == "demo__send_message"));
+    match client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err() {
+        rmcp::ServiceError::McpError(e) => assert_eq!(e.data.unwrap()["rule"], "demo-no-shell"),
+        other => panic!("{other}"),
+    }
+    client.cancel().await.unwrap();
+    let _ = child.kill().await;
+}
