@@ -9,6 +9,7 @@ pub mod errors;
 pub mod front;
 pub mod gateway;
 pub mod jsonrpc;
+pub mod lines;
 pub mod policy;
 pub mod relay;
 pub mod upstream;

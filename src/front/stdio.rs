@@ -5,13 +5,12 @@
 
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
+use crate::lines::{BoundedLines, Line};
 use crate::relay::{ClientSession, Scope};
-use futures::StreamExt;
 use serde_json::Value;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
 
 /// Serves one client on the given streams until its input ends.
 pub async fn serve<R, W>(gateway: Arc<Gateway>, input: R, mut output: W)
@@ -43,23 +42,24 @@ where
         })
     };
 
-    let mut lines = FramedRead::new(input, LinesCodec::new_with_max_length(max));
+    let mut lines = BoundedLines::new(input, max);
     let mut tasks = tokio::task::JoinSet::new();
-    while let Some(line) = lines.next().await {
-        let line = match line {
-            Ok(line) if line.trim().is_empty() => continue,
-            Ok(line) => line,
-            Err(LinesCodecError::MaxLineLengthExceeded) => {
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(Line::Complete(line))) if line.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(Some(Line::Complete(line))) => line,
+            Ok(Some(Line::TooLong)) => {
                 let err = GatewayError::InvalidRequest(format!("message larger than {max} bytes"));
                 let _ = out.send(err.to_response(Value::Null)).await;
                 continue;
             }
-            Err(LinesCodecError::Io(e)) => {
+            Ok(None) => break,
+            Err(e) => {
                 tracing::warn!("reading stdin failed: {e}");
                 break;
             }
         };
-        match serde_json::from_str::<Value>(&line) {
+        match serde_json::from_slice::<Value>(&line) {
             Ok(Value::Array(batch)) => {
                 let session = session.clone();
                 let out = out.clone();

@@ -8,6 +8,7 @@
 
 use super::transport::{Outbound, TransportEvent};
 use crate::config::UpstreamTransport;
+use crate::lines::{BoundedLines, Line};
 use futures::StreamExt;
 use std::process::Stdio;
 use std::time::Duration;
@@ -88,26 +89,26 @@ async fn read_loop(
     events: mpsc::Sender<TransportEvent>,
     max_message_bytes: usize,
 ) {
-    // LinesCodec discards an over-long line instead of buffering it, so a
-    // hostile server cannot make the gateway hold an unbounded line.
-    let mut lines = FramedRead::new(stdout, LinesCodec::new_with_max_length(max_message_bytes));
+    // An over-long line is skipped, not buffered, so a hostile server
+    // cannot make the gateway hold an unbounded message.
+    let mut lines = BoundedLines::new(stdout, max_message_bytes);
     let reason = loop {
         let next = tokio::select! {
-            next = lines.next() => next,
+            next = lines.next_line() => next,
             // Nobody listens any more: the session ended, so the child goes.
             _ = events.closed() => break None,
         };
         let event = match next {
-            Some(Ok(line)) if line.trim().is_empty() => continue,
-            Some(Ok(line)) => match serde_json::from_str::<serde_json::Value>(&line) {
+            Ok(Some(Line::Complete(line))) if line.iter().all(u8::is_ascii_whitespace) => continue,
+            Ok(Some(Line::Complete(line))) => match serde_json::from_slice::<serde_json::Value>(&line) {
                 Ok(msg) => TransportEvent::Message { msg, related: None },
                 Err(e) => TransportEvent::Malformed(format!("invalid JSON on stdout: {e}")),
             },
-            Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+            Ok(Some(Line::TooLong)) => {
                 TransportEvent::Malformed(format!("a message larger than {max_message_bytes} bytes was discarded"))
             }
-            Some(Err(LinesCodecError::Io(e))) => break Some(format!("reading stdout failed: {e}")),
-            None => break Some("closed its stdout".to_string()),
+            Err(e) => break Some(format!("reading stdout failed: {e}")),
+            Ok(None) => break Some("closed its stdout".to_string()),
         };
         if events.send(event).await.is_err() {
             break None;

@@ -146,3 +146,18 @@ pub fn audit_records(path: &Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
         .collect()
 }
+
+pub fn hostile_bin() -> PathBuf {
+    demo_bin().with_file_name("hostile_upstream")
+}
+
+/// A `[[upstreams]]` entry for the misbehaving server.
+pub fn stdio_hostile(name: &str, log: &Path) -> String {
+    format!(
+        "[[upstreams]]\nname = \"{name}\"\ntransport = \"stdio\"\ncommand = {:?}\nenv = {{ HOSTILE_LOG = {:?} }}\n",
+        hostile_bin().display().to_string(),
+        log.display().to_string()
+    )
+}
+
+pub const ALLOW_ALL: &str = "[defaults]\ntools = \"allow\"\n";

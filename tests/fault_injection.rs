@@ -1,0 +1,156 @@
+//! Upstreams that misbehave, and clients that do: each failure ends in a
+//! precise error for the affected request only, and the gateway carries on.
+
+mod common;
+
+use common::client::{call, call_text, connect};
+use common::*;
+use rmcp::ServiceError;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+fn mcp_error(err: ServiceError) -> rmcp::ErrorData {
+    match err {
+        ServiceError::McpError(e) => e,
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+async fn hostile_gateway() -> (TestGateway, std::path::PathBuf) {
+    let logdir = tempfile::tempdir().unwrap().keep();
+    let log = logdir.join("notifications.log");
+    (start_gateway(&stdio_hostile("bad", &log), ALLOW_ALL).await, log)
+}
+
+async fn raw_session(url: &str) -> (reqwest::Client, String) {
+    let client = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}});
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(init.to_string())
+        .send()
+        .await
+        .unwrap();
+    let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    (client, session)
+}
+
+async fn raw_call(client: &reqwest::Client, url: &str, session: &str, body: Value) -> Value {
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-session-id", session)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn fields_no_sdk_knows_survive_in_both_directions() {
+    let (gw, _) = hostile_gateway().await;
+    let (client, session) = raw_session(&gw.url).await;
+    let list = raw_call(&client, &gw.url, &session, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).await;
+    let echo = list["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == "bad__echo").unwrap().clone();
+    assert_eq!(echo["execution"], json!({"taskSupport": "optional"}));
+    assert_eq!(echo["x-vendor"]["risk"], "high");
+    let call =
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"bad__echo","arguments":{"text":"t"}}});
+    let answer = raw_call(&client, &gw.url, &session, call).await;
+    assert_eq!(answer["result"]["x-extra"], json!({"kept": true}));
+}
+
+#[tokio::test]
+async fn invalid_json_from_the_upstream_fails_the_call_at_once() {
+    let (gw, _) = hostile_gateway().await;
+    let client = connect(&gw.url).await;
+    let started = Instant::now();
+    let err = mcp_error(client.call_tool(call("bad__garbage", json!({}))).await.unwrap_err());
+    assert_eq!(err.code.0, -32011);
+    assert!(err.message.contains("invalid JSON"), "{}", err.message);
+    assert!(started.elapsed() < Duration::from_secs(3), "failed at once, not at the 5s timeout");
+    assert_eq!(call_text(&client, "bad__echo", json!({"text": "fine"})).await, "fine");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_50_mb_line_is_discarded_with_an_error() {
+    let (gw, _) = hostile_gateway().await;
+    let client = connect(&gw.url).await;
+    let err = mcp_error(client.call_tool(call("bad__huge", json!({"mb": 50}))).await.unwrap_err());
+    assert_eq!(err.code.0, -32011);
+    assert!(err.message.contains("larger than"), "{}", err.message);
+    assert_eq!(call_text(&client, "bad__echo", json!({"text": "after"})).await, "after");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_upstream_that_closes_stdout_is_restarted() {
+    let (gw, _) = hostile_gateway().await;
+    let client = connect(&gw.url).await;
+    let err = mcp_error(client.call_tool(call("bad__close_stdout", json!({}))).await.unwrap_err());
+    assert_eq!(err.code.0, -32011);
+    assert!(err.message.contains("stdout"), "{}", err.message);
+    assert_eq!(call_text(&client, "bad__echo", json!({"text": "restarted"})).await, "restarted");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_hanging_upstream_gets_a_timeout_and_a_cancellation() {
+    let (gw, log) = hostile_gateway().await;
+    let client = connect(&gw.url).await;
+    let started = Instant::now();
+    let err = mcp_error(client.call_tool(call("bad__hang", json!({}))).await.unwrap_err());
+    assert_eq!(err.code.0, -32012);
+    assert!(started.elapsed() < Duration::from_secs(8));
+    client.cancel().await.unwrap();
+    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(seen.contains("notifications/cancelled"), "the upstream was told to stop: {seen:?}");
+}
+
+#[tokio::test]
+async fn a_client_that_disconnects_mid_call_cancels_the_upstream_request() {
+    let (gw, log) = hostile_gateway().await;
+    let (client, session) = raw_session(&gw.url).await;
+    let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"bad__hang","arguments":{}}});
+    let pending = client
+        .post(&gw.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-session-id", &session)
+        .body(call.to_string())
+        .send();
+    // The response headers arrive at once (SSE); dropping it hangs up.
+    let resp = tokio::time::timeout(Duration::from_secs(3), pending).await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(resp);
+    drop(client);
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = std::fs::read_to_string(&log).unwrap_or_default();
+        if seen.contains("notifications/cancelled") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    assert!(seen.contains("notifications/cancelled"), "{seen:?}");
+    assert!(seen.contains("disconnected"), "{seen:?}");
+}
+
+#[tokio::test]
+async fn a_crash_affects_only_the_session_that_owns_the_upstream() {
+    let (gw, _) = hostile_gateway().await;
+    let (a, b) = (connect(&gw.url).await, connect(&gw.url).await);
+    assert_eq!(call_text(&b, "bad__echo", json!({"text": "b1"})).await, "b1");
+    let err = mcp_error(a.call_tool(call("bad__crash", json!({}))).await.unwrap_err());
+    assert_eq!(err.code.0, -32011);
+    // Session b has its own upstream process and never noticed.
+    assert_eq!(call_text(&b, "bad__echo", json!({"text": "b2"})).await, "b2");
+    a.cancel().await.unwrap();
+    b.cancel().await.unwrap();
+}
