@@ -35,6 +35,9 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// letting memory grow without bound.
 const MAX_SESSIONS: usize = 50_000;
 
+/// A response that ends the request early (boxed: responses are large).
+type Refusal = Box<Response>;
+
 struct Entry {
     session: Arc<ClientSession>,
     scope: Scope,
@@ -122,13 +125,13 @@ impl HttpFront {
     /// DNS-rebinding and cross-site checks. A page on another site can make
     /// a browser send requests here; only loopback names and configured
     /// hosts and origins get through.
-    fn check_origin_and_host(&self, headers: &HeaderMap) -> Result<(), Response> {
+    fn check_origin_and_host(&self, headers: &HeaderMap) -> Result<(), Refusal> {
         let listen = &self.gateway.config.listen;
         let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default();
         let host_ok =
             is_loopback_name(host_of(host)) || listen.allowed_hosts.iter().any(|h| h == host || h == host_of(host));
         if !host_ok {
-            return Err(plain(StatusCode::FORBIDDEN, &format!("Host {host:?} is not allowed")));
+            return Err(Box::new(plain(StatusCode::FORBIDDEN, &format!("Host {host:?} is not allowed"))));
         }
         if let Some(origin) = headers.get(header::ORIGIN) {
             let origin = origin.to_str().unwrap_or_default();
@@ -136,18 +139,16 @@ impl HttpFront {
             let origin_ok = authority.is_some_and(|a| is_loopback_name(host_of(a)))
                 || listen.allowed_origins.iter().any(|o| o == origin);
             if !origin_ok {
-                return Err(plain(StatusCode::FORBIDDEN, &format!("Origin {origin:?} is not allowed")));
+                return Err(Box::new(plain(StatusCode::FORBIDDEN, &format!("Origin {origin:?} is not allowed"))));
             }
         }
         Ok(())
     }
 
-    fn lookup(&self, headers: &HeaderMap, scope: Scope) -> Result<(String, Arc<ClientSession>), Response> {
+    fn lookup(&self, headers: &HeaderMap, scope: Scope) -> Result<(String, Arc<ClientSession>), Refusal> {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
-            return Err(rpc_error(
-                StatusCode::BAD_REQUEST,
-                GatewayError::InvalidRequest("the Mcp-Session-Id header is required".into()),
-            ));
+            let err = GatewayError::InvalidRequest("the Mcp-Session-Id header is required".into());
+            return Err(Box::new(rpc_error(StatusCode::BAD_REQUEST, err)));
         };
         let mut sessions = self.sessions.lock().expect("sessions lock");
         match sessions.get_mut(id) {
@@ -155,13 +156,13 @@ impl HttpFront {
                 entry.last_seen = Instant::now();
                 Ok((id.to_string(), entry.session.clone()))
             }
-            _ => Err(plain(StatusCode::NOT_FOUND, "unknown or expired session: initialize a new one")),
+            _ => Err(Box::new(plain(StatusCode::NOT_FOUND, "unknown or expired session: initialize a new one"))),
         }
     }
 
     async fn handle(self: Arc<Self>, scope: Scope, method: Method, headers: HeaderMap, body: Bytes) -> Response {
         if let Err(refused) = self.check_origin_and_host(&headers) {
-            return refused;
+            return *refused;
         }
         if let Some(version) = headers.get(VERSION_HEADER) {
             let version = version.to_str().unwrap_or_default();
@@ -200,7 +201,7 @@ impl HttpFront {
         }
         let (_, session) = match self.lookup(headers, scope) {
             Ok(found) => found,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         };
         let msg = match msg {
             Value::Array(batch) => return batch_response(&session, batch).await,
@@ -263,7 +264,7 @@ impl HttpFront {
         }
         let (id, _) = match self.lookup(headers, scope) {
             Ok(found) => found,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         };
         let slot = match self.sessions.lock().expect("sessions lock").get(&id) {
             Some(entry) => entry.unsolicited.clone(),
@@ -283,7 +284,7 @@ impl HttpFront {
     fn delete(&self, scope: Scope, headers: &HeaderMap) -> Response {
         let (id, _) = match self.lookup(headers, scope) {
             Ok(found) => found,
-            Err(refused) => return refused,
+            Err(refused) => return *refused,
         };
         // Dropping the session closes its upstream connections.
         self.sessions.lock().expect("sessions lock").remove(&id);

@@ -95,5 +95,5 @@ async fn batch_answer(session: &Arc<ClientSession>, batch: Vec<Value>, out: &mps
         return Some(GatewayError::InvalidRequest(reason).to_response(Value::Null));
     }
     let answers = super::run_batch(session, batch, out).await;
-    (!answers.is_empty()).then(|| Value::Array(answers))
+    (!answers.is_empty()).then_some(Value::Array(answers))
 }
