@@ -75,7 +75,12 @@ fn answer(content_type: &str, body: &str) -> Option<Value> {
     }
 }
 
-async fn post(client: &reqwest::Client, args: &Args, session: Option<&str>, body: &Value) -> Result<(reqwest::header::HeaderMap, Option<Value>), String> {
+async fn post(
+    client: &reqwest::Client,
+    args: &Args,
+    session: Option<&str>,
+    body: &Value,
+) -> Result<(reqwest::header::HeaderMap, Option<Value>), String> {
     let mut req = client
         .post(&args.url)
         .header("content-type", "application/json")
@@ -127,7 +132,12 @@ async fn main() {
                 sessions.push(s.unwrap_or_else(|e| panic!("opening a session failed: {e}")));
             }
         }
-        eprintln!("opened {} idle sessions in {:.1}s; holding {}s", sessions.len(), started.elapsed().as_secs_f64(), args.hold_secs);
+        eprintln!(
+            "opened {} idle sessions in {:.1}s; holding {}s",
+            sessions.len(),
+            started.elapsed().as_secs_f64(),
+            args.hold_secs
+        );
         println!("ready");
         tokio::time::sleep(Duration::from_secs(args.hold_secs)).await;
         return;
@@ -135,7 +145,8 @@ async fn main() {
 
     let mut sessions = Vec::new();
     for _ in 0..args.sessions.max(1) {
-        sessions.push(Arc::new(open_session(&client, &args).await.unwrap_or_else(|e| panic!("initialize failed: {e}"))));
+        sessions
+            .push(Arc::new(open_session(&client, &args).await.unwrap_or_else(|e| panic!("initialize failed: {e}"))));
     }
     let remaining = Arc::new(AtomicU64::new(args.calls));
     let errors = Arc::new(AtomicU64::new(0));
@@ -189,7 +200,14 @@ async fn main() {
     } else {
         println!(
             "{} calls in {:.2}s: {:.0} calls/s, {} errors; latency p50 {}µs p90 {}µs p99 {}µs max {}µs",
-            calls, secs, report["calls_per_sec"].as_f64().unwrap(), report["errors"], report["p50_us"], report["p90_us"], report["p99_us"], report["max_us"]
+            calls,
+            secs,
+            report["calls_per_sec"].as_f64().unwrap(),
+            report["errors"],
+            report["p50_us"],
+            report["p90_us"],
+            report["p99_us"],
+            report["max_us"]
         );
     }
     if errors.load(Ordering::Relaxed) > 0 {
