@@ -311,6 +311,51 @@ async fn inspector_cli_over_http() {
     );
 }
 
+/// The Inspector launching the gateway's stdio front as its server command.
+async fn run_inspector_stdio(config: &Path, args: &[&str]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let node = node22();
+    let mut command = tokio::process::Command::new(&node);
+    command
+        .arg(inspector_entry())
+        .args(["--cli", "--format", "json", "--connect-timeout", "20000"])
+        .args(args)
+        .arg("--")
+        .arg(warden_bin())
+        .args(["stdio", "--config"])
+        .arg(config)
+        .env("HOME", home.path())
+        .env("PATH", format!("{}:{}", node.parent().unwrap().display(), std::env::var("PATH").unwrap_or_default()))
+        .env("NO_COLOR", "1");
+    run_peer(command, "the MCP Inspector CLI").await
+}
+
+#[tokio::test]
+async fn inspector_cli_through_the_stdio_front() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), DEMO_POLICY);
+
+    let listed = run_inspector_stdio(&config, &["--method", "tools/list"]).await;
+    assert!(listed.status.success(), "{}", describe(&listed));
+    let listed_json = json_stdout(&listed);
+    let names: Vec<&str> = listed_json["result"]["tools"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no result.tools\n{}", describe(&listed)))
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect();
+    assert!(names.contains(&"demo__echo") && !names.contains(&"demo__run_command"), "{names:?}");
+
+    let called =
+        run_inspector_stdio(&config, &["--method", "tools/call", "--tool-name", "demo__echo", "--tool-arg", "text=hi"])
+            .await;
+    assert!(called.status.success(), "{}", describe(&called));
+    assert_eq!(json_stdout(&called)["result"]["content"], json!([{"type": "text", "text": "hi"}]));
+    let records = audit_records(&dir.path().join("audit.jsonl"));
+    assert!(records.iter().any(|r| r["tool"] == "echo" && r["verdict"] == "allow"), "{records:?}");
+}
+
 // --------------------------------------------------- server-filesystem upstream
 
 const FILES_POLICY: &str = r#"
