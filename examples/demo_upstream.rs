@@ -685,6 +685,10 @@ async fn serve_http(shared: Arc<SharedState>, addr: SocketAddr) -> anyhow::Resul
     eprintln!("listening on http://{bound}/mcp");
     // No graceful shutdown: an open SSE stream would keep it waiting, and a
     // demo that dies on SIGINT/SIGTERM is what tests expect.
+    // Without TCP_NODELAY every SSE answer waits on a delayed ACK (~40 ms).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -70,6 +70,12 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // SSE answers are written in small pieces; with Nagle's algorithm on,
+    // each would wait for the peer's delayed ACK (about 40 ms per call).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(gateway)).with_graceful_shutdown(shutdown).await
 }
 

@@ -7,6 +7,7 @@
 //! and every failure becomes a `GatewayError` that `errors` turns into the
 //! client's JSON-RPC error.
 
+pub mod listing;
 mod naming;
 mod routes;
 
@@ -157,7 +158,7 @@ impl ClientSession {
             return Ok(jsonrpc::result(Value::Null, json!({})));
         }
         match (self.scope, method.as_str()) {
-            (_, "tools/list") => self.list_tools(&msg).await,
+            (_, "tools/list") => self.list_tools().await,
             (_, "tools/call") => self.call_tool(id, msg).await,
             (Scope::Single(upstream), _) => self.forward(upstream, id, msg).await,
             (Scope::Aggregate, "resources/list") => self.list_merged(&msg, "resources", None).await,
@@ -365,7 +366,7 @@ impl ClientSession {
         }
     }
 
-    async fn list_tools(&self, msg: &Value) -> Result<Value, GatewayError> {
+    async fn list_tools(&self) -> Result<Value, GatewayError> {
         let policy = self.gateway.policy();
         let naming = self.naming();
         let upstreams: Vec<usize> = self.reachable().into_iter().filter(|&u| self.capable(u, "tools")).collect();
@@ -383,18 +384,11 @@ impl ClientSession {
                 }
                 Err(e) => return Err(e),
             };
-            for mut tool in listing {
-                let Some(name) = tool.get("name").and_then(Value::as_str).map(str::to_string) else { continue };
-                if !policy.tool_listed(server, &name) {
-                    continue;
-                }
-                if self.scope == Scope::Aggregate {
-                    tool["name"] = json!(naming.expose(upstream, &name));
-                }
-                tools.push(tool);
-            }
+            tools.extend(listing::visible_tools(&policy, server, listing, |name| match self.scope {
+                Scope::Aggregate => naming.expose(upstream, name),
+                Scope::Single(_) => name.to_string(),
+            }));
         }
-        let _ = msg;
         Ok(jsonrpc::result(Value::Null, json!({ "tools": tools })))
     }
 
