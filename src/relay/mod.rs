@@ -429,7 +429,12 @@ impl ClientSession {
         };
         let server = self.gateway.pool.config(upstream).name.clone();
         let policy = self.gateway.policy();
-        let decision = policy.decide(&CallContext { server: &server, tool: &tool, arguments: arguments.as_ref() });
+        let decision = policy.decide(&CallContext {
+            server: &server,
+            tool: &tool,
+            arguments: arguments.as_ref(),
+            input_schema: None,
+        });
         let enforce = policy.mode() == Mode::Enforce;
         let blocked = decision.verdict == Verdict::Deny && enforce;
         event.server = server.clone();
