@@ -1,54 +1,62 @@
-//! One policy decision, as the relay makes it for every `tools/call`.
+//! One policy decision, as the relay makes it for every `tools/call`: an
+//! allowlist only, and 200 rules that carry argument constraints.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use mcp_warden::policy::{CallContext, Policy};
 use serde_json::json;
 use std::hint::black_box;
 
-/// `n` rules over `n / 4` servers, allow and deny mixed, exact names and globs.
-fn policy_with_rules(n: usize) -> Policy {
+/// `n` rules over `n / 4` servers, allow and deny mixed, exact names and
+/// globs; with `constrained`, every allow rule also checks its arguments.
+fn policy_with_rules(n: usize, constrained: bool) -> Policy {
     let mut src = String::from("mode = \"enforce\"\n[defaults]\ntools = \"deny\"\n");
     for i in 0..n {
-        let (action, tools) = match i % 4 {
-            0 => ("deny", format!("[\"run_{i}\", \"exec_*\"]")),
-            1 => ("allow", format!("[\"read_{i}\", \"list_*\"]")),
-            2 => ("allow", format!("[\"get_{i}_*\"]")),
-            _ => ("allow", format!("[\"tool_{i}\"]")),
+        let server = i / 4;
+        let (action, tools, args) = match i % 4 {
+            0 => ("deny", format!("[\"run_{i}\", \"exec_*\"]"), ""),
+            1 => (
+                "allow",
+                format!("[\"read_{i}\", \"list_*\"]"),
+                "deny_unknown_args = true\nargs.path = { path_within = [\"/srv/projects\"], path_deny = [\"**/.ssh/**\", \"**/.env\"] }\nargs.limit = { type = \"integer\", min = 1, max = 100 }\n",
+            ),
+            2 => (
+                "allow",
+                format!("[\"fetch_{i}_*\"]"),
+                "args.url = { url_schemes = [\"https\"], deny_private_ips = true }\n",
+            ),
+            _ => (
+                "allow",
+                format!("[\"tool_{i}\"]"),
+                "deny_unknown_args = true\nargs.path = { path_within = [\"/srv/projects\"] }\nargs.limit = { type = \"integer\", max = 100 }\nargs.cmd = { no_shell_metachars = true, max_length = 200 }\n",
+            ),
         };
+        let args = if constrained { args } else { "" };
         src.push_str(&format!(
-            "[[rules]]\nid = \"rule-{i}\"\nserver = \"server-{}\"\ntools = {tools}\naction = \"{action}\"\n",
-            i / 4
+            "[[rules]]\nid = \"rule-{i}\"\nserver = \"server-{server}\"\ntools = {tools}\naction = \"{action}\"\n{args}"
         ));
     }
     Policy::from_sources(&[("bench.toml".into(), src)]).expect("bench policy loads")
 }
 
 fn decisions(c: &mut Criterion) {
-    let args = json!({"path": "/srv/projects/notes.txt", "limit": 10});
-    for rules in [10, 200] {
-        let policy = policy_with_rules(rules);
+    let args = json!({"path": "/srv/projects/notes/today.md", "limit": 10});
+    for (rules, constrained) in [(10, false), (200, false), (200, true)] {
+        let policy = policy_with_rules(rules, constrained);
+        let kind = if constrained { "constrained" } else { "allowlist" };
         let last_server = format!("server-{}", rules / 4 - 1);
         let allowed_tool = format!("tool_{}", rules - 1);
-        c.bench_function(&format!("decide/allowlist/{rules}_rules/allowed"), |b| {
-            b.iter(|| {
-                policy.decide(black_box(&CallContext {
-                    server: &last_server,
-                    tool: &allowed_tool,
-                    arguments: Some(&args),
-                    ..CallContext::default()
-                }))
-            })
+        c.bench_function(&format!("decide/{kind}/{rules}_rules/allowed"), |b| {
+            b.iter(|| policy.decide(black_box(&CallContext::new(&last_server, &allowed_tool, Some(&args)))))
         });
-        c.bench_function(&format!("decide/allowlist/{rules}_rules/unknown_tool"), |b| {
-            b.iter(|| {
-                policy.decide(black_box(&CallContext {
-                    server: "server-0",
-                    tool: "nope",
-                    arguments: Some(&args),
-                    ..CallContext::default()
-                }))
-            })
+        c.bench_function(&format!("decide/{kind}/{rules}_rules/unknown_tool"), |b| {
+            b.iter(|| policy.decide(black_box(&CallContext::new("server-0", "nope", Some(&args)))))
         });
+        if constrained {
+            let traversal = json!({"path": "/srv/projects/../../etc/passwd", "limit": 10});
+            c.bench_function(&format!("decide/{kind}/{rules}_rules/path_traversal_refused"), |b| {
+                b.iter(|| policy.decide(black_box(&CallContext::new(&last_server, &allowed_tool, Some(&traversal)))))
+            });
+        }
     }
 }
 

@@ -5,7 +5,8 @@
 //! # Line format
 //! Each line is a JSON object with keys in this order (see [`RECORD_FIELDS`]):
 //! `seq, time, prev, session, client_name, client_version, server, tool,
-//! verdict, enforced, rule, reason, args_digest, latency_us, outcome`.
+//! verdict, enforced, rule, reason, argument, constraint, args_digest,
+//! latency_us, outcome`.
 //!
 //! - `seq` counts records from 1 and continues across restarts of the gateway
 //!   (the sink reads the last line of the file on open).
@@ -57,6 +58,10 @@ pub struct AuditEvent {
     /// Id of the rule that decided.
     pub rule: String,
     pub reason: String,
+    /// The argument a refusal is about (`"path"`, `"/options/target"`).
+    pub argument: Option<String>,
+    /// The constraint that refused it (`"path_within"`, `"input_schema"`).
+    pub constraint: Option<String>,
     /// `"sha256:<hex>"` of the canonical arguments JSON, never the values.
     pub args_digest: String,
     /// Time spent deciding, or whole-call latency, as the relay supplies.
@@ -108,7 +113,7 @@ impl FieldKind {
 
 /// Every key a record must carry, in on-disk order. Optional values are
 /// written as `null`, never omitted, so a missing key always means damage.
-pub const RECORD_FIELDS: [&str; 15] = [
+pub const RECORD_FIELDS: [&str; 17] = [
     "seq",
     "time",
     "prev",
@@ -121,12 +126,14 @@ pub const RECORD_FIELDS: [&str; 15] = [
     "enforced",
     "rule",
     "reason",
+    "argument",
+    "constraint",
     "args_digest",
     "latency_us",
     "outcome",
 ];
 
-const FIELD_KINDS: [FieldKind; 15] = [
+const FIELD_KINDS: [FieldKind; 17] = [
     FieldKind::Count,
     FieldKind::Text,
     FieldKind::Text,
@@ -139,6 +146,8 @@ const FIELD_KINDS: [FieldKind; 15] = [
     FieldKind::Flag,
     FieldKind::Text,
     FieldKind::Text,
+    FieldKind::OptionalText,
+    FieldKind::OptionalText,
     FieldKind::Text,
     FieldKind::Count,
     FieldKind::OptionalText,
@@ -528,6 +537,8 @@ mod tests {
             enforced: true,
             rule: "fs-write-needs-approval".to_string(),
             reason: format!("call {n} outside /srv/projects"),
+            argument: Some("path".to_string()),
+            constraint: Some("path_within".to_string()),
             args_digest: digest_arguments(Some(&json!({ "path": format!("/etc/passwd{n}") }))),
             latency_us: 40 + n,
             outcome: Some("blocked".to_string()),

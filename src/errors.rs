@@ -34,7 +34,14 @@ pub enum GatewayError {
     #[error("invalid params: {0}")]
     InvalidParams(String),
     #[error("blocked by mcp-warden: {reason}")]
-    PolicyDenied { rule: String, reason: String, server: String, tool: String },
+    PolicyDenied {
+        rule: String,
+        reason: String,
+        server: String,
+        tool: String,
+        argument: Option<String>,
+        constraint: Option<String>,
+    },
     #[error("unknown tool \"{tool}\": {reason}")]
     UnknownTool { tool: String, reason: String },
     #[error("upstream \"{server}\" is unavailable: {detail}")]
@@ -66,8 +73,9 @@ impl GatewayError {
     /// Structured detail for programs; the message is for people.
     fn data(&self) -> Option<Value> {
         match self {
-            GatewayError::PolicyDenied { rule, reason, server, tool } => Some(json!({
+            GatewayError::PolicyDenied { rule, reason, server, tool, argument, constraint } => Some(json!({
                 "gateway": "mcp-warden", "rule": rule, "reason": reason, "server": server, "tool": tool,
+                "argument": argument, "constraint": constraint,
             })),
             GatewayError::UnknownTool { tool, reason } => Some(json!({
                 "gateway": "mcp-warden", "rule": "unknown-tool", "reason": reason, "tool": tool,
@@ -96,6 +104,8 @@ mod tests {
             reason: "tool \"run_command\" on server \"demo\" is denied by rule \"no-shell\"".into(),
             server: "demo".into(),
             tool: "run_command".into(),
+            argument: None,
+            constraint: None,
         };
         let resp = err.to_response(json!(7));
         assert_eq!(resp["id"], 7);

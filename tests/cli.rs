@@ -152,7 +152,8 @@ async fn shipped_defaults_serve_a_protected_endpoint() {
     let config = shipped
         .replace("http = \"127.0.0.1:8080\"", "http = \"127.0.0.1:0\"")
         .replace("\"../policies/default.toml\"", &format!("{:?}", policy.display().to_string()))
-        .replace("args = [\"--root\", \".\"]", &format!("args = [\"--root\", {:?}]", dir.path().display().to_string()));
+        .replace("args = [\"--root\", \".\"]", &format!("args = [\"--root\", {:?}]", dir.path().display().to_string()))
+        .replace("path = \"../audit.jsonl\"", "path = \"audit.jsonl\"");
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, config).unwrap();
     let mut child = tokio::process::Command::new(warden_bin())

@@ -1,16 +1,31 @@
-//! Deciding over a compiled policy. No I/O, no allocation except the
-//! strings of the returned [`Decision`].
+//! Deciding over a compiled policy. No I/O (except `resolve_symlinks`, see
+//! `paths`), and little allocation beyond the strings of the returned [`Decision`].
 //!
 //! Order of evaluation (what must stay true):
-//! 1. any matching deny rule wins; the first in file order is reported;
+//! 1. any matching deny rule wins; the first in file order is reported
+//!    (deny rules carry no argument constraints: the tool is refused whatever
+//!    its arguments);
 //! 2. otherwise the most specific matching allow rule: a rule naming the tool
-//!    exactly beats a rule matching it by glob; ties go to the first in file order;
-//! 3. otherwise `defaults.tools`.
+//!    exactly beats a rule matching it by glob; ties go to the first in file
+//!    order. That one rule decides: its argument constraints must all pass,
+//!    else the call is denied naming that rule, the argument and the
+//!    constraint (there is no fall-through to a less specific rule);
+//! 3. otherwise `defaults.tools`;
+//! 4. an allowed call must also match the upstream's advertised `inputSchema`
+//!    when one is given and `validate_input_schema` is on (per rule, else
+//!    `[defaults]`, else on).
+//!
+//! [`Policy::decide`] stops at the first failing check; [`Policy::explain`]
+//! runs the same checks in the same order, records each, and so reaches the
+//! same verdict.
 
 use globset::{Glob, GlobMatcher, GlobSet, GlobSetBuilder};
+use serde_json::Value;
 
+use super::args::ArgumentPolicy;
 use super::file::RuleAction;
-use super::{CallContext, Decision, Mode, Verdict};
+use super::schema::{InputSchemaCache, SchemaFailure};
+use super::{CallContext, Check, Decision, Mode, Verdict};
 
 /// The rule id reported when no rule matched.
 const DEFAULT_RULE_ID: &str = "defaults.tools";
@@ -25,6 +40,9 @@ pub struct Policy {
     /// Allow rules, in file order.
     allow: Vec<CompiledRule>,
     version: String,
+    /// `[defaults] validate_input_schema`.
+    validate_input_schema: bool,
+    input_schemas: InputSchemaCache,
 }
 
 #[derive(Debug)]
@@ -33,6 +51,10 @@ pub(super) struct CompiledRule {
     pub(super) action: RuleAction,
     pub(super) server: NameMatcher,
     pub(super) tools: ToolMatcher,
+    /// `args.*`, `deny_unknown_args`, `schema`; allow rules only.
+    pub(super) arguments: Option<ArgumentPolicy>,
+    /// The rule's `validate_input_schema`, overriding `[defaults]`.
+    pub(super) validate_input_schema: Option<bool>,
 }
 
 /// Matches an upstream server name.
@@ -139,9 +161,23 @@ enum Outcome<'p> {
 }
 
 impl Policy {
-    pub(super) fn new(mode: Mode, default_action: RuleAction, rules: Vec<CompiledRule>, version: String) -> Policy {
+    pub(super) fn new(
+        mode: Mode,
+        default_action: RuleAction,
+        rules: Vec<CompiledRule>,
+        version: String,
+        validate_input_schema: bool,
+    ) -> Policy {
         let (deny, allow) = rules.into_iter().partition(|rule| rule.action == RuleAction::Deny);
-        Policy { mode, default_action, deny, allow, version }
+        Policy {
+            mode,
+            default_action,
+            deny,
+            allow,
+            version,
+            validate_input_schema,
+            input_schemas: InputSchemaCache::default(),
+        }
     }
 
     pub fn mode(&self) -> Mode {
@@ -153,44 +189,114 @@ impl Policy {
         &self.version
     }
 
+    #[cfg(test)]
+    pub(super) fn input_schema_cache_len(&self) -> usize {
+        self.input_schemas.len()
+    }
+
     /// Number of rules loaded, for logs.
     pub fn rule_count(&self) -> usize {
         self.deny.len() + self.allow.len()
     }
 
-    /// Decides one tool on one server. The verdict is the same in both modes;
-    /// in audit mode the caller records it and does not block.
+    /// Decides one call. The verdict is the same in both modes; in audit mode
+    /// the caller records it and does not block. Stops at the first failing
+    /// check, so [`Decision::checks`] is empty; see [`Policy::explain`].
     pub fn decide(&self, ctx: &CallContext) -> Decision {
+        self.judge(ctx, false)
+    }
+
+    /// Decides one call exactly as [`Policy::decide`] does (same checks, same
+    /// order, same verdict, rule, argument and constraint), but evaluates every
+    /// constraint of the deciding rule and lists each in [`Decision::checks`].
+    /// For `mcp-warden explain` and policy reviews; pure like `decide`.
+    pub fn explain(&self, ctx: &CallContext) -> Decision {
+        self.judge(ctx, true)
+    }
+
+    fn judge(&self, ctx: &CallContext, explain: bool) -> Decision {
         let (server, tool) = (ctx.server, ctx.tool);
-        let (verdict, rule_id, reason) = match self.evaluate(server, tool) {
-            Outcome::Denied(rule) => (
-                Verdict::Deny,
-                rule.id.as_str(),
-                reason(["tool ", " on server ", " is denied by rule "], tool, server, Some(&rule.id)),
-            ),
+        let (rule_id, validate_schema, arguments) = match self.evaluate(server, tool) {
+            Outcome::Denied(rule) => {
+                return Decision::whole(
+                    Verdict::Deny,
+                    &rule.id,
+                    reason(["tool ", " on server ", " is denied by rule "], tool, server, Some(&rule.id)),
+                );
+            }
             Outcome::Allowed(rule) => (
-                Verdict::Allow,
                 rule.id.as_str(),
-                reason(["tool ", " on server ", " is allowed by rule "], tool, server, Some(&rule.id)),
+                rule.validate_input_schema.unwrap_or(self.validate_input_schema),
+                rule.arguments.as_ref(),
             ),
             Outcome::Default => match self.default_action {
-                RuleAction::Deny => (
-                    Verdict::Deny,
-                    DEFAULT_RULE_ID,
-                    reason(["no rule allows tool ", " on server ", " (default deny)"], tool, server, None),
-                ),
-                RuleAction::Allow => (
-                    Verdict::Allow,
-                    DEFAULT_RULE_ID,
-                    reason(["no rule matches tool ", " on server ", " (default allow)"], tool, server, None),
-                ),
+                RuleAction::Deny => {
+                    return Decision::whole(
+                        Verdict::Deny,
+                        DEFAULT_RULE_ID,
+                        reason(["no rule allows tool ", " on server ", " (default deny)"], tool, server, None),
+                    );
+                }
+                RuleAction::Allow => (DEFAULT_RULE_ID, self.validate_input_schema, None),
             },
         };
-        Decision { verdict, rule_id: rule_id.to_string(), reason }
+
+        let empty = Value::Object(serde_json::Map::new());
+        let args = ctx.arguments.unwrap_or(&empty);
+        let mut eval = Evaluation::new(explain);
+        if let Some(arguments) = arguments {
+            arguments.evaluate(rule_id, args, &mut eval);
+        }
+        if let (true, Some(schema), false) = (validate_schema, ctx.input_schema, eval.stopped()) {
+            self.check_input_schema(rule_id, schema, args, &mut eval);
+        }
+
+        let allowed_reason = || {
+            if rule_id == DEFAULT_RULE_ID {
+                reason(["no rule matches tool ", " on server ", " (default allow)"], tool, server, None)
+            } else {
+                reason(["tool ", " on server ", " is allowed by rule "], tool, server, Some(rule_id))
+            }
+        };
+        match eval.refusal {
+            None => Decision { checks: eval.checks, ..Decision::whole(Verdict::Allow, rule_id, allowed_reason()) },
+            Some(refusal) => {
+                let mut text = reason(["tool ", " on server ", " is denied by rule "], tool, server, Some(rule_id));
+                text.push_str(": ");
+                text.push_str(&refusal.clause);
+                Decision {
+                    verdict: Verdict::Deny,
+                    rule_id: rule_id.to_string(),
+                    reason: text,
+                    argument: refusal.argument,
+                    constraint: Some(refusal.constraint.to_string()),
+                    checks: eval.checks,
+                }
+            }
+        }
+    }
+
+    fn check_input_schema(&self, rule_id: &str, schema: &Value, args: &Value, eval: &mut Evaluation) {
+        const WHAT: &str = "the server's inputSchema";
+        match &*self.input_schemas.get(schema) {
+            Err(_) => eval.fail(
+                rule_id,
+                Refusal::whole(
+                    "input_schema",
+                    "the server's inputSchema for this tool does not compile, so the call cannot be checked (input_schema)"
+                        .into(),
+                ),
+            ),
+            Ok(compiled) => match compiled.check(args) {
+                Ok(()) => eval.pass(rule_id, None, "input_schema", || "arguments match the server's inputSchema".into()),
+                Err(failure) => eval.fail(rule_id, Refusal::schema("input_schema", WHAT, &failure)),
+            },
+        }
     }
 
     /// Should this tool appear in tools/list? In enforce mode exactly when
-    /// [`Policy::decide`] would allow it; in audit mode always.
+    /// [`Policy::decide`] would allow it for some arguments (argument
+    /// constraints never hide a tool); in audit mode always.
     pub fn tool_listed(&self, server: &str, tool: &str) -> bool {
         match self.mode {
             Mode::Audit => true,
@@ -243,6 +349,107 @@ impl Policy {
         }
         first_glob.map_or(Outcome::Default, Outcome::Allowed)
     }
+}
+
+impl Decision {
+    /// A decision about the call as a whole (no argument was at fault).
+    fn whole(verdict: Verdict, rule_id: &str, reason: String) -> Decision {
+        Decision { verdict, rule_id: rule_id.to_string(), reason, argument: None, constraint: None, checks: Vec::new() }
+    }
+}
+
+/// Why an allowed rule's checks refused a call.
+pub(super) struct Refusal {
+    argument: Option<String>,
+    constraint: &'static str,
+    /// Completes `... is denied by rule "r": `; names, never values.
+    clause: String,
+}
+
+impl Refusal {
+    pub(super) fn argument(name: &str, constraint: &'static str, clause: String) -> Refusal {
+        Refusal { argument: Some(name.to_string()), constraint, clause }
+    }
+
+    pub(super) fn whole(constraint: &'static str, clause: String) -> Refusal {
+        Refusal { argument: None, constraint, clause }
+    }
+
+    /// `what` names the schema ("the rule's schema").
+    pub(super) fn schema(constraint: &'static str, what: &str, failure: &SchemaFailure) -> Refusal {
+        let at = if failure.pointer.is_empty() { String::new() } else { format!(" at {}", quoted(&failure.pointer)) };
+        let clause = format!("arguments do not match {what}{at} ({constraint}: {})", failure.keyword);
+        let argument = (!failure.pointer.is_empty()).then(|| failure.pointer.clone());
+        Refusal { argument, constraint, clause }
+    }
+}
+
+/// The checks of one decision: stops at the first failure unless explaining.
+pub(super) struct Evaluation {
+    explain: bool,
+    checks: Vec<Check>,
+    refusal: Option<Refusal>,
+}
+
+impl Evaluation {
+    fn new(explain: bool) -> Evaluation {
+        Evaluation { explain, checks: Vec::new(), refusal: None }
+    }
+
+    /// No further check can change the outcome, and nobody is listening.
+    pub(super) fn stopped(&self) -> bool {
+        !self.explain && self.refusal.is_some()
+    }
+
+    /// Records a passed check (only built when explaining).
+    pub(super) fn pass(
+        &mut self,
+        rule_id: &str,
+        argument: Option<&str>,
+        constraint: &'static str,
+        detail: impl FnOnce() -> String,
+    ) {
+        if self.explain {
+            self.checks.push(Check {
+                rule_id: rule_id.to_string(),
+                argument: argument.map(str::to_string),
+                constraint: constraint.to_string(),
+                passed: true,
+                detail: detail(),
+            });
+        }
+    }
+
+    /// Records a failed check; the first failure decides.
+    pub(super) fn fail(&mut self, rule_id: &str, refusal: Refusal) {
+        if self.explain {
+            self.checks.push(Check {
+                rule_id: rule_id.to_string(),
+                argument: refusal.argument.clone(),
+                constraint: refusal.constraint.to_string(),
+                passed: false,
+                detail: refusal.clause.clone(),
+            });
+        }
+        if self.refusal.is_none() {
+            self.refusal = Some(refusal);
+        }
+    }
+}
+
+/// A client-supplied name (argument key, JSON pointer) quoted and escaped for
+/// a reason, cut to a bounded length.
+pub(super) fn quoted(name: &str) -> String {
+    const MAX_CHARS: usize = 64;
+    let mut out = String::with_capacity(name.len().min(MAX_CHARS) + 2);
+    match name.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => {
+            push_quoted(&mut out, &name[..cut]);
+            out.push('…');
+        }
+        None => push_quoted(&mut out, name),
+    }
+    out
 }
 
 /// Builds `text[0] "tool" text[1] "server" text[2] ["rule"]`. Names come from

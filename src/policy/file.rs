@@ -1,9 +1,14 @@
 //! Policy files: TOML text in, compiled [`Policy`] out.
 //!
-//! Everything a policy says is checked here, at load: unknown keys, bad globs,
+//! Everything a policy says is checked here, at load: unknown keys (including
+//! unknown constraint names), bad globs, bad regexes, bad JSON Schemas,
 //! duplicate rule ids. A policy that uses a feature this gateway does not
 //! implement fails to load rather than being applied partially (fail closed).
 //! Every error names the file, line and column of the offending text.
+//!
+//! Besides the policy files themselves, the only files read are a rule's
+//! `schema_file`, resolved relative to the directory of the policy file that
+//! names it.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -14,7 +19,9 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use toml::Spanned;
 
+use super::args::{compile_argument, ArgsTable, ArgumentPolicy};
 use super::engine::{is_literal, CompiledRule, NameMatcher, ToolMatcher};
+use super::schema::CompiledSchema;
 use super::{Mode, Policy, PolicyError};
 
 /// What a rule (or the default) does with a matching call.
@@ -38,6 +45,8 @@ struct PolicyFile {
 #[serde(deny_unknown_fields)]
 struct DefaultsTable {
     tools: Option<Spanned<RuleAction>>,
+    /// Check calls against the upstream's advertised `inputSchema` (default true).
+    validate_input_schema: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +59,15 @@ struct RuleTable {
     // Free text for people reading the policy; the engine does not use it.
     #[allow(dead_code)]
     description: Option<String>,
+    /// Refuse any top-level argument that no `args.*` entry names.
+    deny_unknown_args: Option<Spanned<bool>>,
+    /// Overrides `[defaults] validate_input_schema` for this rule.
+    validate_input_schema: Option<Spanned<bool>>,
+    args: Option<ArgsTable>,
+    /// An inline JSON Schema for the whole arguments object.
+    schema: Option<Spanned<serde_json::Value>>,
+    /// A JSON Schema file, relative to this policy file.
+    schema_file: Option<Spanned<String>>,
 }
 
 /// 1-based line and column (in characters) of a byte offset in `text`.
@@ -146,6 +164,7 @@ impl Policy {
     pub fn from_sources(sources: &[(String, String)]) -> Result<Policy, PolicyError> {
         let mut mode: Option<Setting<Mode>> = None;
         let mut default_tools: Option<Setting<RuleAction>> = None;
+        let mut validate_input_schema: Option<Setting<bool>> = None;
         let mut rules = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut hasher = Sha256::new();
@@ -164,8 +183,11 @@ impl Policy {
             if let Some(tools) = file.defaults.as_ref().and_then(|d| d.tools.as_ref()) {
                 merge_setting(&mut default_tools, tools, "defaults.tools", &source)?;
             }
+            if let Some(v) = file.defaults.as_ref().and_then(|d| d.validate_input_schema.as_ref()) {
+                merge_setting(&mut validate_input_schema, v, "defaults.validate_input_schema", &source)?;
+            }
             for rule in file.rules {
-                rules.push(compile_rule(rule, &source, &mut ids)?);
+                rules.push(compile_rule(rule, &source, &mut ids, &mut hasher)?);
             }
         }
 
@@ -174,6 +196,7 @@ impl Policy {
             default_tools.map_or(RuleAction::Deny, |s| s.value),
             rules,
             hex::encode(hasher.finalize()),
+            validate_input_schema.is_none_or(|s| s.value),
         ))
     }
 }
@@ -183,11 +206,13 @@ fn valid_rule_id(id: &str) -> bool {
 }
 
 fn compile_rule(
-    rule: RuleTable,
+    mut rule: RuleTable,
     source: &Source<'_>,
     ids: &mut HashMap<String, String>,
+    hasher: &mut Sha256,
 ) -> Result<CompiledRule, PolicyError> {
-    let id = rule.id.get_ref();
+    let id_owned = rule.id.get_ref().clone();
+    let id = &id_owned;
     if !valid_rule_id(id) {
         return Err(source.error(
             &rule.id.span(),
@@ -237,7 +262,99 @@ fn compile_rule(
     let tools = ToolMatcher::new(exact, globs)
         .map_err(|e| source.error(&rule.tools.span(), format!("rule {id:?}: cannot compile tool globs: {e}")))?;
 
-    Ok(CompiledRule { id: id.clone(), action: rule.action, server, tools })
+    let arguments = compile_arguments(&mut rule, id, source, hasher)?;
+    let validate_input_schema = rule.validate_input_schema.as_ref().map(|v| *v.get_ref());
+    if rule.action == RuleAction::Deny {
+        if let Some(v) = &rule.validate_input_schema {
+            return Err(source.error(
+                &v.span(),
+                format!("rule {id:?}: validate_input_schema has no meaning on a deny rule, which refuses every call"),
+            ));
+        }
+    }
+    Ok(CompiledRule { id: id.clone(), action: rule.action, server, tools, arguments, validate_input_schema })
+}
+
+/// Compiles `args.*`, `deny_unknown_args` and `schema`/`schema_file`.
+fn compile_arguments(
+    rule: &mut RuleTable,
+    id: &str,
+    source: &Source<'_>,
+    hasher: &mut Sha256,
+) -> Result<Option<ArgumentPolicy>, PolicyError> {
+    let deny_unknown = rule.deny_unknown_args.as_ref().is_some_and(|d| *d.get_ref());
+    let has_any = rule.args.is_some() || deny_unknown || rule.schema.is_some() || rule.schema_file.is_some();
+    if !has_any {
+        return Ok(None);
+    }
+    if rule.action == RuleAction::Deny {
+        // A deny rule refuses the tool whatever its arguments; constraints on it
+        // would read as "deny only when ...", which is an allow rule's job.
+        let span = rule
+            .args
+            .as_ref()
+            .map(|a| a.span())
+            .or_else(|| rule.deny_unknown_args.as_ref().map(|d| d.span()))
+            .or_else(|| rule.schema.as_ref().map(|s| s.span()))
+            .or_else(|| rule.schema_file.as_ref().map(|s| s.span()))
+            .unwrap_or(0..0);
+        return Err(source.error(
+            &span,
+            format!(
+                "rule {id:?}: argument constraints are not supported on a deny rule (it refuses the tool whatever \
+                 the arguments); put them on the allow rule for the tool, which then refuses calls that fail them"
+            ),
+        ));
+    }
+
+    let mut guards = Vec::new();
+    if let Some(args) = rule.args.take() {
+        for (name, table) in args.into_inner() {
+            let guard = compile_argument(&name, table).map_err(|(span, message)| {
+                source.error(&span, format!("rule {id:?}: args.{}: {message}", name.get_ref()))
+            })?;
+            guards.push(guard);
+        }
+    }
+
+    let schema = match (&rule.schema, &rule.schema_file) {
+        (Some(_), Some(file)) => {
+            return Err(source.error(&file.span(), format!("rule {id:?}: set schema or schema_file, not both")));
+        }
+        (Some(inline), None) => Some(
+            CompiledSchema::compile(inline.get_ref())
+                .map_err(|e| source.error(&inline.span(), format!("rule {id:?}: invalid schema: {e}")))?,
+        ),
+        (None, Some(file)) => Some(load_schema_file(file, id, source, hasher)?),
+        (None, None) => None,
+    };
+    Ok(Some(ArgumentPolicy::new(guards, deny_unknown, schema)))
+}
+
+/// Reads and compiles a `schema_file`. JSON syntax errors point into the
+/// schema file itself; other errors point at the `schema_file` key. Its text
+/// goes into the policy version, since it is part of what decides.
+fn load_schema_file(
+    file: &Spanned<String>,
+    id: &str,
+    source: &Source<'_>,
+    hasher: &mut Sha256,
+) -> Result<CompiledSchema, PolicyError> {
+    let base = std::path::Path::new(source.origin).parent().unwrap_or(std::path::Path::new(""));
+    let path = base.join(file.get_ref());
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        source.error(&file.span(), format!("rule {id:?}: cannot read schema_file {}: {e}", path.display()))
+    })?;
+    hasher.update((text.len() as u64).to_le_bytes());
+    hasher.update(text.as_bytes());
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| PolicyError::Invalid {
+        origin: path.display().to_string(),
+        line: e.line(),
+        column: e.column(),
+        reason: format!("rule {id:?}: schema_file is not valid JSON: {e}"),
+    })?;
+    CompiledSchema::compile(&value)
+        .map_err(|e| source.error(&file.span(), format!("rule {id:?}: invalid schema in {}: {e}", path.display())))
 }
 
 fn compile_glob(pattern: &Spanned<String>, id: &str, source: &Source<'_>) -> Result<GlobMatcher, PolicyError> {

@@ -1,4 +1,14 @@
 //! Policy tests, named for the threat or mistake each one stops.
+//!
+//! `tests/constraints.rs`: each argument constraint, table-driven, and load errors;
+//! `tests/corpus.rs`: the attack corpora and a benign set, with figures;
+//! `tests/props.rs`: property tests for path confinement;
+//! `tests/timing.rs`: a quick (ignored) timing of `decide` over 200 rules.
+
+mod constraints;
+mod corpus;
+mod props;
+mod timing;
 
 use super::*;
 
@@ -13,7 +23,7 @@ fn load_error(sources: &[(&str, &str)]) -> String {
 }
 
 fn decide(p: &Policy, server: &str, tool: &str) -> Decision {
-    p.decide(&CallContext { server, tool, arguments: None })
+    p.decide(&CallContext { server, tool, arguments: None, input_schema: None })
 }
 
 const FILES: &str = r#"
@@ -343,11 +353,11 @@ id = "fs"
 server = "files"
 tools = ["read_file"]
 action = "allow"
-args.path = { path_within = ["/srv"] }
+rate_limit = "10/min"
 "#;
     let err = load_error(&[("p.toml", text)]);
-    assert!(err.starts_with("p.toml:"), "{err}");
-    assert!(err.contains("unknown field `args`"), "{err}");
+    assert!(err.starts_with("p.toml:7:1:"), "{err}");
+    assert!(err.contains("unknown field `rate_limit`"), "{err}");
     assert!(err.contains("refused"), "{err}");
 }
 

@@ -7,7 +7,12 @@ use serde_json::Value;
 /// Filters one upstream's tools by policy and renames them with `expose`.
 /// Tools without a string name are dropped: they could not be called, and a
 /// client should not be shown what the gateway cannot police.
-pub fn visible_tools(policy: &Policy, server: &str, listing: Vec<Value>, expose: impl Fn(&str) -> String) -> Vec<Value> {
+pub fn visible_tools(
+    policy: &Policy,
+    server: &str,
+    listing: Vec<Value>,
+    expose: impl Fn(&str) -> String,
+) -> Vec<Value> {
     listing
         .into_iter()
         .filter_map(|mut tool| {

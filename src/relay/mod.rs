@@ -57,6 +57,9 @@ pub struct ClientSession {
     upstreams: Mutex<Vec<Option<Arc<UpstreamSession>>>>,
     events: mpsc::Sender<UpstreamEvent>,
     routes: Mutex<Routes>,
+    /// Each upstream's tool definitions as it last listed them: the schema
+    /// a call is checked against, and proof the tool was advertised.
+    catalog: Mutex<HashMap<usize, HashMap<String, Arc<Value>>>>,
     /// Resource URIs learned from listings -> upstream, for routing reads.
     resources: Mutex<HashMap<String, usize>>,
     unsolicited: mpsc::Sender<Value>,
@@ -77,6 +80,7 @@ impl ClientSession {
             upstreams: Mutex::new(upstreams),
             events,
             routes: Mutex::new(Routes::default()),
+            catalog: Mutex::new(HashMap::new()),
             resources: Mutex::new(HashMap::new()),
             unsolicited,
         });
@@ -384,6 +388,7 @@ impl ClientSession {
                 }
                 Err(e) => return Err(e),
             };
+            self.remember_tools(upstream, &listing);
             tools.extend(listing::visible_tools(&policy, server, listing, |name| match self.scope {
                 Scope::Aggregate => naming.expose(upstream, name),
                 Scope::Single(_) => name.to_string(),
@@ -396,9 +401,6 @@ impl ClientSession {
         let started = Instant::now();
         let exposed = param_str(&msg, "/params/name")?;
         let arguments = msg.pointer("/params/arguments").cloned();
-        if arguments.as_ref().is_some_and(|a| !a.is_object()) {
-            return Err(GatewayError::InvalidParams("tools/call arguments must be an object".into()));
-        }
         let client = self.client.get();
         let mut event = AuditEvent {
             session: self.id.clone(),
@@ -410,12 +412,28 @@ impl ClientSession {
             enforced: true,
             rule: "unknown-tool".into(),
             reason: String::new(),
+            argument: None,
+            constraint: None,
             args_digest: digest_arguments(arguments.as_ref()),
             latency_us: 0,
             outcome: Some("blocked".into()),
         };
-        let Some((upstream, tool)) = self.resolve(&exposed) else {
-            let reason = format!("no upstream server has a tool named \"{exposed}\"");
+        let resolved = self.resolve(&exposed);
+        let definition = match &resolved {
+            Some((upstream, tool)) => self.advertised(*upstream, tool).await?,
+            None => None,
+        };
+        let (Some((upstream, tool)), Some(definition)) = (resolved, definition) else {
+            // A tool the upstream never advertised is refused whatever the
+            // policy says: nothing was ever shown to anyone to review.
+            let reason = match self.resolve(&exposed) {
+                Some((upstream, tool)) => {
+                    event.server = self.gateway.pool.config(upstream).name.clone();
+                    event.tool = tool.clone();
+                    format!("server \"{}\" does not advertise a tool named \"{tool}\"", event.server)
+                }
+                None => format!("no upstream server has a tool named \"{exposed}\""),
+            };
             event.reason = reason.clone();
             event.latency_us = started.elapsed().as_micros() as u64;
             self.gateway.record(&event)?;
@@ -423,7 +441,9 @@ impl ClientSession {
         };
         let server = self.gateway.pool.config(upstream).name.clone();
         let policy = self.gateway.policy();
-        let decision = policy.decide(&CallContext { server: &server, tool: &tool, arguments: arguments.as_ref() });
+        let context =
+            CallContext::new(&server, &tool, arguments.as_ref()).with_input_schema(definition.get("inputSchema"));
+        let decision = policy.decide(&context);
         let enforce = policy.mode() == Mode::Enforce;
         let blocked = decision.verdict == Verdict::Deny && enforce;
         event.server = server.clone();
@@ -435,14 +455,44 @@ impl ClientSession {
         event.enforced = enforce;
         event.rule = decision.rule_id.clone();
         event.reason = decision.reason.clone();
+        event.argument = decision.argument.clone();
+        event.constraint = decision.constraint.clone();
         event.outcome = Some(if blocked { "blocked" } else { "forwarded" }.into());
         event.latency_us = started.elapsed().as_micros() as u64;
         self.gateway.record(&event)?;
         if blocked {
-            return Err(GatewayError::PolicyDenied { rule: decision.rule_id, reason: decision.reason, server, tool });
+            return Err(GatewayError::PolicyDenied {
+                rule: decision.rule_id,
+                reason: decision.reason,
+                server,
+                tool,
+                argument: decision.argument,
+                constraint: decision.constraint,
+            });
         }
         msg["params"]["name"] = json!(tool);
         self.forward(upstream, id, msg).await
+    }
+
+    /// The upstream's own definition of a tool, from this session's last
+    /// listing of it, listing again once if the tool is not there.
+    async fn advertised(&self, upstream: usize, tool: &str) -> Result<Option<Arc<Value>>, GatewayError> {
+        if let Some(found) = self.catalog_entry(upstream, tool) {
+            return Ok(Some(found));
+        }
+        let listing = self.list_all(upstream, "tools/list", "tools").await?;
+        self.remember_tools(upstream, &listing);
+        Ok(self.catalog_entry(upstream, tool))
+    }
+
+    fn catalog_entry(&self, upstream: usize, tool: &str) -> Option<Arc<Value>> {
+        self.catalog.lock().expect("catalog lock").get(&upstream).and_then(|tools| tools.get(tool).cloned())
+    }
+
+    fn remember_tools(&self, upstream: usize, listing: &[Value]) {
+        let tools =
+            listing.iter().filter_map(|t| Some((t.get("name")?.as_str()?.to_string(), Arc::new(t.clone())))).collect();
+        self.catalog.lock().expect("catalog lock").insert(upstream, tools);
     }
 
     /// Merges a listing across upstreams. `rename` names the field that is
@@ -588,6 +638,10 @@ impl ClientSession {
     /// Relays one message an upstream sent on its own initiative.
     async fn relay_upstream_event(&self, event: UpstreamEvent) {
         let UpstreamEvent { upstream, mut msg, related } = event;
+        if jsonrpc::method(&msg) == Some("notifications/tools/list_changed") {
+            // The next call re-reads the definitions it is checked against.
+            self.catalog.lock().expect("catalog lock").remove(&upstream);
+        }
         let token =
             msg.pointer("/params/progressToken").or_else(|| msg.pointer("/params/_meta/progressToken")).cloned();
         let (target, server_request) = {

@@ -1,0 +1,554 @@
+//! Per-argument constraints: `args.NAME = { ... }` on an allow rule, compiled
+//! at load and evaluated against one call's arguments.
+//!
+//! Semantics (what must stay true):
+//! - `args.NAME` addresses a top-level argument; `args."/a/b"` (a key starting
+//!   with `/`) is a JSON pointer (RFC 6901) to a nested value.
+//! - An absent argument is not checked; `required = true` makes absence a refusal.
+//!   A JSON `null` is present (and fails every string or number constraint).
+//! - On an array, `max_items` and `type = "array"` apply to the array itself;
+//!   every other constraint applies to each element. So `type = "string"`
+//!   accepts a list of strings too: pair it with `max_items` or rely on the
+//!   upstream's `inputSchema` (checked by default) to pin the shape.
+//! - String constraints (`pattern`, `path_*`, `url_*`, `email_domain`,
+//!   `no_shell_metachars`, `deny_pattern`, `max_length`) refuse a value that is
+//!   not a string; `min`/`max` refuse a value that is not a number. Fail closed.
+//! - `pattern` must match the *whole* value (it is anchored here).
+//! - `deny_unknown_args = true`: a top-level argument that no `args.*` entry
+//!   names (a pointer names its first segment) is refused. Nested keys under a
+//!   pointer's first segment are not policed: use `schema` with
+//!   `additionalProperties = false` for that.
+//! - Refusals name the argument and the constraint, never the value.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::{Number, Value};
+use toml::Spanned;
+
+use super::engine::{quoted, Evaluation, Refusal};
+use super::net::{self, DomainPattern};
+use super::paths::PathGuard;
+use super::schema::CompiledSchema;
+use super::shell;
+
+/// JSON types for `type`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum JsonType {
+    String,
+    Number,
+    Integer,
+    Boolean,
+    Array,
+    Object,
+    Null,
+}
+
+impl JsonType {
+    fn name(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Number => "number",
+            JsonType::Integer => "integer",
+            JsonType::Boolean => "boolean",
+            JsonType::Array => "array",
+            JsonType::Object => "object",
+            JsonType::Null => "null",
+        }
+    }
+
+    fn matches(self, value: &Value) -> bool {
+        match self {
+            JsonType::String => value.is_string(),
+            JsonType::Number => value.is_number(),
+            JsonType::Integer => match value {
+                Value::Number(n) => n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0),
+                _ => false,
+            },
+            JsonType::Boolean => value.is_boolean(),
+            JsonType::Array => value.is_array(),
+            JsonType::Object => value.is_object(),
+            JsonType::Null => value.is_null(),
+        }
+    }
+}
+
+/// One `args.NAME = { ... }` table as written. Every key is a constraint
+/// name; any other key is a load error (fail closed).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ArgTable {
+    #[serde(rename = "type")]
+    kind: Option<Spanned<JsonType>>,
+    #[serde(rename = "enum")]
+    one_of: Option<Spanned<Vec<Value>>>,
+    pattern: Option<Spanned<String>>,
+    deny_pattern: Option<Spanned<String>>,
+    max_length: Option<Spanned<u64>>,
+    min: Option<Spanned<Number>>,
+    max: Option<Spanned<Number>>,
+    max_items: Option<Spanned<u64>>,
+    required: Option<Spanned<bool>>,
+    path_within: Option<Spanned<Vec<Spanned<String>>>>,
+    path_deny: Option<Spanned<Vec<Spanned<String>>>>,
+    resolve_symlinks: Option<Spanned<bool>>,
+    allow_hidden: Option<Spanned<bool>>,
+    no_shell_metachars: Option<Spanned<bool>>,
+    url_schemes: Option<Spanned<Vec<Spanned<String>>>>,
+    url_hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    deny_private_ips: Option<Spanned<bool>>,
+    email_domain: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// A load error inside an `args` table: the byte span and the message.
+pub(super) type ArgError = (std::ops::Range<usize>, String);
+
+/// One compiled constraint.
+#[derive(Debug)]
+enum Constraint {
+    Type(JsonType),
+    MaxItems(usize),
+    Enum(Vec<Value>),
+    Pattern(Regex),
+    DenyPattern(Regex),
+    MaxLength(usize),
+    Min(Number),
+    Max(Number),
+    PathWithin(Arc<PathGuard>),
+    PathDeny(Arc<PathGuard>),
+    NoShellMetachars,
+    UrlSchemes(Vec<String>),
+    UrlHosts(Vec<DomainPattern>),
+    DenyPrivateIps,
+    EmailDomain(Vec<DomainPattern>),
+}
+
+impl Constraint {
+    /// The name users write in the policy and see in refusals.
+    fn name(&self) -> &'static str {
+        match self {
+            Constraint::Type(_) => "type",
+            Constraint::MaxItems(_) => "max_items",
+            Constraint::Enum(_) => "enum",
+            Constraint::Pattern(_) => "pattern",
+            Constraint::DenyPattern(_) => "deny_pattern",
+            Constraint::MaxLength(_) => "max_length",
+            Constraint::Min(_) => "min",
+            Constraint::Max(_) => "max",
+            Constraint::PathWithin(_) => "path_within",
+            Constraint::PathDeny(_) => "path_deny",
+            Constraint::NoShellMetachars => "no_shell_metachars",
+            Constraint::UrlSchemes(_) => "url_schemes",
+            Constraint::UrlHosts(_) => "url_hosts",
+            Constraint::DenyPrivateIps => "deny_private_ips",
+            Constraint::EmailDomain(_) => "email_domain",
+        }
+    }
+
+    /// Applies to an array as a whole rather than to each element.
+    fn whole_array(&self) -> bool {
+        matches!(self, Constraint::MaxItems(_) | Constraint::Type(JsonType::Array))
+    }
+
+    /// What a pass means, for `explain`.
+    fn pass_detail(&self) -> String {
+        match self {
+            Constraint::Type(t) => format!("is of type {}", t.name()),
+            Constraint::MaxItems(n) => format!("has at most {n} items"),
+            Constraint::Enum(_) => "is one of the allowed values".into(),
+            Constraint::Pattern(_) => "matches the required pattern".into(),
+            Constraint::DenyPattern(_) => "matches no forbidden pattern".into(),
+            Constraint::MaxLength(n) => format!("is at most {n} characters long"),
+            Constraint::Min(m) => format!("is at least {m}"),
+            Constraint::Max(m) => format!("is at most {m}"),
+            Constraint::PathWithin(_) => "stays inside the allowed roots".into(),
+            Constraint::PathDeny(_) => "matches no denied path pattern".into(),
+            Constraint::NoShellMetachars => "contains no shell metacharacters".into(),
+            Constraint::UrlSchemes(_) => "uses an allowed scheme".into(),
+            Constraint::UrlHosts(_) => "is addressed to an allowed host".into(),
+            Constraint::DenyPrivateIps => "targets a public destination (as far as can be told without DNS)".into(),
+            Constraint::EmailDomain(_) => "is an address in an allowed domain".into(),
+        }
+    }
+
+    /// Checks one value (an element, when the argument is an array). The
+    /// error completes the sentence `argument "x" ...` and never quotes the value.
+    fn check(&self, value: &Value) -> Result<(), Cow<'static, str>> {
+        match self {
+            Constraint::Type(t) => ok_if(t.matches(value), || format!("is not of type {}", t.name()).into()),
+            Constraint::MaxItems(n) => match value {
+                Value::Array(items) => ok_if(items.len() <= *n, || format!("has more than {n} items").into()),
+                _ => Ok(()),
+            },
+            Constraint::Enum(allowed) => ok_if(allowed.contains(value), || "is not one of the allowed values".into()),
+            Constraint::Min(min) => {
+                let n = number(value)?;
+                ok_if(compare(n, min) != std::cmp::Ordering::Less, || format!("is less than the minimum {min}").into())
+            }
+            Constraint::Max(max) => {
+                let n = number(value)?;
+                ok_if(compare(n, max) != std::cmp::Ordering::Greater, || {
+                    format!("is greater than the maximum {max}").into()
+                })
+            }
+            _ => {
+                let text = string(value)?;
+                self.check_text(text)
+            }
+        }
+    }
+
+    fn check_text(&self, text: &str) -> Result<(), Cow<'static, str>> {
+        match self {
+            Constraint::Pattern(re) => ok_if(re.is_match(text), || "does not match the required pattern".into()),
+            Constraint::DenyPattern(re) => ok_if(!re.is_match(text), || "matches a forbidden pattern".into()),
+            Constraint::MaxLength(n) => {
+                // Cheap bound first: a string of at most n bytes has at most n chars.
+                let fits = text.len() <= *n || text.chars().count() <= *n;
+                ok_if(fits, || format!("is longer than {n} characters").into())
+            }
+            Constraint::PathWithin(guard) => guard.check_within(text).map_err(Cow::Owned),
+            Constraint::PathDeny(guard) => guard.check_deny(text).map_err(Cow::Owned),
+            Constraint::NoShellMetachars => shell::check(text).map_err(Cow::Borrowed),
+            Constraint::UrlSchemes(schemes) => {
+                let url = net::parse_url(text)?;
+                ok_if(schemes.iter().any(|s| s == url.scheme()), || "does not use an allowed URL scheme".into())
+            }
+            Constraint::UrlHosts(hosts) => {
+                let url = net::parse_url(text)?;
+                let allowed = url.host_key().is_some_and(|h| net::any_matches(hosts, &h));
+                ok_if(allowed, || "is not addressed to an allowed host".into())
+            }
+            Constraint::DenyPrivateIps => {
+                let url = net::parse_url(text)?;
+                net::check_public_url(&url).map_err(Cow::Borrowed)
+            }
+            Constraint::EmailDomain(domains) => net::check_email(text, domains).map_err(Cow::Borrowed),
+            Constraint::Type(_)
+            | Constraint::MaxItems(_)
+            | Constraint::Enum(_)
+            | Constraint::Min(_)
+            | Constraint::Max(_) => Ok(()),
+        }
+    }
+}
+
+fn ok_if(ok: bool, why: impl FnOnce() -> Cow<'static, str>) -> Result<(), Cow<'static, str>> {
+    if ok {
+        Ok(())
+    } else {
+        Err(why())
+    }
+}
+
+fn string(value: &Value) -> Result<&str, Cow<'static, str>> {
+    value.as_str().ok_or(Cow::Borrowed("is not a string"))
+}
+
+fn number(value: &Value) -> Result<&Number, Cow<'static, str>> {
+    match value {
+        Value::Number(n) => Ok(n),
+        _ => Err(Cow::Borrowed("is not a number")),
+    }
+}
+
+/// Exact for integers, by `f64` otherwise.
+fn compare(a: &Number, b: &Number) -> std::cmp::Ordering {
+    let int = |n: &Number| n.as_i64().map(i128::from).or_else(|| n.as_u64().map(i128::from));
+    match (int(a), int(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => {
+            let (x, y) = (a.as_f64().unwrap_or(f64::NAN), b.as_f64().unwrap_or(f64::NAN));
+            // NaN cannot come from JSON; treat it as out of range either way.
+            x.partial_cmp(&y).unwrap_or(std::cmp::Ordering::Less)
+        }
+    }
+}
+
+/// The compiled constraints on one argument.
+#[derive(Debug)]
+pub(super) struct ArgumentGuard {
+    /// As written in the policy: `path` or `/options/target`.
+    name: String,
+    /// The top-level key this entry names (for `deny_unknown_args`).
+    top_level: String,
+    /// Set when `name` is a JSON pointer.
+    pointer: bool,
+    required: bool,
+    constraints: Vec<Constraint>,
+}
+
+impl ArgumentGuard {
+    fn find<'v>(&self, args: &'v Value) -> Option<&'v Value> {
+        if self.pointer {
+            args.pointer(&self.name)
+        } else {
+            args.get(&self.name)
+        }
+    }
+}
+
+/// Everything an allow rule says about a call's arguments.
+#[derive(Debug)]
+pub(super) struct ArgumentPolicy {
+    guards: Vec<ArgumentGuard>,
+    deny_unknown: bool,
+    /// Sorted top-level names, for `deny_unknown_args`.
+    named: Vec<String>,
+    schema: Option<CompiledSchema>,
+}
+
+impl ArgumentPolicy {
+    pub(super) fn new(guards: Vec<ArgumentGuard>, deny_unknown: bool, schema: Option<CompiledSchema>) -> Self {
+        let mut named: Vec<String> = guards.iter().map(|g| g.top_level.clone()).collect();
+        named.sort_unstable();
+        named.dedup();
+        ArgumentPolicy { guards, deny_unknown, named, schema }
+    }
+
+    /// Evaluates every constraint in a fixed order (deny_unknown_args, then each
+    /// argument in name order with its constraints in a fixed order, then the
+    /// rule's schema), recording into `eval`, which stops at the first failure
+    /// unless it is explaining.
+    pub(super) fn evaluate(&self, rule_id: &str, args: &Value, eval: &mut Evaluation) {
+        let Some(object) = args.as_object() else {
+            eval.fail(rule_id, Refusal::whole("arguments", "arguments are not a JSON object".into()));
+            return;
+        };
+        if self.deny_unknown {
+            let unknown = object.keys().find(|k| self.named.binary_search_by(|n| n.as_str().cmp(k)).is_err());
+            match unknown {
+                Some(key) => {
+                    let clause = format!("argument {} is not allowed: the rule names no such argument", quoted(key));
+                    eval.fail(rule_id, Refusal::argument(key, "deny_unknown_args", clause));
+                }
+                None => eval.pass(rule_id, None, "deny_unknown_args", || "every argument is named by the rule".into()),
+            }
+            if eval.stopped() {
+                return;
+            }
+        }
+        for guard in &self.guards {
+            self.evaluate_guard(rule_id, guard, args, eval);
+            if eval.stopped() {
+                return;
+            }
+        }
+        if let Some(schema) = &self.schema {
+            match schema.check(args) {
+                Ok(()) => eval.pass(rule_id, None, "schema", || "arguments match the rule's schema".into()),
+                Err(failure) => eval.fail(rule_id, Refusal::schema("schema", "the rule's schema", &failure)),
+            }
+        }
+    }
+
+    fn evaluate_guard(&self, rule_id: &str, guard: &ArgumentGuard, args: &Value, eval: &mut Evaluation) {
+        let name = guard.name.as_str();
+        let Some(value) = guard.find(args) else {
+            if guard.required {
+                let clause = format!("required argument {} is missing", quoted(name));
+                eval.fail(rule_id, Refusal::argument(name, "required", clause));
+            } else {
+                for constraint in &guard.constraints {
+                    eval.pass(rule_id, Some(name), constraint.name(), || "argument is absent, so not checked".into());
+                }
+            }
+            return;
+        };
+        if guard.required {
+            eval.pass(rule_id, Some(name), "required", || "argument is present".into());
+        }
+        for constraint in &guard.constraints {
+            let result = match value {
+                Value::Array(items) if !constraint.whole_array() => {
+                    items.iter().enumerate().find_map(|(i, item)| constraint.check(item).err().map(|e| (Some(i), e)))
+                }
+                _ => constraint.check(value).err().map(|e| (None, e)),
+            };
+            match result {
+                None => eval.pass(rule_id, Some(name), constraint.name(), || constraint.pass_detail()),
+                Some((item, why)) => {
+                    let item = item.map(|i| format!(" (item {i})")).unwrap_or_default();
+                    let clause = format!("argument {}{item} {why} ({})", quoted(name), constraint.name());
+                    eval.fail(rule_id, Refusal::argument(name, constraint.name(), clause));
+                }
+            }
+            if eval.stopped() {
+                return;
+            }
+        }
+    }
+}
+
+/// Compiles one `args.NAME` table. `name` is the key as written.
+pub(super) fn compile_argument(name: &Spanned<String>, mut table: ArgTable) -> Result<ArgumentGuard, ArgError> {
+    let text = name.get_ref();
+    let span = name.span();
+    if text.is_empty() {
+        return Err((span, "an argument name must not be empty".into()));
+    }
+    let (pointer, top_level) = match text.strip_prefix('/') {
+        Some(rest) => {
+            if !valid_pointer(text) {
+                return Err((span, format!("{text:?} is not a valid JSON pointer ('~' must be followed by 0 or 1)")));
+            }
+            let first = rest.split('/').next().unwrap_or("");
+            (true, first.replace("~1", "/").replace("~0", "~"))
+        }
+        None => (false, text.clone()),
+    };
+
+    let mut constraints = Vec::new();
+    if let Some(kind) = &table.kind {
+        constraints.push(Constraint::Type(*kind.get_ref()));
+    }
+    if let Some(n) = &table.max_items {
+        constraints.push(Constraint::MaxItems(size(n)?));
+    }
+    if let Some(values) = table.one_of.take() {
+        if values.get_ref().is_empty() {
+            return Err((values.span(), "enum must list at least one value".into()));
+        }
+        constraints.push(Constraint::Enum(values.into_inner()));
+    }
+    if let Some(p) = &table.pattern {
+        constraints.push(Constraint::Pattern(regex(p, true)?));
+    }
+    if let Some(p) = &table.deny_pattern {
+        constraints.push(Constraint::DenyPattern(regex(p, false)?));
+    }
+    if let Some(n) = &table.max_length {
+        constraints.push(Constraint::MaxLength(size(n)?));
+    }
+    if let (Some(min), Some(max)) = (&table.min, &table.max) {
+        if compare(min.get_ref(), max.get_ref()) == std::cmp::Ordering::Greater {
+            return Err((min.span(), format!("min = {} is greater than max = {}", min.get_ref(), max.get_ref())));
+        }
+    }
+    if let Some(min) = table.min.take() {
+        constraints.push(Constraint::Min(min.into_inner()));
+    }
+    if let Some(max) = table.max.take() {
+        constraints.push(Constraint::Max(max.into_inner()));
+    }
+    constraints.extend(compile_paths(&table)?);
+    if table.no_shell_metachars.as_ref().is_some_and(|b| *b.get_ref()) {
+        constraints.push(Constraint::NoShellMetachars);
+    }
+    if let Some(schemes) = &table.url_schemes {
+        let mut out = Vec::new();
+        for scheme in schemes.get_ref() {
+            let s = scheme.get_ref();
+            let valid = s.starts_with(|c: char| c.is_ascii_alphabetic())
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+            if !valid {
+                return Err((scheme.span(), format!("{s:?} is not a URL scheme (write \"https\", not \"https://\")")));
+            }
+            out.push(s.to_ascii_lowercase());
+        }
+        non_empty(schemes, "url_schemes")?;
+        constraints.push(Constraint::UrlSchemes(out));
+    }
+    if let Some(hosts) = &table.url_hosts {
+        non_empty(hosts, "url_hosts")?;
+        constraints.push(Constraint::UrlHosts(domains(hosts)?));
+    }
+    if table.deny_private_ips.as_ref().is_some_and(|b| *b.get_ref()) {
+        constraints.push(Constraint::DenyPrivateIps);
+    }
+    if let Some(list) = &table.email_domain {
+        non_empty(list, "email_domain")?;
+        constraints.push(Constraint::EmailDomain(domains(list)?));
+    }
+
+    Ok(ArgumentGuard {
+        name: text.clone(),
+        top_level,
+        pointer,
+        required: table.required.as_ref().is_some_and(|b| *b.get_ref()),
+        constraints,
+    })
+}
+
+fn compile_paths(table: &ArgTable) -> Result<Vec<Constraint>, ArgError> {
+    let roots: Vec<Spanned<String>> = table.path_within.as_ref().map(|r| r.get_ref().clone()).unwrap_or_default();
+    let deny: Vec<Spanned<String>> = table.path_deny.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default();
+    if let Some(within) = &table.path_within {
+        non_empty(within, "path_within")?;
+    }
+    for (flag, key) in [(&table.resolve_symlinks, "resolve_symlinks"), (&table.allow_hidden, "allow_hidden")] {
+        if let (Some(flag), None) = (flag, &table.path_within) {
+            return Err((flag.span(), format!("{key} only applies together with path_within")));
+        }
+    }
+    if table.path_within.is_none() && table.path_deny.is_none() {
+        return Ok(Vec::new());
+    }
+    let root_texts: Vec<String> = roots.iter().map(|r| r.get_ref().clone()).collect();
+    let deny_texts: Vec<String> = deny.iter().map(|d| d.get_ref().clone()).collect();
+    let guard = PathGuard::new(
+        &root_texts,
+        &deny_texts,
+        table.resolve_symlinks.as_ref().is_some_and(|b| *b.get_ref()),
+        table.allow_hidden.as_ref().is_some_and(|b| *b.get_ref()),
+    )
+    .map_err(|(i, message)| {
+        let span = if i < roots.len() { roots[i].span() } else { deny[(i - roots.len()).min(deny.len() - 1)].span() };
+        (span, message)
+    })?;
+    let guard = Arc::new(guard);
+    let mut out = Vec::new();
+    if guard.has_roots() {
+        out.push(Constraint::PathWithin(guard.clone()));
+    }
+    if table.path_deny.is_some() {
+        out.push(Constraint::PathDeny(guard));
+    }
+    Ok(out)
+}
+
+fn valid_pointer(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.iter().enumerate().all(|(i, b)| *b != b'~' || matches!(bytes.get(i + 1), Some(b'0' | b'1')))
+}
+
+fn size(n: &Spanned<u64>) -> Result<usize, ArgError> {
+    usize::try_from(*n.get_ref()).map_err(|_| (n.span(), "value is too large".to_string()))
+}
+
+fn non_empty<T>(list: &Spanned<Vec<T>>, key: &str) -> Result<(), ArgError> {
+    if list.get_ref().is_empty() {
+        return Err((list.span(), format!("{key} must list at least one entry")));
+    }
+    Ok(())
+}
+
+fn domains(list: &Spanned<Vec<Spanned<String>>>) -> Result<Vec<DomainPattern>, ArgError> {
+    list.get_ref().iter().map(|d| DomainPattern::parse(d.get_ref()).map_err(|e| (d.span(), e))).collect()
+}
+
+/// Compiles a policy regex; `whole` anchors it to match the entire value.
+/// The pattern is first compiled as written, so errors quote what the user wrote.
+fn regex(pattern: &Spanned<String>, whole: bool) -> Result<Regex, ArgError> {
+    let text = pattern.get_ref();
+    let build = |source: &str| regex::RegexBuilder::new(source).size_limit(1 << 20).build();
+    let invalid = |e: regex::Error| (pattern.span(), format!("invalid regex {text:?}: {}", first_line(&e.to_string())));
+    let plain = build(text).map_err(invalid)?;
+    if whole {
+        build(&format!(r"\A(?:{text})\z")).map_err(invalid)
+    } else {
+        Ok(plain)
+    }
+}
+
+fn first_line(text: &str) -> String {
+    // regex errors are multi-line with a caret diagram; keep them on one line.
+    text.lines().filter(|l| !l.trim().is_empty()).map(str::trim).collect::<Vec<_>>().join(" ")
+}
+
+/// The `args` table of a rule as written.
+pub(super) type ArgsTable = Spanned<BTreeMap<Spanned<String>, ArgTable>>;
