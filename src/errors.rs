@@ -23,6 +23,17 @@ pub mod code {
     pub const AUDIT_FAILED: i64 = -32013;
 }
 
+/// What a client is told about a call the policy refused.
+#[derive(Debug, Clone)]
+pub struct Denial {
+    pub rule: String,
+    pub reason: String,
+    pub server: String,
+    pub tool: String,
+    pub argument: Option<String>,
+    pub constraint: Option<String>,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum GatewayError {
     #[error("parse error: {0}")]
@@ -33,15 +44,8 @@ pub enum GatewayError {
     MethodNotFound(String),
     #[error("invalid params: {0}")]
     InvalidParams(String),
-    #[error("blocked by mcp-warden: {reason}")]
-    PolicyDenied {
-        rule: String,
-        reason: String,
-        server: String,
-        tool: String,
-        argument: Option<String>,
-        constraint: Option<String>,
-    },
+    #[error("blocked by mcp-warden: {}", .0.reason)]
+    PolicyDenied(Box<Denial>),
     #[error("unknown tool \"{tool}\": {reason}")]
     UnknownTool { tool: String, reason: String },
     #[error("upstream \"{server}\" is unavailable: {detail}")]
@@ -61,7 +65,7 @@ impl GatewayError {
             GatewayError::InvalidRequest(_) => code::INVALID_REQUEST,
             GatewayError::MethodNotFound(_) => code::METHOD_NOT_FOUND,
             GatewayError::InvalidParams(_) => code::INVALID_PARAMS,
-            GatewayError::PolicyDenied { .. } => code::POLICY_DENIED,
+            GatewayError::PolicyDenied(_) => code::POLICY_DENIED,
             GatewayError::UnknownTool { .. } => code::POLICY_DENIED,
             GatewayError::UpstreamUnavailable { .. } => code::UPSTREAM_UNAVAILABLE,
             GatewayError::UpstreamTimeout { .. } => code::UPSTREAM_TIMEOUT,
@@ -73,9 +77,9 @@ impl GatewayError {
     /// Structured detail for programs; the message is for people.
     fn data(&self) -> Option<Value> {
         match self {
-            GatewayError::PolicyDenied { rule, reason, server, tool, argument, constraint } => Some(json!({
-                "gateway": "mcp-warden", "rule": rule, "reason": reason, "server": server, "tool": tool,
-                "argument": argument, "constraint": constraint,
+            GatewayError::PolicyDenied(d) => Some(json!({
+                "gateway": "mcp-warden", "rule": d.rule, "reason": d.reason, "server": d.server, "tool": d.tool,
+                "argument": d.argument, "constraint": d.constraint,
             })),
             GatewayError::UnknownTool { tool, reason } => Some(json!({
                 "gateway": "mcp-warden", "rule": "unknown-tool", "reason": reason, "tool": tool,
@@ -99,14 +103,14 @@ mod tests {
 
     #[test]
     fn denial_names_rule_and_tool_in_message_and_data() {
-        let err = GatewayError::PolicyDenied {
+        let err = GatewayError::PolicyDenied(Box::new(Denial {
             rule: "no-shell".into(),
             reason: "tool \"run_command\" on server \"demo\" is denied by rule \"no-shell\"".into(),
             server: "demo".into(),
             tool: "run_command".into(),
             argument: None,
             constraint: None,
-        };
+        }));
         let resp = err.to_response(json!(7));
         assert_eq!(resp["id"], 7);
         assert_eq!(resp["error"]["code"], code::POLICY_DENIED);

@@ -14,7 +14,7 @@ mod routes;
 pub use naming::Naming;
 
 use crate::audit::{digest_arguments, AuditEvent};
-use crate::errors::GatewayError;
+use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
 use crate::policy::{CallContext, Mode, Verdict};
@@ -461,14 +461,14 @@ impl ClientSession {
         event.latency_us = started.elapsed().as_micros() as u64;
         self.gateway.record(&event)?;
         if blocked {
-            return Err(GatewayError::PolicyDenied {
+            return Err(GatewayError::PolicyDenied(Box::new(Denial {
                 rule: decision.rule_id,
                 reason: decision.reason,
                 server,
                 tool,
                 argument: decision.argument,
                 constraint: decision.constraint,
-            });
+            })));
         }
         msg["params"]["name"] = json!(tool);
         self.forward(upstream, id, msg).await
