@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod config;
 pub mod errors;
+pub mod explain;
 pub mod front;
 pub mod gateway;
 pub mod jsonrpc;

@@ -37,6 +37,26 @@ enum Command {
         #[arg(long, short, default_value = "config/gateway.toml")]
         config: PathBuf,
     },
+    /// Show the decision the gateway would make for one tool call, and every
+    /// check behind it. Exits 0 for allow, 1 for deny, 3 on a usage or
+    /// configuration error.
+    Explain {
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// The tool as a client of /mcp names it: <server>__<tool>.
+        #[arg(long)]
+        tool: String,
+        /// The call's arguments, a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        /// The upstream's inputSchema for the tool (JSON, or @FILE), which the
+        /// live gateway checks too.
+        #[arg(long)]
+        input_schema: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -66,6 +86,9 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit { command: AuditCommand::Verify { file } } => verify(&file),
+        Command::Explain { config, tool, args, input_schema, json } => {
+            explain(&config, &tool, &args, input_schema.as_deref(), json)
+        }
         Command::Serve { config } => run(&config, Front::Http),
         Command::Stdio { config } => run(&config, Front::Stdio),
     }
@@ -95,6 +118,51 @@ fn check(path: &std::path::Path) -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+fn explain(path: &std::path::Path, tool: &str, args: &str, input_schema: Option<&str>, json: bool) -> ExitCode {
+    const USAGE_ERROR: u8 = 3;
+    let loaded = GatewayConfig::load(path)
+        .map_err(|e| e.to_string())
+        .and_then(|config| Policy::load(&config.policies).map(|p| (config, p)).map_err(|e| e.to_string()));
+    let (config, policy) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    let parse = |what: &str, text: &str| -> Result<serde_json::Value, String> {
+        let text = match text.strip_prefix('@') {
+            Some(file) => std::fs::read_to_string(file).map_err(|e| format!("{what}: {file}: {e}"))?,
+            None => text.to_string(),
+        };
+        serde_json::from_str(&text).map_err(|e| format!("{what} is not JSON: {e}"))
+    };
+    let arguments = match parse("--args", args) {
+        Ok(arguments) => arguments,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    let schema = match input_schema.map(|s| parse("--input-schema", s)).transpose() {
+        Ok(schema) => schema,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(USAGE_ERROR);
+        }
+    };
+    let explanation = mcp_warden::explain::explain(&config, &policy, tool, Some(&arguments), schema.as_ref());
+    if json {
+        println!("{}", serde_json::to_string_pretty(&explanation).expect("an explanation serializes"));
+    } else {
+        print!("{explanation}");
+    }
+    match explanation.decision.verdict {
+        mcp_warden::policy::Verdict::Allow => ExitCode::SUCCESS,
+        mcp_warden::policy::Verdict::Deny => ExitCode::from(1),
     }
 }
 

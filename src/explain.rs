@@ -1,0 +1,84 @@
+//! `mcp-warden explain`: the decision the gateway would make for one call,
+//! computed offline from the configuration and policies, so a security team
+//! can review a policy change before it goes live. It shares the naming and
+//! the engine with the relay, so it cannot drift from the live verdict
+//! except for what only a live upstream knows (its `inputSchema`, which can
+//! be supplied by hand, and whether it advertises the tool at all).
+
+use crate::config::GatewayConfig;
+use crate::policy::{CallContext, Decision, Policy, Verdict};
+use crate::relay::Naming;
+use serde_json::Value;
+
+/// The outcome of explaining one call.
+#[derive(Debug, serde::Serialize)]
+pub struct Explanation {
+    /// The upstream's configured name, when the exposed name resolved.
+    pub server: Option<String>,
+    /// The tool's original name, when the exposed name resolved.
+    pub tool: Option<String>,
+    #[serde(flatten)]
+    pub decision: Decision,
+}
+
+/// Explains a call to `exposed` (as a client of the aggregated endpoint
+/// names it: `<server><separator><tool>`).
+pub fn explain(
+    config: &GatewayConfig,
+    policy: &Policy,
+    exposed: &str,
+    arguments: Option<&Value>,
+    input_schema: Option<&Value>,
+) -> Explanation {
+    let prefixes = config.upstreams.iter().map(|u| u.prefix().to_string()).collect();
+    let naming = Naming::new(&config.relay.separator, prefixes);
+    let Some((upstream, tool)) = naming.resolve(exposed) else {
+        return Explanation {
+            server: None,
+            tool: None,
+            decision: Decision {
+                verdict: Verdict::Deny,
+                rule_id: "unknown-tool".into(),
+                reason: format!("no upstream server has a tool named \"{exposed}\""),
+                argument: None,
+                constraint: None,
+                checks: Vec::new(),
+            },
+        };
+    };
+    let server = &config.upstreams[upstream].name;
+    let decision = policy.explain(&CallContext::new(server, tool, arguments).with_input_schema(input_schema));
+    Explanation { server: Some(server.clone()), tool: Some(tool.to_string()), decision }
+}
+
+impl std::fmt::Display for Explanation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = &self.decision;
+        let verdict = match d.verdict {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+        };
+        writeln!(f, "verdict:    {verdict}")?;
+        if let (Some(server), Some(tool)) = (&self.server, &self.tool) {
+            writeln!(f, "server:     {server}")?;
+            writeln!(f, "tool:       {tool}")?;
+        }
+        writeln!(f, "rule:       {}", d.rule_id)?;
+        writeln!(f, "reason:     {}", d.reason)?;
+        if let Some(argument) = &d.argument {
+            writeln!(f, "argument:   {argument}")?;
+        }
+        if let Some(constraint) = &d.constraint {
+            writeln!(f, "constraint: {constraint}")?;
+        }
+        if !d.checks.is_empty() {
+            writeln!(f, "checks:")?;
+            for check in &d.checks {
+                let mark = if check.passed { "pass" } else { "FAIL" };
+                let argument = check.argument.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
+                writeln!(f, "  {mark}  {}{argument} {}: {}", check.rule_id, check.constraint, check.detail)?;
+            }
+        }
+        Ok(())
+    }
+}
