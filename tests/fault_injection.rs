@@ -154,3 +154,69 @@ async fn a_crash_affects_only_the_session_that_owns_the_upstream() {
     a.cancel().await.unwrap();
     b.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_oversized_batch_gets_one_precise_error() {
+    let (gw, _) = hostile_gateway().await;
+    let (client, session) = raw_session(&gw.url).await;
+    let batch: Vec<Value> = (0..10_000).map(|i| json!({"jsonrpc":"2.0","id":i,"method":"ping"})).collect();
+    let resp = client
+        .post(&gw.url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .header("mcp-session-id", &session)
+        .body(Value::Array(batch).to_string())
+        .send()
+        .await
+        .unwrap();
+    // 10,000 pings are ~400 KB: over this test's 64 KiB body cap. Either way
+    // the client hears why, and the session goes on.
+    assert!(resp.status() == 413 || resp.status() == 400, "{}", resp.status());
+    let small: Vec<Value> = (0..1001).map(|i| json!({"jsonrpc":"2.0","id":i,"method":"ping"})).collect();
+    let body = Value::Array(small).to_string();
+    assert!(body.len() < 65536);
+    let answer = raw_call(&client, &gw.url, &session, serde_json::from_str(&body).unwrap()).await;
+    assert_eq!(answer["error"]["code"], -32600);
+    assert!(answer["error"]["message"].as_str().unwrap().contains("1 to 1000"), "{answer}");
+    let ping = raw_call(&client, &gw.url, &session, json!({"jsonrpc":"2.0","id":1,"method":"ping"})).await;
+    assert_eq!(ping["result"], json!({}));
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_sessions_all_get_answers() {
+    let root = tempfile::tempdir().unwrap();
+    let demo = HttpDemo::start("remote", root.path()).await;
+    // Each session gets its own upstream session: 1,000 handshakes at once on
+    // a debug build, so the limit here is generous; what matters is that
+    // every session is answered.
+    let gw = start_gateway_with_timeout(&http_upstream("remote", &demo.url), DEMO_POLICY, "60s").await;
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let runs = (0..1000).map(|i| {
+        let (client, url) = (client.clone(), gw.url.clone());
+        async move {
+            let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+                "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"many","version":"0"}}});
+            let resp = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("accept", "application/json")
+                .body(init.to_string())
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
+            let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
+            let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"remote__echo","arguments":{"text":format!("s{i}")}}});
+            let answer = raw_call(&client, &url, &session, call).await;
+            match answer["result"]["content"][0]["text"].as_str() {
+                Some(text) if text == format!("s{i}") => Ok(()),
+                _ => Err(answer.to_string()),
+            }
+        }
+    });
+    let results = futures::future::join_all(runs).await;
+    let failures: Vec<_> = results.into_iter().filter_map(Result::err).collect();
+    assert!(failures.is_empty(), "{} of 1000 failed, first: {:?}", failures.len(), failures.first());
+    eprintln!("1000 sessions answered in {:?}", started.elapsed());
+    demo.stop().await;
+}

@@ -85,8 +85,17 @@ pub fn write_config(dir: &Path, extra: &str, policy: &str) -> PathBuf {
 /// Starts an in-process gateway on 127.0.0.1 with the given upstreams and
 /// policy, and waits until every upstream has completed its handshake.
 pub async fn start_gateway(upstreams: &str, policy: &str) -> TestGateway {
+    start_gateway_with_timeout(upstreams, policy, "5s").await
+}
+
+/// As `start_gateway`, with another upstream request timeout.
+pub async fn start_gateway_with_timeout(upstreams: &str, policy: &str, timeout: &str) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), upstreams, policy);
+    let text = std::fs::read_to_string(&config_path)
+        .unwrap()
+        .replace("request_timeout = \"5s\"", &format!("request_timeout = \"{timeout}\""));
+    std::fs::write(&config_path, text).unwrap();
     let config = GatewayConfig::load(&config_path).expect("test config loads");
     let audit = config.audit.path.clone();
     let gateway = Gateway::start(config).expect("gateway starts");
