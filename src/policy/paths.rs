@@ -8,7 +8,8 @@
 //! - `\` is a separator; and since some sanitizers delete it instead, the
 //!   reading with every `\` deleted must pass too. A leading drive (`C:`), a
 //!   UNC or device prefix (`\\server`, `//?/`) is refused: roots are POSIX paths.
-//! - Nothing is expanded: `~` and `$HOME` are literal names.
+//! - Nothing is expanded: `$HOME` is a literal name. A path whose first name
+//!   starts with `~` is refused, since servers commonly expand it.
 //! - `.` and `..` are resolved lexically; `..` at `/` stays at `/`. Names made
 //!   that another layer may read as `..` (`...`, `.. `, `..;`, `..%`) are refused.
 //! - An absolute path must lie inside one of the roots. A relative path is
@@ -228,6 +229,11 @@ fn parse(text: &str) -> Result<(bool, Vec<String>), String> {
     let bytes = first.as_bytes();
     if bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':' {
         return Err("is a Windows drive path".into());
+    }
+    if first.starts_with('~') {
+        // The gateway expands nothing, but servers do (server-filesystem turns
+        // `~/x` into `$HOME/x`): such a path is outside every root for them.
+        return Err("starts with \"~\", which servers may expand to a home directory".into());
     }
     let segments = split(text);
     if segments.iter().any(|s| reads_as_parent(s)) {

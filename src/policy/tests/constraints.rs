@@ -227,14 +227,22 @@ fn blocks_nul_and_control_characters_in_paths() {
 }
 
 #[test]
-fn tilde_and_variables_are_literal_names() {
+fn blocks_home_directory_tilde_paths_that_servers_expand() {
     let p = rule(r#"args.path = { path_within = ["/srv/projects"] }"#);
-    // `~` is not expanded: `~/x` is a directory named `~` inside the root.
+    // The gateway expands nothing, but server-filesystem turns `~/x` into
+    // `$HOME/x`, so a leading `~` is refused; elsewhere it is a plain name.
     table(
         &p,
         "path",
         "path_within",
-        &[(json!("~/notes.txt"), true), (json!("$HOME/x"), true), (json!("~/../../x"), false)],
+        &[
+            (json!("~/notes.txt"), false),
+            (json!("~root/.ssh/id_rsa"), false),
+            (json!("%7E/notes.txt"), false),
+            (json!("~/../../x"), false),
+            (json!("notes/~draft.txt"), true),
+            (json!("$HOME/x"), true),
+        ],
     );
 }
 
