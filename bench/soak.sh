@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Soak: 100,000 calls at concurrency 64 through the gateway (HTTP upstream),
+# sampling the gateway's RSS every second; then checks that the load
+# generator is not the bottleneck (two generator processes against one).
+# Loopback only; stops by itself.
+#
+#   bench/soak.sh                 # CALLS=100000 CONCURRENCY=64
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CALLS=${CALLS:-100000}
+CONCURRENCY=${CONCURRENCY:-64}
+
+cargo build --release --quiet --bins --examples
+T=target/release
+W=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
+trap cleanup EXIT
+await_line() { for _ in $(seq 1 200); do grep -q "$2" "$1" 2>/dev/null && { grep -m1 "$2" "$1" | sed "s/.*$2//"; return 0; }; sleep 0.05; done; cat "$1" >&2; return 1; }
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+"$T/examples/demo_upstream" --http 127.0.0.1:0 --root "$W" 2>"$W/demo.log" &
+pids+=($!)
+DIRECT=$(await_line "$W/demo.log" "listening on ")
+cat > "$W/policy.toml" <<'POLICY'
+[[rules]]
+id = "echo"
+server = "demo"
+tools = ["echo"]
+action = "allow"
+args.text = { max_length = 1000 }
+POLICY
+cat > "$W/gw.toml" <<CONF
+policies = ["policy.toml"]
+[listen]
+http = "127.0.0.1:0"
+[audit]
+path = "audit.jsonl"
+[[upstreams]]
+name = "demo"
+transport = "http"
+url = "$DIRECT"
+CONF
+RUST_LOG=warn "$T/mcp-warden" serve --config "$W/gw.toml" 2>"$W/gw.log" &
+G=$!
+pids+=($G)
+for _ in $(seq 1 100); do grep -q "serving MCP on" "$W/gw.log" 2>/dev/null && break; sleep 0.05; done
+# RUST_LOG=warn hides the "serving" line; find the port from /proc instead.
+PORT=$(ss -ltnp 2>/dev/null | awk -v pid="pid=$G," '$0 ~ pid {split($4, a, ":"); print a[length(a)]}' | head -1)
+URL="http://127.0.0.1:$PORT/mcp"
+
+echo "soak: $CALLS calls at concurrency $CONCURRENCY over $CONCURRENCY sessions via $URL"
+echo "gateway RSS before: $(rss_kib "$G") KiB"
+( while kill -0 "$G" 2>/dev/null; do rss_kib "$G"; sleep 1; done ) > "$W/rss.txt" &
+sampler=$!
+"$T/examples/loadgen" --url "$URL" --tool demo__echo --sessions "$CONCURRENCY" --concurrency "$CONCURRENCY" --calls "$CALLS" --max-secs 600
+kill "$sampler" 2>/dev/null || true
+echo "gateway RSS samples (KiB, one per second): $(tr '\n' ' ' < "$W/rss.txt")"
+echo "gateway RSS after: $(rss_kib "$G") KiB; audit records: $(wc -l < "$W/audit.jsonl")"
+"$T/mcp-warden" audit verify "$W/audit.jsonl"
+
+echo "generator check: one process at concurrency 16, then two processes at 8 each"
+"$T/examples/loadgen" --url "$URL" --tool demo__echo --sessions 16 --concurrency 16 --calls 20000
+"$T/examples/loadgen" --url "$URL" --tool demo__echo --sessions 8 --concurrency 8 --calls 10000 > "$W/a.txt" &
+a=$!
+"$T/examples/loadgen" --url "$URL" --tool demo__echo --sessions 8 --concurrency 8 --calls 10000 > "$W/b.txt"
+wait "$a"
+cat "$W/a.txt" "$W/b.txt"
