@@ -10,18 +10,7 @@ cd "$(dirname "$0")/.."
 CALLS=${CALLS:-100000}
 CONCURRENCY=${CONCURRENCY:-64}
 
-cargo build --release --quiet --bins --examples
-T=target/release
-W=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$W"; }
-trap cleanup EXIT
-await_line() { for _ in $(seq 1 200); do grep -q "$2" "$1" 2>/dev/null && { grep -m1 "$2" "$1" | sed "s/.*$2//"; return 0; }; sleep 0.05; done; cat "$1" >&2; return 1; }
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-
-"$T/examples/demo_upstream" --http 127.0.0.1:0 --root "$W" 2>"$W/demo.log" &
-pids+=($!)
-DIRECT=$(await_line "$W/demo.log" "listening on ")
+source bench/common.sh
 cat > "$W/policy.toml" <<'POLICY'
 [[rules]]
 id = "echo"
@@ -41,13 +30,10 @@ name = "demo"
 transport = "http"
 url = "$DIRECT"
 CONF
-RUST_LOG=warn "$T/mcp-warden" serve --config "$W/gw.toml" 2>"$W/gw.log" &
+RUST_LOG=info "$T/mcp-warden" serve --config "$W/gw.toml" 2>"$W/gw.log" &
 G=$!
 pids+=($G)
-for _ in $(seq 1 100); do grep -q "serving MCP on" "$W/gw.log" 2>/dev/null && break; sleep 0.05; done
-# RUST_LOG=warn hides the "serving" line; find the port from /proc instead.
-PORT=$(ss -ltnp 2>/dev/null | awk -v pid="pid=$G," '$0 ~ pid {split($4, a, ":"); print a[length(a)]}' | head -1)
-URL="http://127.0.0.1:$PORT/mcp"
+URL=$(await_line "$W/gw.log" "serving MCP on ")
 
 echo "soak: $CALLS calls at concurrency $CONCURRENCY over $CONCURRENCY sessions via $URL"
 echo "gateway RSS before: $(rss_kib "$G") KiB"

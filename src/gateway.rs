@@ -57,7 +57,8 @@ impl Gateway {
     /// Records a decision. A decision that cannot be recorded is not carried
     /// out: the caller returns this error instead of forwarding.
     pub fn record(&self, event: &AuditEvent) -> Result<(), GatewayError> {
-        tracing::info!(
+        // The audit file is the record; the log line is for debugging.
+        tracing::debug!(
             session = %event.session, server = %event.server, tool = %event.tool,
             verdict = %event.verdict, rule = %event.rule, enforced = event.enforced, "decision"
         );
