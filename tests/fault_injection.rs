@@ -108,9 +108,25 @@ async fn a_hanging_upstream_gets_a_timeout_and_a_cancellation() {
     let err = mcp_error(client.call_tool(call("bad__hang", json!({}))).await.unwrap_err());
     assert_eq!(err.code.0, -32012);
     assert!(started.elapsed() < Duration::from_secs(8));
-    client.cancel().await.unwrap();
-    let seen = std::fs::read_to_string(&log).unwrap_or_default();
+    // The cancellation is written to the child after the client has its
+    // error; give the child a moment to log it.
+    let seen = wait_for_log(&log, "notifications/cancelled").await;
     assert!(seen.contains("notifications/cancelled"), "the upstream was told to stop: {seen:?}");
+    client.cancel().await.unwrap();
+}
+
+/// The hostile upstream's notification log once it contains `needle` (or
+/// after three seconds).
+async fn wait_for_log(log: &std::path::Path, needle: &str) -> String {
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = std::fs::read_to_string(log).unwrap_or_default();
+        if seen.contains(needle) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    seen
 }
 
 #[tokio::test]
@@ -130,14 +146,7 @@ async fn a_client_that_disconnects_mid_call_cancels_the_upstream_request() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(resp);
     drop(client);
-    let mut seen = String::new();
-    for _ in 0..100 {
-        seen = std::fs::read_to_string(&log).unwrap_or_default();
-        if seen.contains("notifications/cancelled") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(30)).await;
-    }
+    let seen = wait_for_log(&log, "notifications/cancelled").await;
     assert!(seen.contains("notifications/cancelled"), "{seen:?}");
     assert!(seen.contains("disconnected"), "{seen:?}");
 }

@@ -227,7 +227,7 @@ async fn a_second_get_stream_is_a_conflict() {
     drop(first);
     // The stream slot comes back once the first stream is gone.
     let mut reopened = StatusCode::CONFLICT;
-    for _ in 0..50 {
+    for _ in 0..250 {
         reopened = get().await.unwrap().status();
         if reopened == StatusCode::OK {
             break;
