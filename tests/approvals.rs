@@ -457,3 +457,58 @@ async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
     let client = connect(&url).await;
     assert_eq!(sent(&client).await, "", "the held call never reached the restarted upstream");
 }
+
+async fn raw_post(http: &reqwest::Client, url: &str, session: Option<&str>, body: Value) -> reqwest::Response {
+    let mut request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
+    let s = setup(POLICY).await;
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}});
+    let session =
+        raw_post(&http, &s.gw.url, None, init).await.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    raw_post(&http, &s.gw.url, Some(&session), json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{
+        "name":"demo__send_message","arguments":{"to":"bob@example.com","body":"never mind"}}});
+    let held = tokio::spawn({
+        let (http, url, session) = (http.clone(), s.gw.url.clone(), session.clone());
+        async move { raw_post(&http, &url, Some(&session), call).await.text().await }
+    });
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let cancel = json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}});
+    raw_post(&http, &s.gw.url, Some(&session), cancel).await;
+    s.wait_pending(0).await;
+    assert_eq!(s.answer(&id, "approve", json!({})).await.status(), 404);
+    assert_eq!(s.audit_for("send_message").pop().unwrap()["outcome"], "cancelled");
+    held.abort();
+    let list = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"demo__list_sent_messages","arguments":{}}});
+    let listed = raw_post(&http, &s.gw.url, Some(&session), list).await.text().await.unwrap();
+    assert!(!listed.contains("never mind"), "{listed}");
+}
+
+#[tokio::test]
+async fn approval_given_after_the_policy_changed_releases_nothing() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let call = send_in_background(&client, message("bob@example.com", "old rules"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let policy_file = s.gw.dir.path().join("policy.toml");
+    std::fs::write(&policy_file, format!("{POLICY}\n# reviewed again\n")).unwrap();
+    s.gw.gateway.reload_policy().unwrap();
+    s.answer(&id, "approve", json!({"reason": "ok"})).await;
+    let error = rpc_error(call.await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
+    assert!(error.message.contains("policy changed"), "{}", error.message);
+    assert_eq!(sent(&client).await, "");
+}

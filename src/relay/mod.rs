@@ -519,6 +519,7 @@ impl ClientSession {
             return self.gateway.record(&event);
         }
         let timeout = terms.timeout();
+        let policy_version = binding.policy_version.clone();
         let (request, mut answer) = match broker.hold(binding, arguments, &terms.channels, timeout) {
             Ok(held) => held,
             Err(e) => {
@@ -563,6 +564,10 @@ impl ClientSession {
                     break (&mut answer).await.ok();
                 }
                 _ = ticker.tick() => {
+                    if self.client_cancelled(id) {
+                        // The armed guard withdraws the request and records it.
+                        return Err(GatewayError::InvalidRequest("the client cancelled the call".into()));
+                    }
                     if let Some((out, token)) = &progress {
                         ticks += 1;
                         let waited = interval.saturating_mul(ticks as u32 - 1);
@@ -586,6 +591,27 @@ impl ClientSession {
         event.latency_us = 0;
         let mut audit = ApprovalAudit { request: request.id.clone(), ..ApprovalAudit::default() };
         let result = match answer {
+            Some(Answer::Approved { .. }) if self.client_cancelled(id) => {
+                // Approved, but the client no longer wants the call made.
+                event.outcome = Some("cancelled".into());
+                audit.approver = Some("mcp-warden".into());
+                audit.reason = Some("the client cancelled the call before the approval arrived".into());
+                Err(GatewayError::InvalidRequest("the client cancelled the call".into()))
+            }
+            Some(Answer::Approved { .. }) if self.gateway.policy().version() != policy_version => {
+                // Fail closed: the approval answered a decision the policy in force might not make.
+                let reason = "the policy changed while the call waited for approval; make the call again".to_string();
+                event.outcome = Some("denied".into());
+                audit.approver = Some("mcp-warden".into());
+                audit.reason = Some(reason.clone());
+                Err(GatewayError::ApprovalDenied {
+                    request: request.id.clone(),
+                    approver: "mcp-warden".into(),
+                    reason,
+                    server,
+                    tool,
+                })
+            }
             Some(Answer::Approved { approver, reason, scope, any_args }) => {
                 event.outcome = Some("approved".into());
                 audit.approver = Some(approver);
@@ -610,6 +636,10 @@ impl ClientSession {
         event.approval = Some(audit);
         self.gateway.record(&event)?;
         result
+    }
+
+    fn client_cancelled(&self, id: &Value) -> bool {
+        self.routes.lock().expect("routes lock").is_cancelled(id)
     }
 
     /// The upstream's own definition of a tool, from this session's last
@@ -846,7 +876,7 @@ impl Drop for HeldCall<'_> {
             event.approval = Some(ApprovalAudit {
                 request: self.request.clone(),
                 approver: Some("mcp-warden".into()),
-                reason: Some("the client went away while the call waited for approval".into()),
+                reason: Some("the client cancelled the call or went away while it waited for approval".into()),
                 ..ApprovalAudit::default()
             });
             let _ = self.gateway.record(&event);

@@ -50,6 +50,11 @@ impl Routes {
         Some((entry.out.clone(), entry.progress_token.clone()?))
     }
 
+    /// Whether the client sent `notifications/cancelled` for this request.
+    pub fn is_cancelled(&self, client_id: &Value) -> bool {
+        self.inflight.get(&id_key(client_id)).is_some_and(|e| e.cancelled)
+    }
+
     pub fn finish(&mut self, client_id: &Value) -> Option<InFlight> {
         self.inflight.remove(&id_key(client_id))
     }
