@@ -512,3 +512,17 @@ async fn approval_given_after_the_policy_changed_releases_nothing() {
     assert!(error.message.contains("policy changed"), "{}", error.message);
     assert_eq!(sent(&client).await, "");
 }
+
+#[tokio::test]
+async fn audit_mode_records_the_approve_verdict_without_holding_the_call() {
+    let s = setup(&POLICY.replace("mode = \"enforce\"", "mode = \"audit\"")).await;
+    let client = connect(&s.gw.url).await;
+    assert_eq!(
+        call_text(&client, "demo__send_message", message("bob@example.com", "hi")).await,
+        "sent to bob@example.com"
+    );
+    assert!(s.pending().await.is_empty());
+    let record = s.audit_for("send_message").pop().unwrap();
+    assert_eq!((record["verdict"].as_str(), record["enforced"].as_bool()), (Some("approve"), Some(false)));
+    assert_eq!(record["outcome"], "forwarded");
+}

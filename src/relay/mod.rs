@@ -871,16 +871,22 @@ struct HeldCall<'a> {
 impl Drop for HeldCall<'_> {
     fn drop(&mut self) {
         let Some(mut event) = self.event.take() else { return };
-        if self.gateway.approvals.end(&self.request, "cancelled", "the client went away") {
-            event.outcome = Some("cancelled".into());
-            event.approval = Some(ApprovalAudit {
-                request: self.request.clone(),
-                approver: Some("mcp-warden".into()),
-                reason: Some("the client cancelled the call or went away while it waited for approval".into()),
-                ..ApprovalAudit::default()
-            });
-            let _ = self.gateway.record(&event);
-        }
+        // Still pending: withdrawn now. Not pending: an answer was sent that
+        // nobody will act on. Either way the call is not made, and the record says so.
+        let withdrawn = self.gateway.approvals.end(&self.request, "cancelled", "the client went away");
+        let reason = if withdrawn {
+            "the client cancelled the call or went away while it waited for approval"
+        } else {
+            "the client cancelled the call or went away before the answer could be acted on"
+        };
+        event.outcome = Some("cancelled".into());
+        event.approval = Some(ApprovalAudit {
+            request: self.request.clone(),
+            approver: Some("mcp-warden".into()),
+            reason: Some(reason.into()),
+            ..ApprovalAudit::default()
+        });
+        let _ = self.gateway.record(&event);
     }
 }
 
