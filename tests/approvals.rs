@@ -526,3 +526,59 @@ async fn audit_mode_records_the_approve_verdict_without_holding_the_call() {
     assert_eq!((record["verdict"].as_str(), record["enforced"].as_bool()), (Some("approve"), Some(false)));
     assert_eq!(record["outcome"], "forwarded");
 }
+
+#[tokio::test]
+async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules_refusals() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let first = send_in_background(&client, message("bob@example.com", "status"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let answer = s.answer(&id, "approve", json!({"scope": "15m", "any_args": true, "reason": "sprint week"})).await;
+    assert_eq!(answer.status(), 200);
+    first.await.unwrap().expect("approved");
+
+    // The same client in a new session, other arguments: covered for 15 minutes.
+    let later = connect(&s.gw.url).await;
+    assert_eq!(
+        call_text(&later, "demo__send_message", message("carol@example.com", "other")).await,
+        "sent to carol@example.com"
+    );
+    let record = s.audit_for("send_message").pop().unwrap();
+    assert_eq!(record["approval"]["scope"], "grant:15m");
+    // The rule's constraints still decide: no grant lets a refused call through.
+    let refused = rpc_error(send_in_background(&later, message("eve@evil.example", "x")).await.unwrap());
+    assert_eq!(refused.code.0 as i64, mcp_warden::errors::code::POLICY_DENIED);
+    assert!(s.pending().await.is_empty());
+}
+
+#[tokio::test]
+async fn held_calls_beyond_the_cap_are_denied_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let extra = format!("{}{}max_pending = 1\n", stdio_demo("demo", root.path()), admin_section(port));
+    let gw = start_gateway(&extra, POLICY).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
+    let s =
+        Setup { gw, admin: format!("http://127.0.0.1:{port}/admin/api"), http: reqwest::Client::new(), _root: root };
+    let client = connect(&s.gw.url).await;
+    let first = send_in_background(&client, message("bob@example.com", "one"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let error = rpc_error(send_in_background(&client, message("bob@example.com", "two")).await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
+    assert!(error.message.contains("too many pending approvals"), "{}", error.message);
+    s.answer(&id, "deny", json!({"reason": "tidy up"})).await;
+    assert!(first.await.unwrap().is_err());
+    assert_eq!(sent(&client).await, "");
+}
+
+#[test]
+fn an_approval_store_that_cannot_be_opened_stops_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[approval]\nstore = \"missing/dir/approvals.sqlite\"\n", POLICY);
+    let config = mcp_warden::config::GatewayConfig::load(&config).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = runtime.block_on(async { mcp_warden::gateway::Gateway::start(config).map(|_| ()) });
+    let error = started.expect_err("the gateway must not start without its approval store");
+    assert!(error.to_string().contains("approval store"), "{error}");
+}
