@@ -582,7 +582,8 @@ impl ClientSession {
                                 ),
                             })),
                         );
-                        let _ = out.send(note).await;
+                        // Never block on a client that is not reading: the deadline must fire.
+                        let _ = out.try_send(note);
                     }
                 }
             }
