@@ -108,8 +108,17 @@ async fn a_hanging_upstream_gets_a_timeout_and_a_cancellation() {
     let err = mcp_error(client.call_tool(call("bad__hang", json!({}))).await.unwrap_err());
     assert_eq!(err.code.0, -32012);
     assert!(started.elapsed() < Duration::from_secs(8));
+    // Read the log while the session (and so the upstream child) is still
+    // open: closing it ends the child, maybe before it logs what it was sent.
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = std::fs::read_to_string(&log).unwrap_or_default();
+        if seen.contains("notifications/cancelled") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     client.cancel().await.unwrap();
-    let seen = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(seen.contains("notifications/cancelled"), "the upstream was told to stop: {seen:?}");
 }
 
