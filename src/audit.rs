@@ -50,8 +50,8 @@ pub struct AuditEvent {
     pub server: String,
     /// Original (upstream) tool name.
     pub tool: String,
-    /// "allow" | "deny" (later "approve", "approved", "timeout"...): kept as a
-    /// string so new verdicts do not change the file format.
+    /// "allow" | "deny" | "approve": kept as a string so new verdicts do not
+    /// change the file format.
     pub verdict: String,
     /// False in audit mode: the verdict was recorded but not applied.
     pub enforced: bool,
@@ -66,8 +66,27 @@ pub struct AuditEvent {
     pub args_digest: String,
     /// Time spent deciding, or whole-call latency, as the relay supplies.
     pub latency_us: u64,
-    /// Optional extra, e.g. "forwarded", "blocked", "upstream_error".
+    /// Optional extra, e.g. "forwarded", "blocked", "upstream_error";
+    /// for held calls "pending", "approved", "denied", "timeout", "cancelled".
     pub outcome: Option<String>,
+    /// For held calls: the approval request, and who answered it how.
+    /// Written only when present, after every field above.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalAudit>,
+}
+
+/// The approval part of a held call's record.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ApprovalAudit {
+    /// The approval request id.
+    pub request: String,
+    /// Who answered ("mcp-warden" when the gateway ended it: timeout, restart).
+    pub approver: Option<String>,
+    pub reason: Option<String>,
+    /// "once", "session" or a duration, for approvals; "grant" when a
+    /// standing grant covered the call.
+    pub scope: Option<String>,
+    pub any_args: Option<bool>,
 }
 
 /// One line of the file. Field order here is the key order on disk
@@ -542,6 +561,7 @@ mod tests {
             args_digest: digest_arguments(Some(&json!({ "path": format!("/etc/passwd{n}") }))),
             latency_us: 40 + n,
             outcome: Some("blocked".to_string()),
+            approval: None,
         }
     }
 

@@ -40,6 +40,34 @@ pub struct GatewayConfig {
     pub relay: RelayConfig,
     pub upstreams: Vec<UpstreamConfig>,
     pub audit: AuditConfig,
+    /// The admin listener (approvals API); absent unless `[admin]` is configured.
+    pub admin: Option<AdminConfig>,
+    pub approval: ApprovalConfig,
+}
+
+/// `[admin]`: a separate listener for people, never for MCP clients.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminConfig {
+    pub listen: SocketAddr,
+    /// The bearer token every admin request must carry (resolved; a secret).
+    pub token: String,
+}
+
+impl fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AdminConfig").field("listen", &self.listen).field("token", &format_args!("***")).finish()
+    }
+}
+
+/// `[approval]`: where held calls are kept and how the waiting client is kept informed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalConfig {
+    /// The SQLite file of pending approvals and grants.
+    pub store: PathBuf,
+    /// How often a waiting client that sent a progress token hears "waiting for approval".
+    pub progress_interval: Duration,
+    /// Held calls beyond this many are denied at once.
+    pub max_pending: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -151,6 +179,24 @@ struct GatewayFile {
     upstreams: Vec<UpstreamTable>,
     #[serde(default)]
     audit: AuditTable,
+    admin: Option<AdminTable>,
+    #[serde(default)]
+    approval: ApprovalTable,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdminTable {
+    listen: Option<Spanned<String>>,
+    token: Option<Spanned<String>>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalTable {
+    store: Option<Spanned<String>>,
+    progress_interval: Option<Spanned<String>>,
+    max_pending: Option<Spanned<u64>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -290,7 +336,76 @@ fn parse(text: &str, path: &Path, env: &Environment<'_>) -> Result<GatewayConfig
         },
     };
 
-    Ok(GatewayConfig { source: path.to_path_buf(), policies, listen, relay, upstreams, audit })
+    let admin = match &file.admin {
+        Some(table) => Some(admin_config(table, &source, env)?),
+        None => None,
+    };
+    let approval = approval_config(&file.approval, &audit, &source)?;
+
+    Ok(GatewayConfig { source: path.to_path_buf(), policies, listen, relay, upstreams, audit, admin, approval })
+}
+
+const DEFAULT_ADMIN: &str = "127.0.0.1:8081";
+const DEFAULT_APPROVAL_STORE: &str = "approvals.sqlite";
+const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
+const DEFAULT_MAX_PENDING: usize = 1000;
+/// An admin token shorter than this is refused: it guards who may release held calls.
+const MIN_ADMIN_TOKEN_LEN: usize = 16;
+
+fn admin_config(table: &AdminTable, source: &Source<'_>, env: &Environment<'_>) -> Result<AdminConfig, ConfigError> {
+    let listen = match &table.listen {
+        None => DEFAULT_ADMIN.parse().expect("default admin address parses"),
+        Some(addr) => addr.get_ref().parse::<SocketAddr>().map_err(|_| {
+            source.error(
+                &addr.span(),
+                format!("admin.listen {:?} is not an address:port (e.g. \"127.0.0.1:8081\")", addr.get_ref()),
+            )
+        })?,
+    };
+    // Without a token nobody could be told apart from anybody: refuse to start.
+    let Some(token) = &table.token else {
+        return Err(source.error(&(0..0), "[admin] needs token = \"env:NAME\": every admin request must carry it"));
+    };
+    let resolved = resolve_value(token, "admin.token", source, env)?;
+    if resolved.trim().len() < MIN_ADMIN_TOKEN_LEN {
+        // Never echo the value.
+        return Err(
+            source.error(&token.span(), format!("admin.token must be at least {MIN_ADMIN_TOKEN_LEN} characters"))
+        );
+    }
+    if http::HeaderValue::from_str(&format!("Bearer {resolved}")).is_err() {
+        return Err(source.error(&token.span(), "admin.token contains characters not allowed in an HTTP header"));
+    }
+    Ok(AdminConfig { listen, token: resolved })
+}
+
+fn approval_config(
+    table: &ApprovalTable,
+    audit: &AuditConfig,
+    source: &Source<'_>,
+) -> Result<ApprovalConfig, ConfigError> {
+    let store = match &table.store {
+        Some(p) if p.get_ref().is_empty() => return Err(source.error(&p.span(), "approval.store must not be empty")),
+        Some(p) => source.resolve(p.get_ref()),
+        None => audit.path.with_file_name(DEFAULT_APPROVAL_STORE),
+    };
+    let progress_interval = match &table.progress_interval {
+        None => DEFAULT_PROGRESS_INTERVAL,
+        Some(t) => match humantime::parse_duration(t.get_ref()) {
+            Ok(d) if d < Duration::from_millis(50) => {
+                return Err(source.error(&t.span(), "approval.progress_interval must be at least 50ms"))
+            }
+            Ok(d) => d,
+            Err(e) => {
+                return Err(source.error(
+                    &t.span(),
+                    format!("approval.progress_interval {:?} is not a duration like \"5s\": {e}", t.get_ref()),
+                ))
+            }
+        },
+    };
+    let max_pending = positive_size(table.max_pending.clone(), DEFAULT_MAX_PENDING, "approval.max_pending", source)?;
+    Ok(ApprovalConfig { store, progress_interval, max_pending })
 }
 
 fn positive_size(
@@ -1025,5 +1140,36 @@ cwd = "work"
         let path = std::env::temp_dir().join("warden-config-does-not-exist/gateway.toml");
         let e = GatewayConfig::load(&path).unwrap_err().to_string();
         assert!(e.starts_with(&format!("{}: cannot read config file", path.display())), "{e}");
+    }
+
+    #[test]
+    fn admin_listener_needs_a_strong_token_and_binds_loopback_by_default() {
+        let c = parse_with(
+            &format!("{MINIMAL}[admin]\ntoken = \"env:WARDEN_ADMIN_TOKEN\"\n"),
+            &[("WARDEN_ADMIN_TOKEN", "0123456789abcdef0123")],
+        )
+        .unwrap();
+        let admin = c.admin.expect("[admin] configured");
+        assert_eq!(admin.listen, "127.0.0.1:8081".parse().unwrap());
+        assert_eq!(admin.token, "0123456789abcdef0123");
+        assert!(!format!("{admin:?}").contains("0123456789"), "the token never reaches a log");
+        assert!(ok(MINIMAL).admin.is_none());
+        assert!(err(&format!("{MINIMAL}[admin]\nlisten = \"127.0.0.1:8081\"\n")).contains("needs token"));
+        assert!(err(&format!("{MINIMAL}[admin]\ntoken = \"env:UNSET_ADMIN_TOKEN\"\n")).contains("is not set"));
+        assert!(err(&format!("{MINIMAL}[admin]\ntoken = \"short\"\n")).contains("at least 16"));
+        assert!(err(&format!("{MINIMAL}[admin]\nlisten = \"nowhere\"\ntoken = \"0123456789abcdef\"\n"))
+            .contains("not an address"));
+    }
+
+    #[test]
+    fn approval_store_defaults_next_to_the_audit_file() {
+        let c = ok(&format!("{MINIMAL}[audit]\npath = \"logs/audit.jsonl\"\n"));
+        assert_eq!(c.approval.store, Path::new("/etc/warden/logs/approvals.sqlite"));
+        assert_eq!(c.approval.max_pending, 1000);
+        assert_eq!(c.approval.progress_interval, Duration::from_secs(5));
+        let c = ok(&format!("{MINIMAL}[approval]\nstore = \"state/a.sqlite\"\nmax_pending = 5\n"));
+        assert_eq!(c.approval.store, Path::new("/etc/warden/state/a.sqlite"));
+        assert_eq!(c.approval.max_pending, 5);
+        assert!(err(&format!("{MINIMAL}[approval]\nmax_pending = 0\n")).contains("greater than 0"));
     }
 }

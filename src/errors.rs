@@ -21,6 +21,10 @@ pub mod code {
     pub const UPSTREAM_TIMEOUT: i64 = -32012;
     /// The decision could not be recorded, so nothing was forwarded.
     pub const AUDIT_FAILED: i64 = -32013;
+    /// A person (or the gateway, failing closed) denied a held call.
+    pub const APPROVAL_DENIED: i64 = -32014;
+    /// Nobody answered a held call in time.
+    pub const APPROVAL_TIMEOUT: i64 = -32015;
 }
 
 /// What a client is told about a call the policy refused.
@@ -54,6 +58,10 @@ pub enum GatewayError {
     UpstreamTimeout { server: String, after: Duration },
     #[error("the decision could not be audited, so the call was not forwarded: {0}")]
     AuditFailed(String),
+    #[error("denied by {approver} (approval request {request}): {reason}")]
+    ApprovalDenied { request: String, approver: String, reason: String, server: String, tool: String },
+    #[error("approval request {request} for tool \"{tool}\" on server \"{server}\" timed out after {} without an answer", humantime::format_duration(*after))]
+    ApprovalTimeout { request: String, server: String, tool: String, after: Duration },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -70,6 +78,8 @@ impl GatewayError {
             GatewayError::UpstreamUnavailable { .. } => code::UPSTREAM_UNAVAILABLE,
             GatewayError::UpstreamTimeout { .. } => code::UPSTREAM_TIMEOUT,
             GatewayError::AuditFailed(_) => code::AUDIT_FAILED,
+            GatewayError::ApprovalDenied { .. } => code::APPROVAL_DENIED,
+            GatewayError::ApprovalTimeout { .. } => code::APPROVAL_TIMEOUT,
             GatewayError::Internal(_) => code::INTERNAL_ERROR,
         }
     }
@@ -87,6 +97,14 @@ impl GatewayError {
             GatewayError::UpstreamUnavailable { server, .. } | GatewayError::UpstreamTimeout { server, .. } => {
                 Some(json!({ "gateway": "mcp-warden", "server": server }))
             }
+            GatewayError::ApprovalDenied { request, approver, reason, server, tool } => Some(json!({
+                "gateway": "mcp-warden", "approval_request": request, "approver": approver, "reason": reason,
+                "server": server, "tool": tool,
+            })),
+            GatewayError::ApprovalTimeout { request, server, tool, after } => Some(json!({
+                "gateway": "mcp-warden", "approval_request": request, "server": server, "tool": tool,
+                "timeout_secs": after.as_secs(),
+            })),
             _ => None,
         }
     }

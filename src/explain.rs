@@ -43,6 +43,7 @@ pub fn explain(
                 argument: None,
                 constraint: None,
                 checks: Vec::new(),
+                approval: None,
             },
         };
     };
@@ -54,11 +55,7 @@ pub fn explain(
 impl std::fmt::Display for Explanation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let d = &self.decision;
-        let verdict = match d.verdict {
-            Verdict::Allow => "allow",
-            Verdict::Deny => "deny",
-        };
-        writeln!(f, "verdict:    {verdict}")?;
+        writeln!(f, "verdict:    {}", d.verdict.as_str())?;
         if let (Some(server), Some(tool)) = (&self.server, &self.tool) {
             writeln!(f, "server:     {server}")?;
             writeln!(f, "tool:       {tool}")?;
@@ -70,6 +67,15 @@ impl std::fmt::Display for Explanation {
         }
         if let Some(constraint) = &d.constraint {
             writeln!(f, "constraint: {constraint}")?;
+        }
+        if let Some(terms) = &d.approval {
+            let channels: Vec<&str> = terms.channels.iter().map(|c| c.as_str()).collect();
+            writeln!(
+                f,
+                "approval:   within {} via {}",
+                humantime::format_duration(terms.timeout()),
+                channels.join(", ")
+            )?;
         }
         if !d.checks.is_empty() {
             writeln!(f, "checks:")?;

@@ -1,10 +1,11 @@
 //! The running gateway's shared state: configuration, the policy in force,
 //! the upstream pool and the audit sink. Fronts hold an `Arc<Gateway>`.
 
-use crate::audit::{AuditEvent, AuditSink};
+use crate::approval::ApprovalBroker;
+use crate::audit::{ApprovalAudit, AuditEvent, AuditSink};
 use crate::config::GatewayConfig;
 use crate::errors::GatewayError;
-use crate::policy::Policy;
+use crate::policy::{ApprovalChannel, Policy};
 use crate::upstream::UpstreamPool;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -14,6 +15,8 @@ pub struct Gateway {
     policy: ArcSwap<Policy>,
     pub pool: Arc<UpstreamPool>,
     audit: AuditSink,
+    /// Calls held for a person's approval.
+    pub approvals: ApprovalBroker,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +25,10 @@ pub enum StartError {
     Policy(#[from] crate::policy::PolicyError),
     #[error("{0}")]
     Audit(#[from] crate::audit::AuditError),
+    #[error("{0}")]
+    Approval(#[from] crate::approval::store::StoreError),
+    #[error("cannot record a request denied at restart: {0}")]
+    Record(GatewayError),
 }
 
 impl Gateway {
@@ -36,8 +43,38 @@ impl Gateway {
             audit_records = audit.last_seq(),
             "policy loaded"
         );
+        // The api and cli channels both need the admin listener.
+        let channels = if config.admin.is_some() { ApprovalChannel::ALL.to_vec() } else { Vec::new() };
+        let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels)?;
+        for (id, call) in abandoned {
+            // Never forwarded: the client that waited is gone with the old process.
+            let event = AuditEvent {
+                session: call.session,
+                client_name: call.client_name,
+                client_version: call.client_version,
+                server: call.server,
+                tool: call.tool,
+                verdict: "approve".into(),
+                enforced: true,
+                rule: call.rule,
+                reason: crate::approval::RESTART_REASON.into(),
+                argument: None,
+                constraint: None,
+                args_digest: call.args_digest,
+                latency_us: 0,
+                outcome: Some("denied".into()),
+                approval: Some(ApprovalAudit {
+                    request: id,
+                    approver: Some("mcp-warden".into()),
+                    reason: Some(crate::approval::RESTART_REASON.into()),
+                    ..ApprovalAudit::default()
+                }),
+            };
+            audit.record(&event).map_err(|e| StartError::Record(GatewayError::AuditFailed(e.to_string())))?;
+            tracing::warn!(request = %event.approval.as_ref().map_or("", |a| a.request.as_str()), "denied an approval request left pending by the previous run");
+        }
         let pool = UpstreamPool::start(&config.upstreams, &config.relay);
-        Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit }))
+        Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit, approvals }))
     }
 
     /// The policy in force; a reload swaps it without disturbing decisions

@@ -38,7 +38,8 @@ enum Command {
         config: PathBuf,
     },
     /// Show the decision the gateway would make for one tool call, and every
-    /// check behind it. Exits 0 for allow, 1 for deny, 3 on a usage or
+    /// check behind it. Exits 0 for allow, 1 for deny, 2 for approve (held
+    /// for a person), 3 on a usage or
     /// configuration error.
     Explain {
         #[arg(long, short, default_value = "config/gateway.toml")]
@@ -61,6 +62,46 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+    /// Answer held calls on a running gateway, through its admin API.
+    Approvals {
+        #[command(subcommand)]
+        command: ApprovalsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApprovalsCommand {
+    /// List the calls waiting for approval.
+    List {
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// Print a JSON array (id, server, tool, arguments, requested_at, expires_at, ...).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Approve one held call (and, if widened, later identical ones).
+    Approve {
+        /// The approval request id (from `approvals list`).
+        id: String,
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// once, session (later identical calls in that session) or a duration like 15m.
+        #[arg(long, default_value = "once")]
+        scope: String,
+        /// Widen a session or time scope to any arguments the rule allows.
+        #[arg(long)]
+        any_args: bool,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Deny one held call; the client is told who denied it and why.
+    Deny {
+        id: String,
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -89,6 +130,7 @@ fn main() -> ExitCode {
         Command::Explain { config, tool, args, input_schema, json } => {
             explain(&config, &tool, &args, input_schema.as_deref(), json)
         }
+        Command::Approvals { command } => approvals(command),
         Command::Serve { config } => run(&config, Front::Http),
         Command::Stdio { config } => run(&config, Front::Stdio),
     }
@@ -163,6 +205,7 @@ fn explain(path: &std::path::Path, tool: &str, args: &str, input_schema: Option<
     match explanation.decision.verdict {
         mcp_warden::policy::Verdict::Allow => ExitCode::SUCCESS,
         mcp_warden::policy::Verdict::Deny => ExitCode::from(1),
+        mcp_warden::policy::Verdict::Approve => ExitCode::from(2),
     }
 }
 
@@ -174,6 +217,63 @@ fn verify(file: &std::path::Path) -> ExitCode {
         }
         Err(e) => {
             eprintln!("{}: {e}", file.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn approvals(command: ApprovalsCommand) -> ExitCode {
+    use mcp_warden::admin::client::{cli_approver, summary_line, AdminClient};
+    let path = match &command {
+        ApprovalsCommand::List { config, .. }
+        | ApprovalsCommand::Approve { config, .. }
+        | ApprovalsCommand::Deny { config, .. } => config.clone(),
+    };
+    let client = match GatewayConfig::load(&path)
+        .map_err(|e| e.to_string())
+        .and_then(|c| AdminClient::new(&c).map_err(|e| e.to_string()))
+    {
+        Ok(client) => client,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(3);
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a Tokio runtime");
+    let result = runtime.block_on(async {
+        match &command {
+            ApprovalsCommand::List { json, .. } => {
+                let list = client.pending().await?;
+                if *json {
+                    println!("{}", serde_json::to_string_pretty(&list).expect("JSON serializes"));
+                } else {
+                    let items = list.as_array().cloned().unwrap_or_default();
+                    if items.is_empty() {
+                        println!("no calls are waiting for approval");
+                    }
+                    for item in &items {
+                        println!("{}", summary_line(item));
+                    }
+                }
+                Ok(())
+            }
+            ApprovalsCommand::Approve { id, scope, any_args, reason, .. } => {
+                let answer = client.approve(id, scope, *any_args, reason, &cli_approver()).await?;
+                println!("approved {id} (scope {})", answer["scope"].as_str().unwrap_or(scope));
+                Ok(())
+            }
+            ApprovalsCommand::Deny { id, reason, .. } => {
+                client.deny(id, reason, &cli_approver()).await?;
+                println!("denied {id}");
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let e: mcp_warden::admin::client::ClientError = e;
+            eprintln!("error: {e}");
             ExitCode::FAILURE
         }
     }
@@ -202,6 +302,18 @@ fn run(path: &std::path::Path, front: Front) -> ExitCode {
             }
         };
         tokio::spawn(reload_on_sighup(gateway.clone()));
+        if let Some(admin) = &gateway.config.admin {
+            // Fail closed: a configured admin listener that cannot bind stops the gateway.
+            let listener = match tokio::net::TcpListener::bind(admin.listen).await {
+                Ok(listener) => listener,
+                Err(e) => {
+                    eprintln!("error: cannot listen for the admin API on {}: {e}", admin.listen);
+                    return ExitCode::FAILURE;
+                }
+            };
+            tracing::info!("serving the admin API on http://{}/admin/api", admin.listen);
+            tokio::spawn(mcp_warden::admin::serve(gateway.clone(), listener, std::future::pending()));
+        }
         match front {
             Front::Stdio => {
                 mcp_warden::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()).await;

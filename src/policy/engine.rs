@@ -25,7 +25,7 @@ use serde_json::Value;
 use super::args::ArgumentPolicy;
 use super::file::RuleAction;
 use super::schema::{InputSchemaCache, SchemaFailure};
-use super::{CallContext, Check, Decision, Mode, Verdict};
+use super::{ApprovalTerms, CallContext, Check, Decision, Mode, Verdict};
 
 /// The rule id reported when no rule matched.
 const DEFAULT_RULE_ID: &str = "defaults.tools";
@@ -55,6 +55,8 @@ pub(super) struct CompiledRule {
     pub(super) arguments: Option<ArgumentPolicy>,
     /// The rule's `validate_input_schema`, overriding `[defaults]`.
     pub(super) validate_input_schema: Option<bool>,
+    /// `action = "approve"` rules only.
+    pub(super) approval: Option<ApprovalTerms>,
 }
 
 /// Matches an upstream server name.
@@ -168,6 +170,8 @@ impl Policy {
         version: String,
         validate_input_schema: bool,
     ) -> Policy {
+        // Approve rules rank with allow rules: the most specific one decides,
+        // and its argument constraints apply before anyone is asked.
         let (deny, allow) = rules.into_iter().partition(|rule| rule.action == RuleAction::Deny);
         Policy {
             mode,
@@ -216,6 +220,7 @@ impl Policy {
 
     fn judge(&self, ctx: &CallContext, explain: bool) -> Decision {
         let (server, tool) = (ctx.server, ctx.tool);
+        let mut approval = None;
         let (rule_id, validate_schema, arguments) = match self.evaluate(server, tool) {
             Outcome::Denied(rule) => {
                 return Decision::whole(
@@ -224,11 +229,14 @@ impl Policy {
                     reason(["tool ", " on server ", " is denied by rule "], tool, server, Some(&rule.id)),
                 );
             }
-            Outcome::Allowed(rule) => (
-                rule.id.as_str(),
-                rule.validate_input_schema.unwrap_or(self.validate_input_schema),
-                rule.arguments.as_ref(),
-            ),
+            Outcome::Allowed(rule) => {
+                approval = rule.approval.clone();
+                (
+                    rule.id.as_str(),
+                    rule.validate_input_schema.unwrap_or(self.validate_input_schema),
+                    rule.arguments.as_ref(),
+                )
+            }
             Outcome::Default => match self.default_action {
                 RuleAction::Deny => {
                     return Decision::whole(
@@ -237,7 +245,7 @@ impl Policy {
                         reason(["no rule allows tool ", " on server ", " (default deny)"], tool, server, None),
                     );
                 }
-                RuleAction::Allow => (DEFAULT_RULE_ID, self.validate_input_schema, None),
+                RuleAction::Allow | RuleAction::Approve => (DEFAULT_RULE_ID, self.validate_input_schema, None),
             },
         };
 
@@ -259,7 +267,19 @@ impl Policy {
             }
         };
         match eval.refusal {
-            None => Decision { checks: eval.checks, ..Decision::whole(Verdict::Allow, rule_id, allowed_reason()) },
+            None => match approval {
+                // The arguments passed; a person still has to say yes.
+                Some(terms) => Decision {
+                    checks: eval.checks,
+                    approval: Some(terms),
+                    ..Decision::whole(
+                        Verdict::Approve,
+                        rule_id,
+                        reason(["tool ", " on server ", " needs approval under rule "], tool, server, Some(rule_id)),
+                    )
+                },
+                None => Decision { checks: eval.checks, ..Decision::whole(Verdict::Allow, rule_id, allowed_reason()) },
+            },
             Some(refusal) => {
                 let mut text = reason(["tool ", " on server ", " is denied by rule "], tool, server, Some(rule_id));
                 text.push_str(": ");
@@ -271,6 +291,7 @@ impl Policy {
                     argument: refusal.argument,
                     constraint: Some(refusal.constraint.to_string()),
                     checks: eval.checks,
+                    approval: None,
                 }
             }
         }
@@ -354,7 +375,15 @@ impl Policy {
 impl Decision {
     /// A decision about the call as a whole (no argument was at fault).
     fn whole(verdict: Verdict, rule_id: &str, reason: String) -> Decision {
-        Decision { verdict, rule_id: rule_id.to_string(), reason, argument: None, constraint: None, checks: Vec::new() }
+        Decision {
+            verdict,
+            rule_id: rule_id.to_string(),
+            reason,
+            argument: None,
+            constraint: None,
+            checks: Vec::new(),
+            approval: None,
+        }
     }
 }
 

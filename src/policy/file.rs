@@ -22,7 +22,46 @@ use toml::Spanned;
 use super::args::{compile_argument, ArgsTable, ArgumentPolicy};
 use super::engine::{is_literal, CompiledRule, NameMatcher, ToolMatcher};
 use super::schema::CompiledSchema;
-use super::{Mode, Policy, PolicyError};
+use super::{ApprovalChannel, ApprovalTerms, Mode, Policy, PolicyError};
+use std::time::Duration;
+
+/// How long a held call waits for a person when no `approval_timeout` is set.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(120);
+/// A person needs time to read a call; a day is longer than any client waits.
+const MAX_APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+fn parse_approval_timeout(value: &Spanned<String>, name: &str, source: &Source<'_>) -> Result<Duration, PolicyError> {
+    match humantime::parse_duration(value.get_ref()) {
+        Ok(d) if d.is_zero() => Err(source.error(&value.span(), format!("{name} must be greater than 0"))),
+        Ok(d) if d > MAX_APPROVAL_TIMEOUT => Err(source.error(&value.span(), format!("{name} must be at most 24h"))),
+        Ok(d) => Ok(d),
+        Err(e) => Err(source.error(
+            &value.span(),
+            format!("{name} {:?} is not a duration like \"120s\" or \"5m\": {e}", value.get_ref()),
+        )),
+    }
+}
+
+/// The `approval = [...]` list of a rule: known channel names only.
+fn compile_channels(
+    list: &Spanned<Vec<Spanned<String>>>,
+    id: &str,
+    source: &Source<'_>,
+) -> Result<Vec<ApprovalChannel>, PolicyError> {
+    if list.get_ref().is_empty() {
+        return Err(source.error(&list.span(), format!("rule {id:?}: approval must name at least one channel")));
+    }
+    let mut channels = Vec::new();
+    for name in list.get_ref() {
+        let channel = ApprovalChannel::parse(name.get_ref()).map_err(|reason| {
+            source.error(&name.span(), format!("rule {id:?}: approval channel {:?}: {reason}", name.get_ref()))
+        })?;
+        if !channels.contains(&channel) {
+            channels.push(channel);
+        }
+    }
+    Ok(channels)
+}
 
 /// What a rule (or the default) does with a matching call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -30,6 +69,8 @@ use super::{Mode, Policy, PolicyError};
 pub(super) enum RuleAction {
     Allow,
     Deny,
+    /// Allowed once a person approves the call (argument constraints first).
+    Approve,
 }
 
 #[derive(Deserialize)]
@@ -47,6 +88,8 @@ struct DefaultsTable {
     tools: Option<Spanned<RuleAction>>,
     /// Check calls against the upstream's advertised `inputSchema` (default true).
     validate_input_schema: Option<Spanned<bool>>,
+    /// How long an `action = "approve"` call waits for a person, then is denied.
+    approval_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -68,6 +111,10 @@ struct RuleTable {
     schema: Option<Spanned<serde_json::Value>>,
     /// A JSON Schema file, relative to this policy file.
     schema_file: Option<Spanned<String>>,
+    /// `action = "approve"` only: overrides `[defaults] approval_timeout`.
+    approval_timeout: Option<Spanned<String>>,
+    /// `action = "approve"` only: the channels that may answer (default: all available).
+    approval: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// 1-based line and column (in characters) of a byte offset in `text`.
@@ -165,6 +212,7 @@ impl Policy {
         let mut mode: Option<Setting<Mode>> = None;
         let mut default_tools: Option<Setting<RuleAction>> = None;
         let mut validate_input_schema: Option<Setting<bool>> = None;
+        let mut approval_timeout: Option<Setting<Duration>> = None;
         let mut rules = Vec::new();
         let mut ids: HashMap<String, String> = HashMap::new();
         let mut hasher = Sha256::new();
@@ -181,13 +229,30 @@ impl Policy {
                 merge_setting(&mut mode, m, "mode", &source)?;
             }
             if let Some(tools) = file.defaults.as_ref().and_then(|d| d.tools.as_ref()) {
+                if *tools.get_ref() == RuleAction::Approve {
+                    return Err(source.error(
+                        &tools.span(),
+                        "defaults.tools = \"approve\" is not supported: name the tools that need approval in a rule \
+                         with action = \"approve\"",
+                    ));
+                }
                 merge_setting(&mut default_tools, tools, "defaults.tools", &source)?;
+            }
+            if let Some(t) = file.defaults.as_ref().and_then(|d| d.approval_timeout.as_ref()) {
+                let parsed = Spanned::new(t.span(), parse_approval_timeout(t, "defaults.approval_timeout", &source)?);
+                merge_setting(&mut approval_timeout, &parsed, "defaults.approval_timeout", &source)?;
             }
             if let Some(v) = file.defaults.as_ref().and_then(|d| d.validate_input_schema.as_ref()) {
                 merge_setting(&mut validate_input_schema, v, "defaults.validate_input_schema", &source)?;
             }
             for rule in file.rules {
                 rules.push(compile_rule(rule, &source, &mut ids, &mut hasher)?);
+            }
+        }
+        let default_timeout = approval_timeout.map_or(DEFAULT_APPROVAL_TIMEOUT, |s| s.value);
+        for rule in &mut rules {
+            if let Some(terms) = &mut rule.approval {
+                terms.timeout.get_or_insert(default_timeout);
             }
         }
 
@@ -272,7 +337,25 @@ fn compile_rule(
             ));
         }
     }
-    Ok(CompiledRule { id: id.clone(), action: rule.action, server, tools, arguments, validate_input_schema })
+    let approval = if rule.action == RuleAction::Approve {
+        let timeout = match &rule.approval_timeout {
+            Some(t) => Some(parse_approval_timeout(t, &format!("rule {id:?}: approval_timeout"), source)?),
+            None => None,
+        };
+        let channels = match &rule.approval {
+            Some(list) => compile_channels(list, id, source)?,
+            None => ApprovalChannel::ALL.to_vec(),
+        };
+        Some(ApprovalTerms { timeout, channels })
+    } else {
+        let stray = rule.approval_timeout.as_ref().map(|t| ("approval_timeout", t.span()));
+        let stray = stray.or_else(|| rule.approval.as_ref().map(|a| ("approval", a.span())));
+        if let Some((key, span)) = stray {
+            return Err(source.error(&span, format!("rule {id:?}: {key} is only valid with action = \"approve\"")));
+        }
+        None
+    };
+    Ok(CompiledRule { id: id.clone(), action: rule.action, server, tools, arguments, validate_input_schema, approval })
 }
 
 /// Compiles `args.*`, `deny_unknown_args` and `schema`/`schema_file`.

@@ -30,6 +30,7 @@ mod tests;
 use std::path::PathBuf;
 
 pub use engine::Policy;
+pub use file::DEFAULT_APPROVAL_TIMEOUT;
 
 /// Whether decisions are enforced or only recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -47,6 +48,75 @@ pub enum Mode {
 pub enum Verdict {
     Allow,
     Deny,
+    /// Allowed once a person approves this exact call (`action = "approve"`);
+    /// the argument constraints have already passed.
+    Approve,
+}
+
+impl Verdict {
+    /// The verdict as the audit log and `explain` spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allow => "allow",
+            Verdict::Deny => "deny",
+            Verdict::Approve => "approve",
+        }
+    }
+}
+
+/// Where a person can answer a held call. The console, webhook and MCP
+/// elicitation channels are refused at load until they exist, so a rule can
+/// never wait on a channel nobody can answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalChannel {
+    /// The admin HTTP API (`/admin/api/approvals`).
+    Api,
+    /// `mcp-warden approvals ...`, which speaks to the admin API.
+    Cli,
+}
+
+impl ApprovalChannel {
+    /// Every channel this build implements; a rule without `approval = [...]` accepts all.
+    pub const ALL: [ApprovalChannel; 2] = [ApprovalChannel::Api, ApprovalChannel::Cli];
+
+    pub fn parse(name: &str) -> Result<ApprovalChannel, String> {
+        match name {
+            "api" => Ok(ApprovalChannel::Api),
+            "cli" => Ok(ApprovalChannel::Cli),
+            "console" | "webhook" | "elicitation" => {
+                Err("this channel is not implemented yet; use \"api\" or \"cli\"".into())
+            }
+            _ => Err("unknown channel; known channels are \"api\" and \"cli\"".into()),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalChannel::Api => "api",
+            ApprovalChannel::Cli => "cli",
+        }
+    }
+}
+
+/// How an `action = "approve"` rule holds a call.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ApprovalTerms {
+    /// How long the call waits before it is denied; always set once loaded.
+    #[serde(serialize_with = "serialize_timeout")]
+    pub timeout: Option<std::time::Duration>,
+    /// Channels that may answer, in the rule's order.
+    pub channels: Vec<ApprovalChannel>,
+}
+
+impl ApprovalTerms {
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout.unwrap_or(file::DEFAULT_APPROVAL_TIMEOUT)
+    }
+}
+
+fn serialize_timeout<S: serde::Serializer>(t: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(t.unwrap_or(file::DEFAULT_APPROVAL_TIMEOUT)).to_string())
 }
 
 /// A verdict together with the rule that produced it, for the client and the audit log.
@@ -70,6 +140,9 @@ pub struct Decision {
     /// Every constraint evaluated, in order. Filled by [`Policy::explain`];
     /// [`Policy::decide`] leaves it empty (it stops at the first failure).
     pub checks: Vec<Check>,
+    /// For [`Verdict::Approve`]: how long the call may wait and who may answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalTerms>,
 }
 
 /// One constraint evaluated for [`Policy::explain`].

@@ -369,15 +369,15 @@ fn unknown_top_level_key_fails_closed() {
 
 #[test]
 fn unknown_defaults_key_fails_closed() {
-    let err = load_error(&[("p.toml", "[defaults]\ntools = \"deny\"\napproval_timeout = \"120s\"\n")]);
-    assert!(err.starts_with("p.toml:3:1: unknown field `approval_timeout`"), "{err}");
+    let err = load_error(&[("p.toml", "[defaults]\ntools = \"deny\"\napproval_channels = [\"api\"]\n")]);
+    assert!(err.starts_with("p.toml:3:1: unknown field `approval_channels`"), "{err}");
 }
 
 #[test]
-fn unsupported_approve_action_fails_closed() {
-    let text = "[[rules]]\nid = \"w\"\nserver = \"files\"\ntools = [\"write_file\"]\naction = \"approve\"\n";
+fn unsupported_action_fails_closed() {
+    let text = "[[rules]]\nid = \"w\"\nserver = \"files\"\ntools = [\"write_file\"]\naction = \"ask\"\n";
     let err = load_error(&[("p.toml", text)]);
-    assert!(err.starts_with("p.toml:5:10: unknown variant `approve`"), "{err}");
+    assert!(err.starts_with("p.toml:5:10: unknown variant `ask`"), "{err}");
 }
 
 #[test]
@@ -521,5 +521,88 @@ fn fast_glob_paths_agree_with_globset() {
                 "pattern {pattern:?} tool {tool:?}"
             );
         }
+    }
+}
+
+const NEEDS_APPROVAL: &str = r#"
+[defaults]
+approval_timeout = "90s"
+[[rules]]
+id = "mail-approval"
+server = "mail"
+tools = ["send_*"]
+action = "approve"
+deny_unknown_args = true
+args.to = { email_domain = ["example.com"] }
+[[rules]]
+id = "wipe-approval"
+server = "mail"
+tools = ["wipe"]
+action = "approve"
+approval_timeout = "5s"
+approval = ["cli"]
+[[rules]]
+id = "never-bulk"
+server = "mail"
+tools = ["send_bulk"]
+action = "deny"
+"#;
+
+fn call_with(p: &Policy, tool: &str, args: serde_json::Value) -> Decision {
+    p.decide(&CallContext::new("mail", tool, Some(&args)))
+}
+
+#[test]
+fn approve_rule_holds_a_call_whose_arguments_pass() {
+    let p = policy(NEEDS_APPROVAL);
+    let d = call_with(&p, "send_email", serde_json::json!({"to": "bob@example.com"}));
+    assert_eq!((d.verdict, d.rule_id.as_str()), (Verdict::Approve, "mail-approval"));
+    let terms = d.approval.expect("an approve verdict carries its terms");
+    assert_eq!(terms.timeout(), std::time::Duration::from_secs(90));
+    assert_eq!(terms.channels, ApprovalChannel::ALL.to_vec());
+    assert!(p.tool_listed("mail", "send_email"), "a tool that can be approved is listed");
+}
+
+#[test]
+fn approve_rule_denies_outright_a_call_that_fails_its_constraints() {
+    let p = policy(NEEDS_APPROVAL);
+    let d = call_with(&p, "send_email", serde_json::json!({"to": "eve@evil.example"}));
+    assert_eq!((d.verdict, d.constraint.as_deref()), (Verdict::Deny, Some("email_domain")));
+    let d = call_with(&p, "send_email", serde_json::json!({"to": "bob@example.com", "bcc": "eve@evil.example"}));
+    assert_eq!(d.verdict, Verdict::Deny, "nobody is asked to approve a smuggled argument");
+    assert!(d.approval.is_none());
+}
+
+#[test]
+fn deny_rule_beats_an_approve_rule() {
+    let p = policy(NEEDS_APPROVAL);
+    assert_eq!(call_with(&p, "send_bulk", serde_json::json!({"to": "bob@example.com"})).verdict, Verdict::Deny);
+}
+
+#[test]
+fn rule_timeout_and_channels_override_the_defaults() {
+    let p = policy(NEEDS_APPROVAL);
+    let terms = call_with(&p, "wipe", serde_json::json!({})).approval.unwrap();
+    assert_eq!(terms.timeout(), std::time::Duration::from_secs(5));
+    assert_eq!(terms.channels, vec![ApprovalChannel::Cli]);
+}
+
+#[test]
+fn approval_settings_that_cannot_work_fail_to_load() {
+    let rule = "[[rules]]\nid = \"r\"\nserver = \"s\"\ntools = [\"t\"]\n";
+    for (text, expected) in [
+        (format!("{rule}action = \"approve\"\napproval = [\"pager\"]\n"), "unknown channel"),
+        (format!("{rule}action = \"approve\"\napproval = [\"console\"]\n"), "not implemented yet"),
+        (format!("{rule}action = \"approve\"\napproval = []\n"), "at least one channel"),
+        (format!("{rule}action = \"approve\"\napproval_timeout = \"soon\"\n"), "not a duration"),
+        (format!("{rule}action = \"approve\"\napproval_timeout = \"0s\"\n"), "greater than 0"),
+        (format!("{rule}action = \"allow\"\napproval_timeout = \"5s\"\n"), "only valid with action = \"approve\""),
+        (format!("{rule}action = \"deny\"\napproval = [\"api\"]\n"), "only valid with action = \"approve\""),
+        ("[defaults]\ntools = \"approve\"\n".to_string(), "not supported"),
+        ("[defaults]\napproval_timeout = \"2d\"\n".to_string(), "at most 24h"),
+    ] {
+        let error = load_error(&[("policy.toml", &text)]);
+        assert!(error.contains(expected), "{text}: {error}");
+        assert!(error.starts_with("policy.toml:"), "{error}");
     }
 }

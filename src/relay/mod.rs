@@ -13,7 +13,9 @@ mod routes;
 
 pub use naming::Naming;
 
-use crate::audit::{digest_arguments, AuditEvent};
+use crate::approval::grant::CallBinding;
+use crate::approval::Answer;
+use crate::audit::{digest_arguments, ApprovalAudit, AuditEvent};
 use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
@@ -417,6 +419,7 @@ impl ClientSession {
             args_digest: digest_arguments(arguments.as_ref()),
             latency_us: 0,
             outcome: Some("blocked".into()),
+            approval: None,
         };
         let resolved = self.resolve(&exposed);
         let definition = match &resolved {
@@ -446,12 +449,10 @@ impl ClientSession {
         let decision = policy.decide(&context);
         let enforce = policy.mode() == Mode::Enforce;
         let blocked = decision.verdict == Verdict::Deny && enforce;
+        let held = decision.verdict == Verdict::Approve && enforce;
         event.server = server.clone();
         event.tool = tool.clone();
-        event.verdict = match decision.verdict {
-            Verdict::Allow => "allow".into(),
-            Verdict::Deny => "deny".into(),
-        };
+        event.verdict = decision.verdict.as_str().into();
         event.enforced = enforce;
         event.rule = decision.rule_id.clone();
         event.reason = decision.reason.clone();
@@ -459,7 +460,26 @@ impl ClientSession {
         event.constraint = decision.constraint.clone();
         event.outcome = Some(if blocked { "blocked" } else { "forwarded" }.into());
         event.latency_us = started.elapsed().as_micros() as u64;
-        self.gateway.record(&event)?;
+        if held {
+            let terms = decision.approval.clone().unwrap_or_else(|| crate::policy::ApprovalTerms {
+                timeout: None,
+                channels: crate::policy::ApprovalChannel::ALL.to_vec(),
+            });
+            let binding = CallBinding {
+                session: self.id.clone(),
+                client_name: event.client_name.clone(),
+                client_version: event.client_version.clone(),
+                server: server.clone(),
+                tool: tool.clone(),
+                rule: decision.rule_id.clone(),
+                args_digest: event.args_digest.clone(),
+                policy_version: policy.version().to_string(),
+            };
+            drop(policy);
+            self.await_approval(id, binding, arguments.as_ref(), &terms, event).await?;
+        } else {
+            self.gateway.record(&event)?;
+        }
         if blocked {
             return Err(GatewayError::PolicyDenied(Box::new(Denial {
                 rule: decision.rule_id,
@@ -472,6 +492,155 @@ impl ClientSession {
         }
         msg["params"]["name"] = json!(tool);
         self.forward(upstream, id, msg).await
+    }
+
+    /// Holds a call whose verdict is Approve until a grant covers it, a
+    /// person answers, the timeout passes or the client goes away. Returns
+    /// Ok only when this exact call was approved; every ending is audited.
+    async fn await_approval(
+        &self,
+        id: &Value,
+        binding: CallBinding,
+        arguments: Option<&Value>,
+        terms: &crate::policy::ApprovalTerms,
+        mut event: AuditEvent,
+    ) -> Result<(), GatewayError> {
+        let broker = &self.gateway.approvals;
+        let (server, tool) = (binding.server.clone(), binding.tool.clone());
+        if let Some(grant) = broker.covering_grant(&binding) {
+            event.outcome = Some("approved".into());
+            event.approval = Some(ApprovalAudit {
+                request: grant.request.clone(),
+                approver: Some(grant.approver.clone()),
+                reason: Some(grant.reason.clone()),
+                scope: Some(format!("grant:{}", grant.scope.label())),
+                any_args: Some(grant.any_args),
+            });
+            return self.gateway.record(&event);
+        }
+        let timeout = terms.timeout();
+        let policy_version = binding.policy_version.clone();
+        let (request, mut answer) = match broker.hold(binding, arguments, &terms.channels, timeout) {
+            Ok(held) => held,
+            Err(e) => {
+                // Fail closed: a call that cannot be held is denied, with a record.
+                let reason = e.to_string();
+                event.outcome = Some("denied".into());
+                event.approval = Some(ApprovalAudit {
+                    approver: Some("mcp-warden".into()),
+                    reason: Some(reason.clone()),
+                    ..ApprovalAudit::default()
+                });
+                self.gateway.record(&event)?;
+                return Err(GatewayError::ApprovalDenied {
+                    request: String::new(),
+                    approver: "mcp-warden".into(),
+                    reason,
+                    server,
+                    tool,
+                });
+            }
+        };
+        let mut guard = HeldCall { gateway: &self.gateway, request: request.id.clone(), event: Some(event.clone()) };
+        event.outcome = Some("pending".into());
+        event.approval = Some(ApprovalAudit { request: request.id.clone(), ..ApprovalAudit::default() });
+        self.gateway.record(&event)?;
+        tracing::info!(session = %self.id, request = %request.id, server = %server, tool = %tool, "call held for approval");
+
+        let progress = self.routes.lock().expect("routes lock").progress_target(id);
+        let interval = self.gateway.config.approval.progress_interval;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut ticker = tokio::time::interval(interval);
+        let mut ticks: u64 = 0;
+        let answer = loop {
+            tokio::select! {
+                biased;
+                answer = &mut answer => break answer.ok(),
+                _ = tokio::time::sleep_until(deadline) => {
+                    if broker.end(&request.id, "timeout", "nobody answered in time") {
+                        break None;
+                    }
+                    // An answer won the race; it is already on its way.
+                    break (&mut answer).await.ok();
+                }
+                _ = ticker.tick() => {
+                    if self.client_cancelled(id) {
+                        // The armed guard withdraws the request and records it.
+                        return Err(GatewayError::InvalidRequest("the client cancelled the call".into()));
+                    }
+                    if let Some((out, token)) = &progress {
+                        ticks += 1;
+                        let waited = interval.saturating_mul(ticks as u32 - 1);
+                        let note = jsonrpc::notification(
+                            "notifications/progress",
+                            Some(json!({
+                                "progressToken": token,
+                                "progress": ticks,
+                                "message": format!(
+                                    "waiting for approval (request {}, {}s of {}s)",
+                                    request.id, waited.as_secs(), timeout.as_secs()
+                                ),
+                            })),
+                        );
+                        // Never block on a client that is not reading: the deadline must fire.
+                        let _ = out.try_send(note);
+                    }
+                }
+            }
+        };
+        guard.event = None;
+        event.latency_us = 0;
+        let mut audit = ApprovalAudit { request: request.id.clone(), ..ApprovalAudit::default() };
+        let result = match answer {
+            Some(Answer::Approved { .. }) if self.client_cancelled(id) => {
+                // Approved, but the client no longer wants the call made.
+                event.outcome = Some("cancelled".into());
+                audit.approver = Some("mcp-warden".into());
+                audit.reason = Some("the client cancelled the call before the approval arrived".into());
+                Err(GatewayError::InvalidRequest("the client cancelled the call".into()))
+            }
+            Some(Answer::Approved { .. }) if self.gateway.policy().version() != policy_version => {
+                // Fail closed: the approval answered a decision the policy in force might not make.
+                let reason = "the policy changed while the call waited for approval; make the call again".to_string();
+                event.outcome = Some("denied".into());
+                audit.approver = Some("mcp-warden".into());
+                audit.reason = Some(reason.clone());
+                Err(GatewayError::ApprovalDenied {
+                    request: request.id.clone(),
+                    approver: "mcp-warden".into(),
+                    reason,
+                    server,
+                    tool,
+                })
+            }
+            Some(Answer::Approved { approver, reason, scope, any_args }) => {
+                event.outcome = Some("approved".into());
+                audit.approver = Some(approver);
+                audit.reason = Some(reason);
+                audit.scope = Some(scope.label());
+                audit.any_args = Some(any_args);
+                Ok(())
+            }
+            Some(Answer::Denied { approver, reason }) => {
+                event.outcome = Some("denied".into());
+                audit.approver = Some(approver.clone());
+                audit.reason = Some(reason.clone());
+                Err(GatewayError::ApprovalDenied { request: request.id.clone(), approver, reason, server, tool })
+            }
+            None => {
+                event.outcome = Some("timeout".into());
+                audit.approver = Some("mcp-warden".into());
+                audit.reason = Some(format!("nobody answered within {}", humantime::format_duration(timeout)));
+                Err(GatewayError::ApprovalTimeout { request: request.id.clone(), server, tool, after: timeout })
+            }
+        };
+        event.approval = Some(audit);
+        self.gateway.record(&event)?;
+        result
+    }
+
+    fn client_cancelled(&self, id: &Value) -> bool {
+        self.routes.lock().expect("routes lock").is_cancelled(id)
     }
 
     /// The upstream's own definition of a tool, from this session's last
@@ -688,6 +857,37 @@ impl ClientSession {
                 }
             }
         }
+    }
+}
+
+/// A held call that has not ended yet. Dropped while still armed (the
+/// client went away and the relay stopped waiting), it withdraws the
+/// request and records that, so nobody can approve a call no one awaits.
+struct HeldCall<'a> {
+    gateway: &'a Gateway,
+    request: String,
+    event: Option<AuditEvent>,
+}
+
+impl Drop for HeldCall<'_> {
+    fn drop(&mut self) {
+        let Some(mut event) = self.event.take() else { return };
+        // Still pending: withdrawn now. Not pending: an answer was sent that
+        // nobody will act on. Either way the call is not made, and the record says so.
+        let withdrawn = self.gateway.approvals.end(&self.request, "cancelled", "the client went away");
+        let reason = if withdrawn {
+            "the client cancelled the call or went away while it waited for approval"
+        } else {
+            "the client cancelled the call or went away before the answer could be acted on"
+        };
+        event.outcome = Some("cancelled".into());
+        event.approval = Some(ApprovalAudit {
+            request: self.request.clone(),
+            approver: Some("mcp-warden".into()),
+            reason: Some(reason.into()),
+            ..ApprovalAudit::default()
+        });
+        let _ = self.gateway.record(&event);
     }
 }
 

@@ -43,6 +43,18 @@ impl Routes {
         }
     }
 
+    /// Where progress about a request the gateway itself is working on
+    /// goes, if the client asked for progress with a token.
+    pub fn progress_target(&self, client_id: &Value) -> Option<(mpsc::Sender<Value>, Value)> {
+        let entry = self.inflight.get(&id_key(client_id))?;
+        Some((entry.out.clone(), entry.progress_token.clone()?))
+    }
+
+    /// Whether the client sent `notifications/cancelled` for this request.
+    pub fn is_cancelled(&self, client_id: &Value) -> bool {
+        self.inflight.get(&id_key(client_id)).is_some_and(|e| e.cancelled)
+    }
+
     pub fn finish(&mut self, client_id: &Value) -> Option<InFlight> {
         self.inflight.remove(&id_key(client_id))
     }

@@ -1,0 +1,197 @@
+//! The admin surface: a listener of its own (`[admin] listen`), for people
+//! and their tools, never for MCP clients. Nothing on it answers without
+//! `Authorization: Bearer <admin token>`.
+//!
+//! JSON API:
+//! - `GET  /admin/api/approvals`: pending requests (arguments masked);
+//! - `POST /admin/api/approvals/{id}/approve`: `{"scope":"once|session|15m","any_args":false,"reason":"...","approver":"..."}`;
+//! - `POST /admin/api/approvals/{id}/deny`: `{"reason":"...","approver":"..."}`;
+//! - `GET  /admin/api/decisions?limit=N`: the newest requests and how they ended.
+//!
+//! `client` is the other end, used by `mcp-warden approvals ...`.
+
+pub mod client;
+
+use crate::approval::grant::GrantScope;
+use crate::approval::{Answer, AnswerError};
+use crate::gateway::Gateway;
+use crate::policy::ApprovalChannel;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// Who answered when an API request names nobody.
+pub const DEFAULT_APPROVER: &str = "admin-api";
+const MAX_DECISIONS: usize = 1000;
+/// Admin request bodies are small JSON objects.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+#[derive(Clone)]
+struct Admin {
+    gateway: Arc<Gateway>,
+    /// SHA-256 of the token: compared in constant time, whatever its length.
+    token_digest: [u8; 32],
+}
+
+/// The admin router. `None` when `[admin]` is not configured.
+pub fn router(gateway: Arc<Gateway>) -> Option<Router> {
+    let token = gateway.config.admin.as_ref()?.token.clone();
+    let admin = Admin { gateway, token_digest: Sha256::digest(token.as_bytes()).into() };
+    Some(
+        Router::new()
+            .route("/admin/api/approvals", get(list_pending))
+            .route("/admin/api/approvals/{id}/approve", post(approve))
+            .route("/admin/api/approvals/{id}/deny", post(deny))
+            .route("/admin/api/decisions", get(decisions))
+            .layer(axum::middleware::from_fn_with_state(admin.clone(), require_token))
+            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(admin),
+    )
+}
+
+/// Serves the admin API until `shutdown` resolves.
+pub async fn serve(
+    gateway: Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let Some(router) = router(gateway) else { return Ok(()) };
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+}
+
+async fn require_token(State(admin): State<Admin>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    if presented.is_empty() || !bool::from(digest.ct_eq(&admin.token_digest)) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            Json(json!({"error": "a valid admin token is required (Authorization: Bearer <token>)"})),
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// A refused admin request: the status and a sentence for the person.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({ "error": self.1 }))).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl std::fmt::Display) -> ApiError {
+    ApiError(status, message.to_string())
+}
+
+fn answer_error(e: AnswerError) -> ApiError {
+    let status = match &e {
+        AnswerError::NotFound(_) => StatusCode::NOT_FOUND,
+        AnswerError::ChannelRefused { .. } => StatusCode::FORBIDDEN,
+        AnswerError::Invalid(_) => StatusCode::BAD_REQUEST,
+        AnswerError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, e)
+}
+
+async fn list_pending(State(admin): State<Admin>) -> Response {
+    let pending: Vec<Value> = admin.gateway.approvals.pending().iter().map(|r| r.view()).collect();
+    Json(Value::Array(pending)).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApproveBody {
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    any_args: bool,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    approver: Option<String>,
+    /// "api" (default) or "cli"; the CLI says which it is.
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DenyBody {
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    approver: Option<String>,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+fn channel(name: Option<&str>) -> Result<ApprovalChannel, ApiError> {
+    ApprovalChannel::parse(name.unwrap_or("api")).map_err(|e| error(StatusCode::BAD_REQUEST, format!("channel: {e}")))
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
+    serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
+}
+
+async fn approve(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body: ApproveBody = parse_body(&body)?;
+    let scope =
+        GrantScope::parse(body.scope.as_deref().unwrap_or("once")).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
+    let channel = channel(body.channel.as_deref())?;
+    let approver = body.approver.unwrap_or_else(|| DEFAULT_APPROVER.into());
+    let answer = Answer::Approved { approver: approver.clone(), reason: body.reason, scope, any_args: body.any_args };
+    admin.gateway.approvals.answer(&id, answer, channel).map_err(answer_error)?;
+    let answered = json!({"id": id, "status": "approved", "approver": approver, "scope": scope.label(), "any_args": body.any_args});
+    Ok(Json(answered).into_response())
+}
+
+async fn deny(
+    State(admin): State<Admin>,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let body: DenyBody = parse_body(&body)?;
+    let channel = channel(body.channel.as_deref())?;
+    let approver = body.approver.unwrap_or_else(|| DEFAULT_APPROVER.into());
+    let reason = if body.reason.trim().is_empty() { "no reason given".to_string() } else { body.reason };
+    admin
+        .gateway
+        .approvals
+        .answer(&id, Answer::Denied { approver: approver.clone(), reason }, channel)
+        .map_err(answer_error)?;
+    Ok(Json(json!({"id": id, "status": "denied", "approver": approver})).into_response())
+}
+
+#[derive(Deserialize)]
+struct DecisionsQuery {
+    limit: Option<usize>,
+}
+
+async fn decisions(State(admin): State<Admin>, Query(query): Query<DecisionsQuery>) -> Response {
+    let limit = query.limit.unwrap_or(100).clamp(1, MAX_DECISIONS);
+    match admin.gateway.approvals.recent(limit) {
+        Ok(list) => Json(Value::Array(list)).into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
+    }
+}

@@ -1,0 +1,388 @@
+//! The approval broker: holds the calls whose verdict is Approve until a
+//! person answers through a channel, or the timeout denies them.
+//!
+//! - `grant`: what an approval covers (pure, unit-tested);
+//! - `mask`: secret-looking argument values hidden from people and disk;
+//! - `store`: the SQLite record of requests and grants.
+//!
+//! What must stay true:
+//! - a held call is released only by an answer to *its* request id, or by a
+//!   grant that `Grant::covers` it; nothing else lets it through;
+//! - a request is answered at most once: removing it from `pending` under
+//!   the lock is the single point where an answer, a timeout or a
+//!   cancellation wins;
+//! - every answer is in the store before the waiting call hears it, and a
+//!   store failure denies the call;
+//! - requests pending when the gateway stopped are denied when it starts.
+//!
+//! Channels plug in by calling [`ApprovalBroker::pending`] and
+//! [`ApprovalBroker::answer`] with their [`ApprovalChannel`]; today the admin
+//! API and the CLI (through that API).
+
+pub mod grant;
+pub mod mask;
+pub mod store;
+
+use crate::config::ApprovalConfig;
+use crate::policy::ApprovalChannel;
+use grant::{CallBinding, Grant, GrantScope};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use store::{rfc3339, ApprovalStore, Outcome, StoreError};
+use tokio::sync::oneshot;
+
+/// A call waiting for a person, as people and the store see it.
+#[derive(Clone, Debug)]
+pub struct ApprovalRequest {
+    pub id: String,
+    pub binding: CallBinding,
+    /// The call's arguments with secret-looking values masked.
+    pub arguments: Value,
+    pub channels: Vec<ApprovalChannel>,
+    pub requested_at: SystemTime,
+    pub expires_at: SystemTime,
+}
+
+impl ApprovalRequest {
+    /// The JSON the admin API and the CLI show.
+    pub fn view(&self) -> Value {
+        let channels: Vec<&str> = self.channels.iter().map(|c| c.as_str()).collect();
+        json!({
+            "id": self.id,
+            "server": self.binding.server,
+            "tool": self.binding.tool,
+            "rule": self.binding.rule,
+            "arguments": self.arguments,
+            "session": self.binding.session,
+            "client": {"name": self.binding.client_name, "version": self.binding.client_version},
+            "channels": channels,
+            "requested_at": rfc3339(self.requested_at),
+            "expires_at": rfc3339(self.expires_at),
+        })
+    }
+}
+
+/// A person's answer to one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    Approved { approver: String, reason: String, scope: GrantScope, any_args: bool },
+    Denied { approver: String, reason: String },
+}
+
+/// Why a call could not be held (it is denied instead).
+#[derive(Debug, thiserror::Error)]
+pub enum HoldError {
+    #[error("no approval channel is available for this rule (configure [admin] for the api and cli channels)")]
+    NoChannel,
+    #[error("too many pending approvals ({0}); try again later")]
+    TooMany(usize),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+}
+
+/// Why an answer was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("no pending approval request {0:?} (answered, timed out, cancelled or never made)")]
+    NotFound(String),
+    #[error("request {id:?} does not accept answers from the {channel} channel (its rule allows: {allowed})")]
+    ChannelRefused { id: String, channel: &'static str, allowed: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}; the held call was denied")]
+    Store(#[from] StoreError),
+}
+
+struct Waiting {
+    request: ApprovalRequest,
+    answer: oneshot::Sender<Answer>,
+}
+
+struct Inner {
+    store: ApprovalStore,
+    pending: HashMap<String, Waiting>,
+    grants: Vec<Grant>,
+}
+
+pub struct ApprovalBroker {
+    inner: Mutex<Inner>,
+    max_pending: usize,
+    /// Channels this gateway can actually offer (the admin listener is configured).
+    available: Vec<ApprovalChannel>,
+}
+
+/// The longest reason or approver name an answer may carry.
+const MAX_TEXT: usize = 1000;
+/// Time-scoped grants kept in memory at most; the oldest go first.
+const MAX_GRANTS: usize = 10_000;
+
+impl ApprovalBroker {
+    /// Opens the store, denies what a previous run left pending (returned
+    /// for the audit log) and loads the grants still in force.
+    pub fn open(
+        config: &ApprovalConfig,
+        available: Vec<ApprovalChannel>,
+    ) -> Result<(ApprovalBroker, Vec<(String, CallBinding)>), StoreError> {
+        let store = ApprovalStore::open(&config.store)?;
+        let now = SystemTime::now();
+        let abandoned = store.deny_abandoned(RESTART_REASON, now)?;
+        let grants = store.live_grants(now)?;
+        let inner = Mutex::new(Inner { store, pending: HashMap::new(), grants });
+        Ok((ApprovalBroker { inner, max_pending: config.max_pending, available }, abandoned))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A grant that already covers this call, if any.
+    pub fn covering_grant(&self, call: &CallBinding) -> Option<Grant> {
+        let now = SystemTime::now();
+        let mut inner = self.lock();
+        inner.grants.retain(|g| !g.expired(now));
+        inner.grants.iter().find(|g| g.covers(call, now)).cloned()
+    }
+
+    /// Holds a call: records the request and returns it with the receiver
+    /// its answer arrives on.
+    pub fn hold(
+        &self,
+        binding: CallBinding,
+        arguments: Option<&Value>,
+        channels: &[ApprovalChannel],
+        timeout: Duration,
+    ) -> Result<(ApprovalRequest, oneshot::Receiver<Answer>), HoldError> {
+        let channels: Vec<ApprovalChannel> = channels.iter().copied().filter(|c| self.available.contains(c)).collect();
+        if channels.is_empty() {
+            return Err(HoldError::NoChannel);
+        }
+        let now = SystemTime::now();
+        let request = ApprovalRequest {
+            id: request_id(),
+            binding,
+            arguments: mask::mask_secrets(arguments.unwrap_or(&json!({}))),
+            channels,
+            requested_at: now,
+            expires_at: now + timeout,
+        };
+        let mut inner = self.lock();
+        if inner.pending.len() >= self.max_pending {
+            return Err(HoldError::TooMany(self.max_pending));
+        }
+        inner.store.insert_pending(&request)?;
+        let (tx, rx) = oneshot::channel();
+        inner.pending.insert(request.id.clone(), Waiting { request: request.clone(), answer: tx });
+        Ok((request, rx))
+    }
+
+    /// Pending requests, oldest first.
+    pub fn pending(&self) -> Vec<ApprovalRequest> {
+        let mut list: Vec<ApprovalRequest> = self.lock().pending.values().map(|w| w.request.clone()).collect();
+        list.sort_by(|a, b| a.requested_at.cmp(&b.requested_at).then_with(|| a.id.cmp(&b.id)));
+        list
+    }
+
+    /// A person's answer through `channel`. Recorded before the held call
+    /// hears it; if it cannot be recorded, the call is denied.
+    pub fn answer(&self, id: &str, answer: Answer, channel: ApprovalChannel) -> Result<(), AnswerError> {
+        let (approver, reason) = match &answer {
+            Answer::Approved { approver, reason, .. } | Answer::Denied { approver, reason } => (approver, reason),
+        };
+        if approver.trim().is_empty() || approver.len() > MAX_TEXT || reason.len() > MAX_TEXT {
+            return Err(AnswerError::Invalid(format!(
+                "approver must be 1 to {MAX_TEXT} characters, reason at most {MAX_TEXT}"
+            )));
+        }
+        let now = SystemTime::now();
+        let mut inner = self.lock();
+        let Some(waiting) = inner.pending.get(id) else {
+            return Err(AnswerError::NotFound(id.to_string()));
+        };
+        if !waiting.request.channels.contains(&channel) {
+            let allowed: Vec<&str> = waiting.request.channels.iter().map(|c| c.as_str()).collect();
+            return Err(AnswerError::ChannelRefused {
+                id: id.to_string(),
+                channel: channel.as_str(),
+                allowed: allowed.join(", "),
+            });
+        }
+        let waiting = inner.pending.remove(id).expect("checked above");
+        let recorded = match &answer {
+            Answer::Approved { approver, reason, scope, any_args } => {
+                let grant = Grant::widen(id, &waiting.request.binding, *scope, *any_args, approver, reason, now);
+                let label = scope.label();
+                let outcome =
+                    Outcome { status: "approved", approver, reason, scope: Some(&label), any_args: *any_args };
+                grant
+                    .as_ref()
+                    .map_or(Ok(()), |g| inner.store.insert_grant(g))
+                    .and_then(|()| inner.store.decide(id, &outcome, now))
+                    .map(|_| grant)
+            }
+            Answer::Denied { approver, reason } => {
+                let outcome = Outcome { status: "denied", approver, reason, scope: None, any_args: false };
+                inner.store.decide(id, &outcome, now).map(|_| None)
+            }
+        };
+        match recorded {
+            Ok(grant) => {
+                if let Some(grant) = grant {
+                    if inner.grants.len() >= MAX_GRANTS {
+                        inner.grants.remove(0);
+                    }
+                    inner.grants.push(grant);
+                }
+                let _ = waiting.answer.send(answer);
+                Ok(())
+            }
+            Err(e) => {
+                // Fail closed: an answer nobody can prove later releases nothing.
+                let _ = waiting.answer.send(Answer::Denied {
+                    approver: "mcp-warden".into(),
+                    reason: format!("the answer could not be recorded ({e})"),
+                });
+                Err(AnswerError::Store(e))
+            }
+        }
+    }
+
+    /// Ends a request nobody answered (`status` is "timeout" or "cancelled").
+    /// Returns false when an answer got there first: the caller then reads it.
+    pub fn end(&self, id: &str, status: &str, reason: &str) -> bool {
+        let mut inner = self.lock();
+        if inner.pending.remove(id).is_none() {
+            return false;
+        }
+        let outcome = Outcome { status, approver: "mcp-warden", reason, scope: None, any_args: false };
+        if let Err(e) = inner.store.decide(id, &outcome, SystemTime::now()) {
+            tracing::error!(request = %id, "could not record the end of an approval request: {e}");
+        }
+        true
+    }
+
+    /// The newest requests and how each ended, newest first.
+    pub fn recent(&self, limit: usize) -> Result<Vec<Value>, StoreError> {
+        self.lock().store.recent(limit)
+    }
+}
+
+/// Why a request left pending by a previous run was denied.
+pub const RESTART_REASON: &str = "gateway restarted while the call was waiting for approval";
+
+fn request_id() -> String {
+    let bytes: [u8; 12] = rand::random();
+    format!("apr_{}", hex::encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path, max_pending: usize) -> ApprovalConfig {
+        ApprovalConfig { store: dir.join("approvals.sqlite"), progress_interval: Duration::from_secs(5), max_pending }
+    }
+
+    fn binding(digest: &str) -> CallBinding {
+        CallBinding {
+            session: "s1".into(),
+            client_name: Some("c".into()),
+            client_version: None,
+            server: "demo".into(),
+            tool: "send_message".into(),
+            rule: "r".into(),
+            args_digest: digest.into(),
+            policy_version: "v1".into(),
+        }
+    }
+
+    fn approve(scope: GrantScope) -> Answer {
+        Answer::Approved { approver: "alice".into(), reason: "fine".into(), scope, any_args: false }
+    }
+
+    #[test]
+    fn answer_reaches_only_the_request_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
+        let (a, mut rx_a) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        let (_b, mut rx_b) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
+        assert_eq!(rx_a.try_recv().unwrap(), approve(GrantScope::Once));
+        assert!(rx_b.try_recv().is_err(), "the other call still waits");
+        assert!(matches!(
+            broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api),
+            Err(AnswerError::NotFound(_))
+        ));
+        assert!(broker.covering_grant(&binding("d1")).is_none(), "once leaves no grant");
+    }
+
+    #[test]
+    fn a_timed_out_request_cannot_be_approved_afterwards() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
+        let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        assert!(broker.end(&a.id, "timeout", "timed out"));
+        assert!(broker.answer(&a.id, approve(GrantScope::Session), ApprovalChannel::Api).is_err());
+        assert!(broker.covering_grant(&binding("d1")).is_none());
+    }
+
+    #[test]
+    fn a_channel_the_rule_does_not_list_cannot_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
+        let (a, _rx) = broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], Duration::from_secs(60)).unwrap();
+        let refused = broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api);
+        assert!(matches!(refused, Err(AnswerError::ChannelRefused { .. })), "{refused:?}");
+        broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Cli).unwrap();
+    }
+
+    #[test]
+    fn without_an_available_channel_nothing_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), Vec::new()).unwrap();
+        let held = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60));
+        assert!(matches!(held, Err(HoldError::NoChannel)));
+    }
+
+    #[test]
+    fn pending_approvals_are_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 2), ApprovalChannel::ALL.to_vec()).unwrap();
+        let _a = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        let _b = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        let third = broker.hold(binding("d3"), None, &ApprovalChannel::ALL, Duration::from_secs(60));
+        assert!(matches!(third, Err(HoldError::TooMany(2))));
+    }
+
+    #[test]
+    fn requests_pending_at_a_restart_are_denied_and_time_grants_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path(), 10);
+        let id = {
+            let (broker, _) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
+            let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+            let (b, _rx) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+            broker.answer(&b.id, approve(GrantScope::For(Duration::from_secs(600))), ApprovalChannel::Api).unwrap();
+            a.id
+        };
+        let (broker, abandoned) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
+        assert_eq!(abandoned.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), vec![id.clone()]);
+        assert!(broker.pending().is_empty());
+        assert_eq!(broker.lock().store.status(&id).unwrap().as_deref(), Some("denied"));
+        assert!(broker.covering_grant(&binding("d2")).is_some());
+        assert!(broker.covering_grant(&binding("d1")).is_none());
+    }
+
+    #[test]
+    fn held_arguments_are_masked_before_anyone_sees_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
+        let args = json!({"to": "bob@example.com", "api_key": "k-123"});
+        broker.hold(binding("d1"), Some(&args), &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        let listed = broker.pending()[0].view();
+        assert_eq!(listed["arguments"], json!({"to": "bob@example.com", "api_key": "***"}));
+        let recent = broker.recent(10).unwrap();
+        assert_eq!(recent[0]["arguments"]["api_key"], "***");
+    }
+}

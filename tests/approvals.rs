@@ -1,0 +1,584 @@
+//! Human approval end to end: a real client calls through the gateway to
+//! the demo upstream, which records every message it is asked to send, so
+//! each test can prove whether a held call reached it, and how often.
+
+mod common;
+
+use common::client::{call, call_text, connect, text_of, Client};
+use common::*;
+use rmcp::model::CallToolResult;
+use rmcp::ServiceError;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::time::Duration;
+
+const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+const POLICY: &str = r#"
+mode = "enforce"
+[defaults]
+tools = "deny"
+approval_timeout = "30s"
+[[rules]]
+id = "mail-needs-approval"
+server = "demo"
+tools = ["send_message"]
+action = "approve"
+deny_unknown_args = true
+args.to = { required = true, email_domain = ["example.com"] }
+args.body = { max_length = 1000 }
+[[rules]]
+id = "read-back"
+server = "demo"
+tools = ["list_sent_messages"]
+action = "allow"
+"#;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn admin_section(port: u16) -> String {
+    format!("[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n[approval]\nprogress_interval = \"100ms\"\n")
+}
+
+struct Setup {
+    gw: TestGateway,
+    admin: String,
+    http: reqwest::Client,
+    _root: tempfile::TempDir,
+}
+
+async fn setup(policy: &str) -> Setup {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let gw = start_gateway(&format!("{}{}", stdio_demo("demo", root.path()), admin_section(port)), policy).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
+    Setup { gw, admin: format!("http://127.0.0.1:{port}/admin/api"), http: reqwest::Client::new(), _root: root }
+}
+
+impl Setup {
+    async fn pending(&self) -> Vec<Value> {
+        let response = self.http.get(format!("{}/approvals", self.admin)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// Waits until exactly `n` calls are held, and returns them.
+    async fn wait_pending(&self, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let pending = self.pending().await;
+            if pending.len() == n {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} pending approval(s), have {:?}", self.pending().await);
+    }
+
+    async fn answer(&self, id: &str, verb: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/approvals/{id}/{verb}", self.admin))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn audit_for(&self, tool: &str) -> Vec<Value> {
+        audit_records(&self.gw.audit).into_iter().filter(|r| r["tool"] == tool).collect()
+    }
+}
+
+fn message(to: &str, body: &str) -> Value {
+    json!({"to": to, "body": body})
+}
+
+/// Calls send_message in the background, with a progress token.
+fn send_in_background(client: &Client, args: Value) -> tokio::task::JoinHandle<Result<CallToolResult, ServiceError>> {
+    let peer = client.peer().clone();
+    tokio::spawn(async move {
+        let mut params = call("demo__send_message", args);
+        params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(rmcp::model::ProgressToken(
+            rmcp::model::NumberOrString::String("wait-1".into()),
+        )));
+        peer.call_tool(params).await
+    })
+}
+
+async fn sent(client: &Client) -> String {
+    call_text(client, "demo__list_sent_messages", json!({})).await
+}
+
+fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
+    match result {
+        Err(ServiceError::McpError(e)) => e,
+        other => panic!("expected a JSON-RPC error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn call_approved_through_the_api_arrives_exactly_once_and_progress_keeps_the_client_waiting() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let call = send_in_background(&client, message("bob@example.com", "quarterly numbers"));
+    let pending = s.wait_pending(1).await;
+    let request = &pending[0];
+    assert_eq!(request["server"], "demo");
+    assert_eq!(request["tool"], "send_message");
+    assert_eq!(request["arguments"], message("bob@example.com", "quarterly numbers"));
+    assert_eq!(request["client"]["name"], "warden-test-client");
+    assert!(request["requested_at"].is_string() && request["expires_at"].is_string(), "{request}");
+    assert_eq!(sent(&client).await, "", "nothing reaches the upstream while the call is held");
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let id = request["id"].as_str().unwrap();
+    let answer =
+        s.answer(id, "approve", json!({"scope": "once", "reason": "expected report", "approver": "alice"})).await;
+    assert_eq!(answer.status(), 200);
+    let result = call.await.unwrap().expect("the approved call succeeds");
+    assert_eq!(text_of(&result), "sent to bob@example.com");
+    assert_eq!(sent(&client).await, "to=bob@example.com cc= body=quarterly numbers", "arrived exactly once");
+
+    let progress = client.service().progress.lock().unwrap().clone();
+    assert!(progress.len() >= 2, "progress while waiting: {progress:?}");
+    assert!(progress.iter().all(|p| p.message.as_deref().unwrap_or_default().contains("waiting for approval")));
+
+    let records = s.audit_for("send_message");
+    let outcomes: Vec<&str> = records.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["pending", "approved"]);
+    assert!(records.iter().all(|r| r["verdict"] == "approve" && r["approval"]["request"] == id));
+    assert_eq!(records[1]["approval"]["approver"], "alice");
+    assert_eq!(records[1]["approval"]["reason"], "expected report");
+    assert_eq!(records[1]["approval"]["scope"], "once");
+
+    // Single use: the same call again waits for a new answer.
+    let again = send_in_background(&client, message("bob@example.com", "quarterly numbers"));
+    let second = s.wait_pending(1).await;
+    assert_ne!(second[0]["id"], request["id"]);
+    s.answer(second[0]["id"].as_str().unwrap(), "deny", json!({"reason": "once is enough"})).await;
+    let _ = again.await.unwrap();
+    assert_eq!(sent(&client).await, "to=bob@example.com cc= body=quarterly numbers");
+    // An answered request cannot be answered again.
+    assert_eq!(s.answer(id, "approve", json!({})).await.status(), 404);
+}
+
+#[tokio::test]
+async fn denied_call_never_arrives_and_the_error_names_approver_and_reason() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let call = send_in_background(&client, message("bob@example.com", "wire the money"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let answer = s.answer(&id, "deny", json!({"reason": "not without a ticket", "approver": "carol"})).await;
+    assert_eq!(answer.status(), 200);
+    let error = rpc_error(call.await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
+    assert!(error.message.contains("carol") && error.message.contains("not without a ticket"), "{}", error.message);
+    assert_eq!(sent(&client).await, "");
+    let records = s.audit_for("send_message");
+    assert_eq!(records.last().unwrap()["outcome"], "denied");
+    assert_eq!(records.last().unwrap()["approval"]["approver"], "carol");
+    assert_eq!(records.last().unwrap()["approval"]["reason"], "not without a ticket");
+}
+
+#[tokio::test]
+async fn unanswered_call_times_out_and_never_arrives() {
+    let policy = POLICY.replace("action = \"approve\"", "action = \"approve\"\napproval_timeout = \"1s\"");
+    let s = setup(&policy).await;
+    let client = connect(&s.gw.url).await;
+    let started = std::time::Instant::now();
+    let error = rpc_error(send_in_background(&client, message("bob@example.com", "hi")).await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_TIMEOUT);
+    assert!(error.message.contains("timed out after 1s"), "{}", error.message);
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert!(s.pending().await.is_empty());
+    assert_eq!(sent(&client).await, "");
+    let outcomes: Vec<Value> = s.audit_for("send_message").iter().map(|r| r["outcome"].clone()).collect();
+    assert_eq!(outcomes, [json!("pending"), json!("timeout")]);
+}
+
+#[tokio::test]
+async fn approval_for_some_arguments_does_not_let_other_arguments_through() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let first = send_in_background(&client, message("bob@example.com", "lunch?"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    s.answer(&id, "approve", json!({"scope": "session", "reason": "fine"})).await;
+    first.await.unwrap().expect("approved");
+
+    // Same session, same tool, other arguments: held again, never waved through.
+    let other = send_in_background(&client, message("bob@example.com", "and send me the payroll file"));
+    let held = s.wait_pending(1).await;
+    assert_eq!(held[0]["arguments"]["body"], "and send me the payroll file");
+    s.answer(held[0]["id"].as_str().unwrap(), "deny", json!({"reason": "no"})).await;
+    assert_eq!(rpc_error(other.await.unwrap()).code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
+    assert_eq!(sent(&client).await, "to=bob@example.com cc= body=lunch?");
+}
+
+#[tokio::test]
+async fn session_approval_covers_identical_calls_in_that_session_only() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let first = send_in_background(&client, message("bob@example.com", "standup notes"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    s.answer(&id, "approve", json!({"scope": "session", "reason": "daily", "approver": "dana"})).await;
+    first.await.unwrap().expect("approved");
+
+    // The identical call in the same session goes through without asking.
+    let again = call_text(&client, "demo__send_message", message("bob@example.com", "standup notes")).await;
+    assert_eq!(again, "sent to bob@example.com");
+    assert!(s.pending().await.is_empty());
+    let last = s.audit_for("send_message").pop().unwrap();
+    assert_eq!((last["outcome"].as_str(), last["approval"]["approver"].as_str()), (Some("approved"), Some("dana")));
+    assert_eq!(last["approval"]["request"], id.as_str());
+
+    // Another session must wait for its own answer.
+    let other = connect(&s.gw.url).await;
+    let theirs = send_in_background(&other, message("bob@example.com", "standup notes"));
+    let held = s.wait_pending(1).await;
+    assert_ne!(held[0]["session"], Value::Null);
+    s.answer(held[0]["id"].as_str().unwrap(), "deny", json!({"reason": "ask again tomorrow"})).await;
+    assert!(theirs.await.unwrap().is_err());
+    assert_eq!(sent(&other).await, "");
+    assert_eq!(sent(&client).await.lines().count(), 2);
+}
+
+#[tokio::test]
+async fn call_failing_its_argument_constraints_is_denied_without_asking_anyone() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let error = rpc_error(send_in_background(&client, message("attacker@evil.example", "hi")).await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::POLICY_DENIED);
+    assert!(s.pending().await.is_empty());
+    assert_eq!(sent(&client).await, "");
+}
+
+#[tokio::test]
+async fn client_that_goes_away_withdraws_its_held_call() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let call = send_in_background(&client, message("bob@example.com", "bye"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    call.abort();
+    let _ = client.cancel().await;
+    s.wait_pending(0).await;
+    assert_eq!(s.answer(&id, "approve", json!({})).await.status(), 404, "nobody can approve a withdrawn call");
+    let last = s.audit_for("send_message").pop().unwrap();
+    assert_eq!(last["outcome"], "cancelled");
+}
+
+#[tokio::test]
+async fn admin_api_refuses_requests_without_the_right_token() {
+    let s = setup(POLICY).await;
+    let url = format!("{}/approvals", s.admin);
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(s.http.get(&url).send().await.unwrap()), 401);
+    assert_eq!(status(s.http.get(&url).bearer_auth("wrong").send().await.unwrap()), 401);
+    assert_eq!(status(s.http.get(&url).bearer_auth(format!("{TOKEN}x")).send().await.unwrap()), 401);
+    assert_eq!(status(s.http.get(&url).header("authorization", TOKEN).send().await.unwrap()), 401);
+    let approve = format!("{}/approvals/apr_x/approve", s.admin);
+    assert_eq!(status(s.http.post(&approve).json(&json!({})).send().await.unwrap()), 401);
+    assert_eq!(status(s.http.get(&url).bearer_auth(TOKEN).send().await.unwrap()), 200);
+    let decisions = s.http.get(format!("{}/decisions?limit=5", s.admin)).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(decisions.status(), 200);
+}
+
+#[tokio::test]
+async fn without_an_admin_listener_an_approve_rule_fails_closed() {
+    let root = tempfile::tempdir().unwrap();
+    let gw = start_gateway(&stdio_demo("demo", root.path()), POLICY).await;
+    let client = connect(&gw.url).await;
+    let error = rpc_error(send_in_background(&client, message("bob@example.com", "hi")).await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
+    assert!(error.message.contains("no approval channel"), "{}", error.message);
+    assert_eq!(sent(&client).await, "");
+}
+
+fn warden(args: &[&str], config: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn call_approved_and_denied_through_the_cli() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let config = s.gw.config_path.clone();
+    let call = send_in_background(&client, message("bob@example.com", "from the cli"));
+    s.wait_pending(1).await;
+
+    let listed = tokio::task::spawn_blocking({
+        let config = config.clone();
+        move || warden(&["approvals", "list", "--json"], &config)
+    })
+    .await
+    .unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    let list: Vec<Value> = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(list.len(), 1);
+    for key in ["id", "server", "tool", "arguments", "requested_at", "expires_at"] {
+        assert!(list[0].get(key).is_some(), "{key} missing from {}", list[0]);
+    }
+    let id = list[0]["id"].as_str().unwrap().to_string();
+
+    let approved = tokio::task::spawn_blocking({
+        let (config, id) = (config.clone(), id.clone());
+        move || warden(&["approvals", "approve", &id, "--scope", "once", "--reason", "checked by hand"], &config)
+    })
+    .await
+    .unwrap();
+    assert!(approved.status.success(), "{}", String::from_utf8_lossy(&approved.stderr));
+    call.await.unwrap().expect("approved through the CLI");
+    assert_eq!(sent(&client).await, "to=bob@example.com cc= body=from the cli");
+    let last = s.audit_for("send_message").pop().unwrap();
+    assert!(last["approval"]["approver"].as_str().unwrap().starts_with("cli:"), "{last}");
+    assert_eq!(last["approval"]["reason"], "checked by hand");
+
+    let call = send_in_background(&client, message("bob@example.com", "second"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let denied =
+        tokio::task::spawn_blocking(move || warden(&["approvals", "deny", &id, "--reason", "one is enough"], &config))
+            .await
+            .unwrap();
+    assert!(denied.status.success(), "{}", String::from_utf8_lossy(&denied.stderr));
+    let error = rpc_error(call.await.unwrap());
+    assert!(error.message.contains("cli:") && error.message.contains("one is enough"), "{}", error.message);
+    assert_eq!(sent(&client).await.lines().count(), 1);
+}
+
+#[tokio::test]
+async fn explain_shows_the_approve_verdict_and_exits_2() {
+    let s = setup(POLICY).await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
+        .args([
+            "explain",
+            "--tool",
+            "demo__send_message",
+            "--args",
+            r#"{"to":"bob@example.com","body":"hi"}"#,
+            "--config",
+        ])
+        .arg(&s.gw.config_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(stdout.contains("verdict:    approve"), "{stdout}");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
+        .args(["explain", "--tool", "demo__send_message", "--args", r#"{"to":"x@evil.example"}"#, "--config"])
+        .arg(&s.gw.config_path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "argument constraints come first");
+}
+
+/// A gateway process, for a restart that nothing gets to clean up after.
+async fn spawn_gateway(config: &Path, admin: &str) -> tokio::process::Child {
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..300 {
+        if let Ok(r) = http.get(format!("{admin}/approvals")).bearer_auth(TOKEN).send().await {
+            if r.status() == 200 {
+                return child;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the gateway did not start");
+}
+
+#[tokio::test]
+async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let (mcp_port, admin_port) = (free_port(), free_port());
+    let config =
+        write_config(dir.path(), &format!("{}{}", stdio_demo("demo", root.path()), admin_section(admin_port)), POLICY);
+    let text = std::fs::read_to_string(&config).unwrap().replace("127.0.0.1:0", &format!("127.0.0.1:{mcp_port}"));
+    std::fs::write(&config, text).unwrap();
+    let admin = format!("http://127.0.0.1:{admin_port}/admin/api");
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{mcp_port}/mcp");
+
+    let mut gateway = spawn_gateway(&config, &admin).await;
+    let client = connect(&url).await;
+    let call = send_in_background(&client, message("bob@example.com", "before the crash"));
+    let mut id = String::new();
+    for _ in 0..200 {
+        let pending: Vec<Value> =
+            http.get(format!("{admin}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        if let Some(first) = pending.first() {
+            id = first["id"].as_str().unwrap().to_string();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!id.is_empty(), "the call was held");
+    gateway.kill().await.unwrap();
+    call.abort();
+    drop(client);
+
+    let _gateway = spawn_gateway(&config, &admin).await;
+    let pending: Vec<Value> =
+        http.get(format!("{admin}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert!(pending.is_empty(), "{pending:?}");
+    let late =
+        http.post(format!("{admin}/approvals/{id}/approve")).bearer_auth(TOKEN).json(&json!({})).send().await.unwrap();
+    assert_eq!(late.status(), 404, "an abandoned call cannot be approved after a restart");
+    let decisions: Vec<Value> =
+        http.get(format!("{admin}/decisions")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    let record = decisions.iter().find(|d| d["id"] == id.as_str()).expect("the request is on record");
+    assert_eq!(record["status"], "denied");
+
+    let audit = audit_records(&dir.path().join("audit.jsonl"));
+    let about: Vec<&Value> = audit.iter().filter(|r| r["approval"]["request"] == id.as_str()).collect();
+    let outcomes: Vec<&str> = about.iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["pending", "denied"]);
+    assert!(about[1]["reason"].as_str().unwrap().contains("restarted"));
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
+        .args(["audit", "verify"])
+        .arg(dir.path().join("audit.jsonl"))
+        .output()
+        .unwrap();
+    assert!(verify.status.success());
+
+    let client = connect(&url).await;
+    assert_eq!(sent(&client).await, "", "the held call never reached the restarted upstream");
+}
+
+async fn raw_post(http: &reqwest::Client, url: &str, session: Option<&str>, body: Value) -> reqwest::Response {
+    let mut request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
+    let s = setup(POLICY).await;
+    let http = reqwest::Client::new();
+    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}});
+    let session =
+        raw_post(&http, &s.gw.url, None, init).await.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    raw_post(&http, &s.gw.url, Some(&session), json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{
+        "name":"demo__send_message","arguments":{"to":"bob@example.com","body":"never mind"}}});
+    let held = tokio::spawn({
+        let (http, url, session) = (http.clone(), s.gw.url.clone(), session.clone());
+        async move { raw_post(&http, &url, Some(&session), call).await.text().await }
+    });
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let cancel = json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}});
+    raw_post(&http, &s.gw.url, Some(&session), cancel).await;
+    s.wait_pending(0).await;
+    assert_eq!(s.answer(&id, "approve", json!({})).await.status(), 404);
+    assert_eq!(s.audit_for("send_message").pop().unwrap()["outcome"], "cancelled");
+    held.abort();
+    let list = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"demo__list_sent_messages","arguments":{}}});
+    let listed = raw_post(&http, &s.gw.url, Some(&session), list).await.text().await.unwrap();
+    assert!(!listed.contains("never mind"), "{listed}");
+}
+
+#[tokio::test]
+async fn approval_given_after_the_policy_changed_releases_nothing() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let call = send_in_background(&client, message("bob@example.com", "old rules"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let policy_file = s.gw.dir.path().join("policy.toml");
+    std::fs::write(&policy_file, format!("{POLICY}\n# reviewed again\n")).unwrap();
+    s.gw.gateway.reload_policy().unwrap();
+    s.answer(&id, "approve", json!({"reason": "ok"})).await;
+    let error = rpc_error(call.await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
+    assert!(error.message.contains("policy changed"), "{}", error.message);
+    assert_eq!(sent(&client).await, "");
+}
+
+#[tokio::test]
+async fn audit_mode_records_the_approve_verdict_without_holding_the_call() {
+    let s = setup(&POLICY.replace("mode = \"enforce\"", "mode = \"audit\"")).await;
+    let client = connect(&s.gw.url).await;
+    assert_eq!(
+        call_text(&client, "demo__send_message", message("bob@example.com", "hi")).await,
+        "sent to bob@example.com"
+    );
+    assert!(s.pending().await.is_empty());
+    let record = s.audit_for("send_message").pop().unwrap();
+    assert_eq!((record["verdict"].as_str(), record["enforced"].as_bool()), (Some("approve"), Some(false)));
+    assert_eq!(record["outcome"], "forwarded");
+}
+
+#[tokio::test]
+async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules_refusals() {
+    let s = setup(POLICY).await;
+    let client = connect(&s.gw.url).await;
+    let first = send_in_background(&client, message("bob@example.com", "status"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let answer = s.answer(&id, "approve", json!({"scope": "15m", "any_args": true, "reason": "sprint week"})).await;
+    assert_eq!(answer.status(), 200);
+    first.await.unwrap().expect("approved");
+
+    // The same client in a new session, other arguments: covered for 15 minutes.
+    let later = connect(&s.gw.url).await;
+    assert_eq!(
+        call_text(&later, "demo__send_message", message("carol@example.com", "other")).await,
+        "sent to carol@example.com"
+    );
+    let record = s.audit_for("send_message").pop().unwrap();
+    assert_eq!(record["approval"]["scope"], "grant:15m");
+    // The rule's constraints still decide: no grant lets a refused call through.
+    let refused = rpc_error(send_in_background(&later, message("eve@evil.example", "x")).await.unwrap());
+    assert_eq!(refused.code.0 as i64, mcp_warden::errors::code::POLICY_DENIED);
+    assert!(s.pending().await.is_empty());
+}
+
+#[tokio::test]
+async fn held_calls_beyond_the_cap_are_denied_at_once() {
+    let root = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let extra = format!("{}{}max_pending = 1\n", stdio_demo("demo", root.path()), admin_section(port));
+    let gw = start_gateway(&extra, POLICY).await;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
+    let s =
+        Setup { gw, admin: format!("http://127.0.0.1:{port}/admin/api"), http: reqwest::Client::new(), _root: root };
+    let client = connect(&s.gw.url).await;
+    let first = send_in_background(&client, message("bob@example.com", "one"));
+    let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
+    let error = rpc_error(send_in_background(&client, message("bob@example.com", "two")).await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
+    assert!(error.message.contains("too many pending approvals"), "{}", error.message);
+    s.answer(&id, "deny", json!({"reason": "tidy up"})).await;
+    assert!(first.await.unwrap().is_err());
+    assert_eq!(sent(&client).await, "");
+}
+
+#[test]
+fn an_approval_store_that_cannot_be_opened_stops_the_gateway() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "[approval]\nstore = \"missing/dir/approvals.sqlite\"\n", POLICY);
+    let config = mcp_warden::config::GatewayConfig::load(&config).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let started = runtime.block_on(async { mcp_warden::gateway::Gateway::start(config).map(|_| ()) });
+    let error = started.expect_err("the gateway must not start without its approval store");
+    assert!(error.to_string().contains("approval store"), "{error}");
+}
