@@ -43,7 +43,7 @@ impl Gateway {
             audit_records = audit.last_seq(),
             "policy loaded"
         );
-        // The api and cli channels both need the admin listener.
+        // The api, cli and console channels all need the admin listener.
         let channels = if config.admin.is_some() { ApprovalChannel::ALL.to_vec() } else { Vec::new() };
         let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels)?;
         for (id, call) in abandoned {

@@ -17,7 +17,7 @@
 //!
 //! Channels plug in by calling [`ApprovalBroker::pending`] and
 //! [`ApprovalBroker::answer`] with their [`ApprovalChannel`]; today the admin
-//! API and the CLI (through that API).
+//! API, the CLI and the web console (both through that API).
 
 pub mod grant;
 pub mod mask;
@@ -74,7 +74,9 @@ pub enum Answer {
 /// Why a call could not be held (it is denied instead).
 #[derive(Debug, thiserror::Error)]
 pub enum HoldError {
-    #[error("no approval channel is available for this rule (configure [admin] for the api and cli channels)")]
+    #[error(
+        "no approval channel is available for this rule (configure [admin] for the api, cli and console channels)"
+    )]
     NoChannel,
     #[error("too many pending approvals ({0}); try again later")]
     TooMany(usize),

@@ -64,9 +64,9 @@ impl Verdict {
     }
 }
 
-/// Where a person can answer a held call. The console, webhook and MCP
-/// elicitation channels are refused at load until they exist, so a rule can
-/// never wait on a channel nobody can answer.
+/// Where a person can answer a held call. The webhook and MCP elicitation
+/// channels are refused at load until they exist, so a rule can never wait on
+/// a channel nobody can answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApprovalChannel {
@@ -74,20 +74,23 @@ pub enum ApprovalChannel {
     Api,
     /// `mcp-warden approvals ...`, which speaks to the admin API.
     Cli,
+    /// The web console at `/admin` on the admin listener (through the same API).
+    Console,
 }
 
 impl ApprovalChannel {
     /// Every channel this build implements; a rule without `approval = [...]` accepts all.
-    pub const ALL: [ApprovalChannel; 2] = [ApprovalChannel::Api, ApprovalChannel::Cli];
+    pub const ALL: [ApprovalChannel; 3] = [ApprovalChannel::Api, ApprovalChannel::Cli, ApprovalChannel::Console];
 
     pub fn parse(name: &str) -> Result<ApprovalChannel, String> {
         match name {
             "api" => Ok(ApprovalChannel::Api),
             "cli" => Ok(ApprovalChannel::Cli),
-            "console" | "webhook" | "elicitation" => {
-                Err("this channel is not implemented yet; use \"api\" or \"cli\"".into())
+            "console" => Ok(ApprovalChannel::Console),
+            "webhook" | "elicitation" => {
+                Err("this channel is not implemented yet; use \"api\", \"cli\" or \"console\"".into())
             }
-            _ => Err("unknown channel; known channels are \"api\" and \"cli\"".into()),
+            _ => Err("unknown channel; known channels are \"api\", \"cli\" and \"console\"".into()),
         }
     }
 
@@ -95,6 +98,7 @@ impl ApprovalChannel {
         match self {
             ApprovalChannel::Api => "api",
             ApprovalChannel::Cli => "cli",
+            ApprovalChannel::Console => "console",
         }
     }
 }

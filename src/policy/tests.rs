@@ -542,6 +542,12 @@ action = "approve"
 approval_timeout = "5s"
 approval = ["cli"]
 [[rules]]
+id = "export-approval"
+server = "mail"
+tools = ["export"]
+action = "approve"
+approval = ["console", "api"]
+[[rules]]
 id = "never-bulk"
 server = "mail"
 tools = ["send_bulk"]
@@ -585,6 +591,8 @@ fn rule_timeout_and_channels_override_the_defaults() {
     let terms = call_with(&p, "wipe", serde_json::json!({})).approval.unwrap();
     assert_eq!(terms.timeout(), std::time::Duration::from_secs(5));
     assert_eq!(terms.channels, vec![ApprovalChannel::Cli]);
+    let terms = call_with(&p, "export", serde_json::json!({})).approval.unwrap();
+    assert_eq!(terms.channels, vec![ApprovalChannel::Console, ApprovalChannel::Api]);
 }
 
 #[test]
@@ -592,7 +600,7 @@ fn approval_settings_that_cannot_work_fail_to_load() {
     let rule = "[[rules]]\nid = \"r\"\nserver = \"s\"\ntools = [\"t\"]\n";
     for (text, expected) in [
         (format!("{rule}action = \"approve\"\napproval = [\"pager\"]\n"), "unknown channel"),
-        (format!("{rule}action = \"approve\"\napproval = [\"console\"]\n"), "not implemented yet"),
+        (format!("{rule}action = \"approve\"\napproval = [\"webhook\"]\n"), "not implemented yet"),
         (format!("{rule}action = \"approve\"\napproval = []\n"), "at least one channel"),
         (format!("{rule}action = \"approve\"\napproval_timeout = \"soon\"\n"), "not a duration"),
         (format!("{rule}action = \"approve\"\napproval_timeout = \"0s\"\n"), "greater than 0"),
