@@ -8,9 +8,13 @@
 //! - `POST /admin/api/approvals/{id}/deny`: `{"reason":"...","approver":"..."}`;
 //! - `GET  /admin/api/decisions?limit=N`: the newest requests and how they ended.
 //!
+//! `GET /admin` is the web console (`console`): a page without data that
+//! logs in with the token and uses the API above as channel `console`.
+//!
 //! `client` is the other end, used by `mcp-warden approvals ...`.
 
 pub mod client;
+pub mod console;
 
 use crate::approval::grant::GrantScope;
 use crate::approval::{Answer, AnswerError};
@@ -45,16 +49,18 @@ struct Admin {
 pub fn router(gateway: Arc<Gateway>) -> Option<Router> {
     let token = gateway.config.admin.as_ref()?.token.clone();
     let admin = Admin { gateway, token_digest: Sha256::digest(token.as_bytes()).into() };
-    Some(
-        Router::new()
-            .route("/admin/api/approvals", get(list_pending))
-            .route("/admin/api/approvals/{id}/approve", post(approve))
-            .route("/admin/api/approvals/{id}/deny", post(deny))
-            .route("/admin/api/decisions", get(decisions))
-            .layer(axum::middleware::from_fn_with_state(admin.clone(), require_token))
-            .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .with_state(admin),
-    )
+    let api = Router::new()
+        .route("/admin/api/approvals", get(list_pending))
+        .route("/admin/api/approvals/{id}/approve", post(approve))
+        .route("/admin/api/approvals/{id}/deny", post(deny))
+        .route("/admin/api/decisions", get(decisions))
+        // Unknown paths too answer 401 without the token, 404 with it.
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin endpoint") })
+        .layer(axum::middleware::from_fn_with_state(admin.clone(), require_token))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(admin);
+    // The console's shell holds no data; everything it shows comes from `api`.
+    Some(console::routes().merge(api).layer(axum::middleware::from_fn(console::security_headers)))
 }
 
 /// Serves the admin API until `shutdown` resolves.
@@ -125,7 +131,7 @@ struct ApproveBody {
     reason: String,
     #[serde(default)]
     approver: Option<String>,
-    /// "api" (default) or "cli"; the CLI says which it is.
+    /// "api" (default), "cli" or "console"; the CLI and the console say which they are.
     #[serde(default)]
     channel: Option<String>,
 }
@@ -145,6 +151,13 @@ fn channel(name: Option<&str>) -> Result<ApprovalChannel, ApiError> {
     ApprovalChannel::parse(name.unwrap_or("api")).map_err(|e| error(StatusCode::BAD_REQUEST, format!("channel: {e}")))
 }
 
+fn default_approver(channel: ApprovalChannel) -> String {
+    match channel {
+        ApprovalChannel::Console => "console".into(),
+        _ => DEFAULT_APPROVER.into(),
+    }
+}
+
 fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let body = if body.iter().all(u8::is_ascii_whitespace) { b"{}".as_slice() } else { body };
     serde_json::from_slice(body).map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid JSON body: {e}")))
@@ -159,7 +172,7 @@ async fn approve(
     let scope =
         GrantScope::parse(body.scope.as_deref().unwrap_or("once")).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
     let channel = channel(body.channel.as_deref())?;
-    let approver = body.approver.unwrap_or_else(|| DEFAULT_APPROVER.into());
+    let approver = body.approver.unwrap_or_else(|| default_approver(channel));
     let answer = Answer::Approved { approver: approver.clone(), reason: body.reason, scope, any_args: body.any_args };
     admin.gateway.approvals.answer(&id, answer, channel).map_err(answer_error)?;
     let answered = json!({"id": id, "status": "approved", "approver": approver, "scope": scope.label(), "any_args": body.any_args});
@@ -173,7 +186,10 @@ async fn deny(
 ) -> Result<Response, ApiError> {
     let body: DenyBody = parse_body(&body)?;
     let channel = channel(body.channel.as_deref())?;
-    let approver = body.approver.unwrap_or_else(|| DEFAULT_APPROVER.into());
+    if channel == ApprovalChannel::Console && body.reason.trim().is_empty() {
+        return Err(error(StatusCode::BAD_REQUEST, "a denial from the console needs a reason"));
+    }
+    let approver = body.approver.unwrap_or_else(|| default_approver(channel));
     let reason = if body.reason.trim().is_empty() { "no reason given".to_string() } else { body.reason };
     admin
         .gateway
