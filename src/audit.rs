@@ -87,6 +87,10 @@ pub struct ApprovalAudit {
     /// standing grant covered the call.
     pub scope: Option<String>,
     pub any_args: Option<bool>,
+    /// The channel the answer came through ("api", "cli", "console"); absent
+    /// when nobody answered through a channel (pending, timeout, grants).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 /// One line of the file. Field order here is the key order on disk

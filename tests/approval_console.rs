@@ -174,6 +174,7 @@ async fn call_approved_in_the_browser_console_arrives_exactly_once() {
     assert_eq!(last["outcome"], "approved");
     assert_eq!(last["approval"]["request"], id.as_str());
     assert_eq!(last["approval"]["approver"], "console:erin");
+    assert_eq!(last["approval"]["channel"], "console");
     assert_eq!(last["approval"]["reason"], "release notes look fine");
     assert_eq!(last["approval"]["scope"], "once");
 }
@@ -199,6 +200,7 @@ async fn call_denied_in_the_browser_console_never_arrives_and_names_the_reason()
     let last = s.audit_for("send_message").pop().unwrap();
     assert_eq!(last["outcome"], "denied");
     assert_eq!(last["approval"]["approver"], "console:erin");
+    assert_eq!(last["approval"]["channel"], "console");
     assert_eq!(last["approval"]["reason"], "no secrets by mail");
 }
 

@@ -153,6 +153,8 @@ async fn call_approved_through_the_api_arrives_exactly_once_and_progress_keeps_t
     assert_eq!(records[1]["approval"]["approver"], "alice");
     assert_eq!(records[1]["approval"]["reason"], "expected report");
     assert_eq!(records[1]["approval"]["scope"], "once");
+    assert_eq!(records[1]["approval"]["channel"], "api");
+    assert!(records[0]["approval"].get("channel").is_none(), "a pending call has no answer yet");
 
     // Single use: the same call again waits for a new answer.
     let again = send_in_background(&client, message("bob@example.com", "quarterly numbers"));

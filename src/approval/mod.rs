@@ -97,9 +97,13 @@ pub enum AnswerError {
     Store(#[from] StoreError),
 }
 
+/// What a held call hears: the answer, and the channel it came through
+/// (`None` when the gateway itself denied the call).
+pub type Answered = (Answer, Option<ApprovalChannel>);
+
 struct Waiting {
     request: ApprovalRequest,
-    answer: oneshot::Sender<Answer>,
+    answer: oneshot::Sender<Answered>,
 }
 
 struct Inner {
@@ -155,7 +159,7 @@ impl ApprovalBroker {
         arguments: Option<&Value>,
         channels: &[ApprovalChannel],
         timeout: Duration,
-    ) -> Result<(ApprovalRequest, oneshot::Receiver<Answer>), HoldError> {
+    ) -> Result<(ApprovalRequest, oneshot::Receiver<Answered>), HoldError> {
         let channels: Vec<ApprovalChannel> = channels.iter().copied().filter(|c| self.available.contains(c)).collect();
         if channels.is_empty() {
             return Err(HoldError::NoChannel);
@@ -236,15 +240,16 @@ impl ApprovalBroker {
                     }
                     inner.grants.push(grant);
                 }
-                let _ = waiting.answer.send(answer);
+                let _ = waiting.answer.send((answer, Some(channel)));
                 Ok(())
             }
             Err(e) => {
                 // Fail closed: an answer nobody can prove later releases nothing.
-                let _ = waiting.answer.send(Answer::Denied {
+                let denied = Answer::Denied {
                     approver: "mcp-warden".into(),
                     reason: format!("the answer could not be recorded ({e})"),
-                });
+                };
+                let _ = waiting.answer.send((denied, None));
                 Err(AnswerError::Store(e))
             }
         }
@@ -310,7 +315,7 @@ mod tests {
         let (a, mut rx_a) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
         let (_b, mut rx_b) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
         broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
-        assert_eq!(rx_a.try_recv().unwrap(), approve(GrantScope::Once));
+        assert_eq!(rx_a.try_recv().unwrap(), (approve(GrantScope::Once), Some(ApprovalChannel::Api)));
         assert!(rx_b.try_recv().is_err(), "the other call still waits");
         assert!(matches!(
             broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api),

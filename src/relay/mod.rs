@@ -515,6 +515,7 @@ impl ClientSession {
                 reason: Some(grant.reason.clone()),
                 scope: Some(format!("grant:{}", grant.scope.label())),
                 any_args: Some(grant.any_args),
+                channel: None,
             });
             return self.gateway.record(&event);
         }
@@ -590,6 +591,10 @@ impl ClientSession {
         };
         guard.event = None;
         event.latency_us = 0;
+        let (answer, channel) = match answer {
+            Some((answer, channel)) => (Some(answer), channel),
+            None => (None, None),
+        };
         let mut audit = ApprovalAudit { request: request.id.clone(), ..ApprovalAudit::default() };
         let result = match answer {
             Some(Answer::Approved { .. }) if self.client_cancelled(id) => {
@@ -619,12 +624,14 @@ impl ClientSession {
                 audit.reason = Some(reason);
                 audit.scope = Some(scope.label());
                 audit.any_args = Some(any_args);
+                audit.channel = channel.map(|c| c.as_str().to_string());
                 Ok(())
             }
             Some(Answer::Denied { approver, reason }) => {
                 event.outcome = Some("denied".into());
                 audit.approver = Some(approver.clone());
                 audit.reason = Some(reason.clone());
+                audit.channel = channel.map(|c| c.as_str().to_string());
                 Err(GatewayError::ApprovalDenied { request: request.id.clone(), approver, reason, server, tool })
             }
             None => {
