@@ -30,8 +30,7 @@ pub fn explain(
     arguments: Option<&Value>,
     input_schema: Option<&Value>,
 ) -> Explanation {
-    let prefixes = config.upstreams.iter().map(|u| u.prefix().to_string()).collect();
-    let naming = Naming::new(&config.relay.separator, prefixes);
+    let naming = Naming::for_config(config);
     let Some((upstream, tool)) = naming.resolve(exposed) else {
         return Explanation {
             server: None,

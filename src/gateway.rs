@@ -6,6 +6,7 @@ use crate::audit::{ApprovalAudit, AuditEvent, AuditSink};
 use crate::config::GatewayConfig;
 use crate::errors::GatewayError;
 use crate::policy::{ApprovalChannel, Policy};
+use crate::relay::Naming;
 use crate::upstream::UpstreamPool;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -17,6 +18,9 @@ pub struct Gateway {
     audit: AuditSink,
     /// Calls held for a person's approval.
     pub approvals: ApprovalBroker,
+    /// How tools are named on the aggregated endpoint; fixed by the config,
+    /// so built once rather than on every call.
+    pub naming: Naming,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +78,8 @@ impl Gateway {
             tracing::warn!(request = %event.approval.as_ref().map_or("", |a| a.request.as_str()), "denied an approval request left pending by the previous run");
         }
         let pool = UpstreamPool::start(&config.upstreams, &config.relay);
-        Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit, approvals }))
+        let naming = Naming::for_config(&config);
+        Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit, approvals, naming }))
     }
 
     /// The policy in force; a reload swaps it without disturbing decisions

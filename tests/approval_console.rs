@@ -9,15 +9,13 @@
 
 mod common;
 
-use common::client::{call, call_text, connect, text_of, Client};
-use common::*;
-use rmcp::model::CallToolResult;
+use common::approval::*;
+use common::client::{connect, text_of};
 use rmcp::ServiceError;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::time::Duration;
 
-const TOKEN: &str = "console-admin-token-0123456789abcdef";
 /// A secret-looking argument value: the console must show it masked.
 const SECRET: &str = "sk-live-4f9a8b7c6d5e4f3a2b1c";
 
@@ -41,43 +39,6 @@ server = "demo"
 tools = ["list_sent_messages"]
 action = "allow"
 "#;
-
-struct Setup {
-    gw: TestGateway,
-    /// `http://127.0.0.1:PORT/admin`
-    admin: String,
-    http: reqwest::Client,
-    _root: tempfile::TempDir,
-}
-
-async fn setup() -> Setup {
-    let root = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let admin = format!("[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n");
-    let gw = start_gateway(&format!("{}{admin}", stdio_demo("demo", root.path())), POLICY).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
-    Setup { gw, admin: format!("http://127.0.0.1:{port}/admin"), http: reqwest::Client::new(), _root: root }
-}
-
-impl Setup {
-    async fn wait_pending(&self, n: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            let response =
-                self.http.get(format!("{}/api/approvals", self.admin)).bearer_auth(TOKEN).send().await.unwrap();
-            let pending: Vec<Value> = response.json().await.unwrap();
-            if pending.len() == n {
-                return pending;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} pending approval(s)");
-    }
-
-    fn audit_for(&self, tool: &str) -> Vec<Value> {
-        audit_records(&self.gw.audit).into_iter().filter(|r| r["tool"] == tool).collect()
-    }
-}
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -111,12 +72,12 @@ fn node() -> PathBuf {
 }
 
 /// Runs tests/browser/console.mjs and fails the test with its output unless it exits 0.
-async fn drive_console(s: &Setup, action: &str, env: &[(&str, &str)]) {
+async fn drive_console(s: &AdminGateway, action: &str, env: &[(&str, &str)]) {
     let (chromium, playwright) = browser_tools();
     let mut command = tokio::process::Command::new(node());
     command
         .arg(repo().join("tests/browser/console.mjs"))
-        .args([&s.admin, TOKEN, action])
+        .args([&s.console, TOKEN, action])
         .env("CHROMIUM", &chromium)
         .env("PLAYWRIGHT_CORE", &playwright)
         .envs(env.iter().copied())
@@ -135,15 +96,6 @@ async fn drive_console(s: &Setup, action: &str, env: &[(&str, &str)]) {
     );
 }
 
-fn send_in_background(client: &Client, args: Value) -> tokio::task::JoinHandle<Result<CallToolResult, ServiceError>> {
-    let peer = client.peer().clone();
-    tokio::spawn(async move { peer.call_tool(call("demo__send_message", args)).await })
-}
-
-async fn sent(client: &Client) -> String {
-    call_text(client, "demo__list_sent_messages", json!({})).await
-}
-
 fn held_args() -> Value {
     json!({"to": "bob@example.com", "body": SECRET})
 }
@@ -158,7 +110,7 @@ fn browser_env<'a>(reason: &'a str, screenshot: &'a str) -> Vec<(&'a str, &'a st
 
 #[tokio::test]
 async fn call_approved_in_the_browser_console_arrives_exactly_once() {
-    let s = setup().await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -181,7 +133,7 @@ async fn call_approved_in_the_browser_console_arrives_exactly_once() {
 
 #[tokio::test]
 async fn call_denied_in_the_browser_console_never_arrives_and_names_the_reason() {
-    let s = setup().await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     s.wait_pending(1).await;
@@ -206,13 +158,13 @@ async fn call_denied_in_the_browser_console_never_arrives_and_names_the_reason()
 
 #[tokio::test]
 async fn console_without_the_token_shows_no_data() {
-    let s = setup().await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
 
     // The shell is served without the token, holds no data and locks itself down.
-    let page = s.http.get(&s.admin).send().await.unwrap();
+    let page = s.http.get(&s.console).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let headers = page.headers().clone();
     let csp = headers["content-security-policy"].to_str().unwrap();
@@ -222,16 +174,16 @@ async fn console_without_the_token_shows_no_data() {
     assert_eq!(headers["referrer-policy"], "no-referrer");
     let html = page.text().await.unwrap();
     assert!(!html.contains(&id) && !html.contains("bob@example.com") && !html.contains("<script>"), "{html}");
-    let script = s.http.get(format!("{}/console.js", s.admin)).send().await.unwrap();
+    let script = s.http.get(format!("{}/console.js", s.console)).send().await.unwrap();
     assert_eq!(script.status(), 200);
     assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
 
     // Every data path refuses a request without the token.
     for path in ["/api/approvals", "/api/decisions", "/api/nothing-here"] {
-        let response = s.http.get(format!("{}{path}", s.admin)).send().await.unwrap();
+        let response = s.http.get(format!("{}{path}", s.console)).send().await.unwrap();
         assert_eq!(response.status(), 401, "{path}");
     }
-    let approve = s.http.post(format!("{}/api/approvals/{id}/approve", s.admin)).json(&json!({})).send().await;
+    let approve = s.http.post(format!("{}/api/approvals/{id}/approve", s.console)).json(&json!({})).send().await;
     assert_eq!(approve.unwrap().status(), 401);
 
     // In the browser: no data before logging in, and a wrong token stays out.
@@ -244,12 +196,13 @@ async fn console_without_the_token_shows_no_data() {
 #[tokio::test]
 async fn a_rule_limited_to_the_console_refuses_answers_from_the_api() {
     // The channel check is the broker's; the console says it is the console.
-    let s = setup().await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
-    let answer =
-        |body: Value| s.http.post(format!("{}/api/approvals/{id}/deny", s.admin)).bearer_auth(TOKEN).json(&body).send();
+    let answer = |body: Value| {
+        s.http.post(format!("{}/api/approvals/{id}/deny", s.console)).bearer_auth(TOKEN).json(&body).send()
+    };
     assert_eq!(answer(json!({"reason": "via api"})).await.unwrap().status(), 403);
     let no_reason = answer(json!({"channel": "console"})).await.unwrap();
     assert_eq!(no_reason.status(), 400, "a console denial needs a reason");

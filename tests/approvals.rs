@@ -4,15 +4,14 @@
 
 mod common;
 
-use common::client::{call, call_text, connect, text_of, Client};
+use common::approval::*;
+use common::client::{call_text, connect, text_of};
 use common::*;
 use rmcp::model::CallToolResult;
 use rmcp::ServiceError;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-
-const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
 const POLICY: &str = r#"
 mode = "enforce"
@@ -34,82 +33,8 @@ tools = ["list_sent_messages"]
 action = "allow"
 "#;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn admin_section(port: u16) -> String {
-    format!("[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n[approval]\nprogress_interval = \"100ms\"\n")
-}
-
-struct Setup {
-    gw: TestGateway,
-    admin: String,
-    http: reqwest::Client,
-    _root: tempfile::TempDir,
-}
-
-async fn setup(policy: &str) -> Setup {
-    let root = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let gw = start_gateway(&format!("{}{}", stdio_demo("demo", root.path()), admin_section(port)), policy).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
-    Setup { gw, admin: format!("http://127.0.0.1:{port}/admin/api"), http: reqwest::Client::new(), _root: root }
-}
-
-impl Setup {
-    async fn pending(&self) -> Vec<Value> {
-        let response = self.http.get(format!("{}/approvals", self.admin)).bearer_auth(TOKEN).send().await.unwrap();
-        assert_eq!(response.status(), 200);
-        response.json::<Vec<Value>>().await.unwrap()
-    }
-
-    /// Waits until exactly `n` calls are held, and returns them.
-    async fn wait_pending(&self, n: usize) -> Vec<Value> {
-        for _ in 0..200 {
-            let pending = self.pending().await;
-            if pending.len() == n {
-                return pending;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} pending approval(s), have {:?}", self.pending().await);
-    }
-
-    async fn answer(&self, id: &str, verb: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(format!("{}/approvals/{id}/{verb}", self.admin))
-            .bearer_auth(TOKEN)
-            .json(&body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    fn audit_for(&self, tool: &str) -> Vec<Value> {
-        audit_records(&self.gw.audit).into_iter().filter(|r| r["tool"] == tool).collect()
-    }
-}
-
 fn message(to: &str, body: &str) -> Value {
     json!({"to": to, "body": body})
-}
-
-/// Calls send_message in the background, with a progress token.
-fn send_in_background(client: &Client, args: Value) -> tokio::task::JoinHandle<Result<CallToolResult, ServiceError>> {
-    let peer = client.peer().clone();
-    tokio::spawn(async move {
-        let mut params = call("demo__send_message", args);
-        params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(rmcp::model::ProgressToken(
-            rmcp::model::NumberOrString::String("wait-1".into()),
-        )));
-        peer.call_tool(params).await
-    })
-}
-
-async fn sent(client: &Client) -> String {
-    call_text(client, "demo__list_sent_messages", json!({})).await
 }
 
 fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
@@ -121,7 +46,7 @@ fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
 
 #[tokio::test]
 async fn call_approved_through_the_api_arrives_exactly_once_and_progress_keeps_the_client_waiting() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "quarterly numbers"));
     let pending = s.wait_pending(1).await;
@@ -169,7 +94,7 @@ async fn call_approved_through_the_api_arrives_exactly_once_and_progress_keeps_t
 
 #[tokio::test]
 async fn denied_call_never_arrives_and_the_error_names_approver_and_reason() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "wire the money"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -188,7 +113,7 @@ async fn denied_call_never_arrives_and_the_error_names_approver_and_reason() {
 #[tokio::test]
 async fn unanswered_call_times_out_and_never_arrives() {
     let policy = POLICY.replace("action = \"approve\"", "action = \"approve\"\napproval_timeout = \"1s\"");
-    let s = setup(&policy).await;
+    let s = AdminGateway::start(&policy).await;
     let client = connect(&s.gw.url).await;
     let started = std::time::Instant::now();
     let error = rpc_error(send_in_background(&client, message("bob@example.com", "hi")).await.unwrap());
@@ -203,7 +128,7 @@ async fn unanswered_call_times_out_and_never_arrives() {
 
 #[tokio::test]
 async fn approval_for_some_arguments_does_not_let_other_arguments_through() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "lunch?"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -221,7 +146,7 @@ async fn approval_for_some_arguments_does_not_let_other_arguments_through() {
 
 #[tokio::test]
 async fn session_approval_covers_identical_calls_in_that_session_only() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "standup notes"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -249,7 +174,7 @@ async fn session_approval_covers_identical_calls_in_that_session_only() {
 
 #[tokio::test]
 async fn call_failing_its_argument_constraints_is_denied_without_asking_anyone() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let error = rpc_error(send_in_background(&client, message("attacker@evil.example", "hi")).await.unwrap());
     assert_eq!(error.code.0 as i64, mcp_warden::errors::code::POLICY_DENIED);
@@ -259,7 +184,7 @@ async fn call_failing_its_argument_constraints_is_denied_without_asking_anyone()
 
 #[tokio::test]
 async fn client_that_goes_away_withdraws_its_held_call() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "bye"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -273,17 +198,17 @@ async fn client_that_goes_away_withdraws_its_held_call() {
 
 #[tokio::test]
 async fn admin_api_refuses_requests_without_the_right_token() {
-    let s = setup(POLICY).await;
-    let url = format!("{}/approvals", s.admin);
+    let s = AdminGateway::start(POLICY).await;
+    let url = format!("{}/approvals", s.admin_api);
     let status = |r: reqwest::Response| r.status().as_u16();
     assert_eq!(status(s.http.get(&url).send().await.unwrap()), 401);
     assert_eq!(status(s.http.get(&url).bearer_auth("wrong").send().await.unwrap()), 401);
     assert_eq!(status(s.http.get(&url).bearer_auth(format!("{TOKEN}x")).send().await.unwrap()), 401);
     assert_eq!(status(s.http.get(&url).header("authorization", TOKEN).send().await.unwrap()), 401);
-    let approve = format!("{}/approvals/apr_x/approve", s.admin);
+    let approve = format!("{}/approvals/apr_x/approve", s.admin_api);
     assert_eq!(status(s.http.post(&approve).json(&json!({})).send().await.unwrap()), 401);
     assert_eq!(status(s.http.get(&url).bearer_auth(TOKEN).send().await.unwrap()), 200);
-    let decisions = s.http.get(format!("{}/decisions?limit=5", s.admin)).bearer_auth(TOKEN).send().await.unwrap();
+    let decisions = s.http.get(format!("{}/decisions?limit=5", s.admin_api)).bearer_auth(TOKEN).send().await.unwrap();
     assert_eq!(decisions.status(), 200);
 }
 
@@ -309,7 +234,7 @@ fn warden(args: &[&str], config: &Path) -> std::process::Output {
 
 #[tokio::test]
 async fn call_approved_and_denied_through_the_cli() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let config = s.gw.config_path.clone();
     let call = send_in_background(&client, message("bob@example.com", "from the cli"));
@@ -356,7 +281,7 @@ async fn call_approved_and_denied_through_the_cli() {
 
 #[tokio::test]
 async fn explain_shows_the_approve_verdict_and_exits_2() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
         .args([
             "explain",
@@ -474,7 +399,7 @@ async fn raw_post(http: &reqwest::Client, url: &str, session: Option<&str>, body
 
 #[tokio::test]
 async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let http = reqwest::Client::new();
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
         "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}});
@@ -501,7 +426,7 @@ async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
 
 #[tokio::test]
 async fn approval_given_after_the_policy_changed_releases_nothing() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "old rules"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -517,7 +442,7 @@ async fn approval_given_after_the_policy_changed_releases_nothing() {
 
 #[tokio::test]
 async fn audit_mode_records_the_approve_verdict_without_holding_the_call() {
-    let s = setup(&POLICY.replace("mode = \"enforce\"", "mode = \"audit\"")).await;
+    let s = AdminGateway::start(&POLICY.replace("mode = \"enforce\"", "mode = \"audit\"")).await;
     let client = connect(&s.gw.url).await;
     assert_eq!(
         call_text(&client, "demo__send_message", message("bob@example.com", "hi")).await,
@@ -531,7 +456,7 @@ async fn audit_mode_records_the_approve_verdict_without_holding_the_call() {
 
 #[tokio::test]
 async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules_refusals() {
-    let s = setup(POLICY).await;
+    let s = AdminGateway::start(POLICY).await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "status"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -555,14 +480,7 @@ async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules
 
 #[tokio::test]
 async fn held_calls_beyond_the_cap_are_denied_at_once() {
-    let root = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let extra = format!("{}{}max_pending = 1\n", stdio_demo("demo", root.path()), admin_section(port));
-    let gw = start_gateway(&extra, POLICY).await;
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-    tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
-    let s =
-        Setup { gw, admin: format!("http://127.0.0.1:{port}/admin/api"), http: reqwest::Client::new(), _root: root };
+    let s = AdminGateway::start_with(POLICY, "max_pending = 1\n").await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "one"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();

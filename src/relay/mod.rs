@@ -357,24 +357,16 @@ impl ClientSession {
         Ok(items)
     }
 
-    fn naming(&self) -> Naming {
-        let pool = &self.gateway.pool;
-        Naming::new(
-            &self.gateway.config.relay.separator,
-            (0..pool.len()).map(|i| pool.config(i).prefix().to_string()).collect(),
-        )
-    }
-
     fn resolve(&self, exposed: &str) -> Option<(usize, String)> {
         match self.scope {
             Scope::Single(upstream) => Some((upstream, exposed.to_string())),
-            Scope::Aggregate => self.naming().resolve(exposed).map(|(u, name)| (u, name.to_string())),
+            Scope::Aggregate => self.gateway.naming.resolve(exposed).map(|(u, name)| (u, name.to_string())),
         }
     }
 
     async fn list_tools(&self) -> Result<Value, GatewayError> {
         let policy = self.gateway.policy();
-        let naming = self.naming();
+        let naming = &self.gateway.naming;
         let upstreams: Vec<usize> = self.reachable().into_iter().filter(|&u| self.capable(u, "tools")).collect();
         let listings =
             futures::future::join_all(upstreams.iter().map(|&u| self.list_all(u, "tools/list", "tools"))).await;
@@ -677,7 +669,7 @@ impl ClientSession {
     async fn list_merged(&self, msg: &Value, key: &str, rename: Option<&str>) -> Result<Value, GatewayError> {
         let capability = if key == "prompts" { "prompts" } else { "resources" };
         let method = jsonrpc::method(msg).unwrap_or_default().to_string();
-        let naming = self.naming();
+        let naming = &self.gateway.naming;
         let upstreams: Vec<usize> = self.reachable().into_iter().filter(|&u| self.capable(u, capability)).collect();
         let listings = futures::future::join_all(upstreams.iter().map(|&u| self.list_all(u, &method, key))).await;
         let mut items = Vec::new();

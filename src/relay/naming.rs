@@ -15,6 +15,11 @@ impl Naming {
         Naming { separator: separator.to_string(), prefixes }
     }
 
+    /// The namespace of a gateway's configured upstreams, in config order.
+    pub fn for_config(config: &crate::config::GatewayConfig) -> Naming {
+        Naming::new(&config.relay.separator, config.upstreams.iter().map(|u| u.prefix().to_string()).collect())
+    }
+
     pub fn expose(&self, upstream: usize, name: &str) -> String {
         format!("{}{}{}", self.prefixes[upstream], self.separator, name)
     }

@@ -2,6 +2,7 @@
 //! upstreams (child processes built from examples/), and an rmcp client.
 #![allow(dead_code)]
 
+pub mod approval;
 pub mod client;
 
 use mcp_warden::config::GatewayConfig;

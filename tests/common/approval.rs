@@ -1,0 +1,101 @@
+//! A gateway with an admin listener in front of the demo upstream, and the
+//! admin API calls the approval tests make.
+
+use super::client::{call, call_text, Client};
+use super::{audit_records, start_gateway, stdio_demo, TestGateway};
+use rmcp::model::CallToolResult;
+use rmcp::ServiceError;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The `[admin]` and `[approval]` sections for an admin listener on `port`.
+pub fn admin_section(port: u16) -> String {
+    format!("[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n[approval]\nprogress_interval = \"100ms\"\n")
+}
+
+pub struct AdminGateway {
+    pub gw: TestGateway,
+    /// `http://127.0.0.1:PORT/admin` (the console)
+    pub console: String,
+    /// `http://127.0.0.1:PORT/admin/api`
+    pub admin_api: String,
+    pub http: reqwest::Client,
+    _root: tempfile::TempDir,
+}
+
+impl AdminGateway {
+    pub async fn start(policy: &str) -> AdminGateway {
+        AdminGateway::start_with(policy, "").await
+    }
+
+    /// As `start`, with `approval` appended to the `[approval]` section.
+    pub async fn start_with(policy: &str, approval: &str) -> AdminGateway {
+        let root = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = format!("{}{}{approval}", stdio_demo("demo", root.path()), admin_section(port));
+        let gw = start_gateway(&config, policy).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+        tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
+        let console = format!("http://127.0.0.1:{port}/admin");
+        AdminGateway { gw, admin_api: format!("{console}/api"), console, http: reqwest::Client::new(), _root: root }
+    }
+
+    pub async fn pending(&self) -> Vec<Value> {
+        let response = self.http.get(format!("{}/approvals", self.admin_api)).bearer_auth(TOKEN).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// Waits until exactly `n` calls are held, and returns them.
+    pub async fn wait_pending(&self, n: usize) -> Vec<Value> {
+        for _ in 0..200 {
+            let pending = self.pending().await;
+            if pending.len() == n {
+                return pending;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("expected {n} pending approval(s), have {:?}", self.pending().await);
+    }
+
+    pub async fn answer(&self, id: &str, verb: &str, body: Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}/approvals/{id}/{verb}", self.admin_api))
+            .bearer_auth(TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub fn audit_for(&self, tool: &str) -> Vec<Value> {
+        audit_records(&self.gw.audit).into_iter().filter(|r| r["tool"] == tool).collect()
+    }
+}
+
+/// Calls send_message in the background, with a progress token, so the
+/// test can answer the approval while the call is held.
+pub fn send_in_background(
+    client: &Client,
+    args: Value,
+) -> tokio::task::JoinHandle<Result<CallToolResult, ServiceError>> {
+    let peer = client.peer().clone();
+    tokio::spawn(async move {
+        let mut params = call("demo__send_message", args);
+        params.meta = Some(rmcp::model::RequestMetaObject::with_progress_token(rmcp::model::ProgressToken(
+            rmcp::model::NumberOrString::String("wait-1".into()),
+        )));
+        peer.call_tool(params).await
+    })
+}
+
+/// What the demo upstream was asked to send: proof of what reached it.
+pub async fn sent(client: &Client) -> String {
+    call_text(client, "demo__list_sent_messages", json!({})).await
+}
