@@ -68,6 +68,9 @@ pub struct ApprovalConfig {
     pub progress_interval: Duration,
     /// Held calls beyond this many are denied at once.
     pub max_pending: usize,
+    /// Held calls of one client session beyond this many are denied at once,
+    /// so one client cannot fill the queue for everyone.
+    pub max_pending_per_session: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,6 +200,7 @@ struct ApprovalTable {
     store: Option<Spanned<String>>,
     progress_interval: Option<Spanned<String>>,
     max_pending: Option<Spanned<u64>>,
+    max_pending_per_session: Option<Spanned<u64>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -349,6 +353,7 @@ const DEFAULT_ADMIN: &str = "127.0.0.1:8081";
 const DEFAULT_APPROVAL_STORE: &str = "approvals.sqlite";
 const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_secs(5);
 const DEFAULT_MAX_PENDING: usize = 1000;
+const DEFAULT_MAX_PENDING_PER_SESSION: usize = 20;
 /// An admin token shorter than this is refused: it guards who may release held calls.
 const MIN_ADMIN_TOKEN_LEN: usize = 16;
 
@@ -405,7 +410,13 @@ fn approval_config(
         },
     };
     let max_pending = positive_size(table.max_pending.clone(), DEFAULT_MAX_PENDING, "approval.max_pending", source)?;
-    Ok(ApprovalConfig { store, progress_interval, max_pending })
+    let max_pending_per_session = positive_size(
+        table.max_pending_per_session.clone(),
+        DEFAULT_MAX_PENDING_PER_SESSION.min(max_pending),
+        "approval.max_pending_per_session",
+        source,
+    )?;
+    Ok(ApprovalConfig { store, progress_interval, max_pending, max_pending_per_session })
 }
 
 fn positive_size(
@@ -1166,10 +1177,12 @@ cwd = "work"
         let c = ok(&format!("{MINIMAL}[audit]\npath = \"logs/audit.jsonl\"\n"));
         assert_eq!(c.approval.store, Path::new("/etc/warden/logs/approvals.sqlite"));
         assert_eq!(c.approval.max_pending, 1000);
+        assert_eq!(c.approval.max_pending_per_session, 20);
         assert_eq!(c.approval.progress_interval, Duration::from_secs(5));
         let c = ok(&format!("{MINIMAL}[approval]\nstore = \"state/a.sqlite\"\nmax_pending = 5\n"));
         assert_eq!(c.approval.store, Path::new("/etc/warden/state/a.sqlite"));
         assert_eq!(c.approval.max_pending, 5);
+        assert_eq!(c.approval.max_pending_per_session, 5, "never above the gateway-wide cap by default");
         assert!(err(&format!("{MINIMAL}[approval]\nmax_pending = 0\n")).contains("greater than 0"));
     }
 }

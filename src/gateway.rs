@@ -47,8 +47,16 @@ impl Gateway {
             audit_records = audit.last_seq(),
             "policy loaded"
         );
-        // The api, cli and console channels all need the admin listener.
-        let channels = if config.admin.is_some() { ApprovalChannel::ALL.to_vec() } else { Vec::new() };
+        // The api, cli and console channels all need the admin listener;
+        // elicitation needs only the client, which the relay checks per call.
+        let channels: Vec<ApprovalChannel> = ApprovalChannel::ALL
+            .into_iter()
+            .filter(|c| match c {
+                c if c.is_admin() => config.admin.is_some(),
+                ApprovalChannel::Webhook => false,
+                _ => true,
+            })
+            .collect();
         let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels)?;
         for (id, call) in abandoned {
             // Never forwarded: the client that waited is gone with the old process.

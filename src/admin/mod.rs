@@ -147,8 +147,17 @@ struct DenyBody {
     channel: Option<String>,
 }
 
+/// The channel an admin-token holder answers through: only the admin ones.
+/// Webhook and elicitation answers carry their own proof and come elsewhere.
 fn channel(name: Option<&str>) -> Result<ApprovalChannel, ApiError> {
-    ApprovalChannel::parse(name.unwrap_or("api")).map_err(|e| error(StatusCode::BAD_REQUEST, format!("channel: {e}")))
+    match ApprovalChannel::parse(name.unwrap_or("api")) {
+        Ok(channel) if channel.is_admin() => Ok(channel),
+        Ok(channel) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("channel: \"{}\" cannot answer through the admin API", channel.as_str()),
+        )),
+        Err(e) => Err(error(StatusCode::BAD_REQUEST, format!("channel: {e}"))),
+    }
 }
 
 fn default_approver(channel: ApprovalChannel) -> String {

@@ -75,11 +75,14 @@ pub enum Answer {
 #[derive(Debug, thiserror::Error)]
 pub enum HoldError {
     #[error(
-        "no approval channel is available for this rule (configure [admin] for the api, cli and console channels)"
+        "none of this rule's approval channels ({0}) is available for this call: api, cli and console need [admin], \
+         webhook needs [approval.webhook], elicitation needs a client that declared the elicitation capability"
     )]
-    NoChannel,
+    NoChannel(String),
     #[error("too many pending approvals ({0}); try again later")]
     TooMany(usize),
+    #[error("this session already has {0} calls waiting for approval; wait for them to be answered")]
+    TooManyInSession(usize),
     #[error("{0}")]
     Store(#[from] StoreError),
 }
@@ -115,6 +118,7 @@ struct Inner {
 pub struct ApprovalBroker {
     inner: Mutex<Inner>,
     max_pending: usize,
+    max_pending_per_session: usize,
     /// Channels this gateway can actually offer (the admin listener is configured).
     available: Vec<ApprovalChannel>,
 }
@@ -136,7 +140,13 @@ impl ApprovalBroker {
         let abandoned = store.deny_abandoned(RESTART_REASON, now)?;
         let grants = store.live_grants(now)?;
         let inner = Mutex::new(Inner { store, pending: HashMap::new(), grants });
-        Ok((ApprovalBroker { inner, max_pending: config.max_pending, available }, abandoned))
+        let broker = ApprovalBroker {
+            inner,
+            max_pending: config.max_pending,
+            max_pending_per_session: config.max_pending_per_session,
+            available,
+        };
+        Ok((broker, abandoned))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -152,18 +162,26 @@ impl ApprovalBroker {
     }
 
     /// Holds a call: records the request and returns it with the receiver
-    /// its answer arrives on.
+    /// its answer arrives on. Of the rule's `channels` it keeps those this
+    /// gateway serves, and elicitation only when the client `elicits`.
     pub fn hold(
         &self,
         binding: CallBinding,
         arguments: Option<&Value>,
         channels: &[ApprovalChannel],
+        elicits: bool,
         timeout: Duration,
     ) -> Result<(ApprovalRequest, oneshot::Receiver<Answered>), HoldError> {
-        let channels: Vec<ApprovalChannel> = channels.iter().copied().filter(|c| self.available.contains(c)).collect();
-        if channels.is_empty() {
-            return Err(HoldError::NoChannel);
+        let offered: Vec<ApprovalChannel> = channels
+            .iter()
+            .copied()
+            .filter(|&c| self.available.contains(&c) && (c != ApprovalChannel::Elicitation || elicits))
+            .collect();
+        if offered.is_empty() {
+            let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
+            return Err(HoldError::NoChannel(names.join(", ")));
         }
+        let channels = offered;
         let now = SystemTime::now();
         let request = ApprovalRequest {
             id: request_id(),
@@ -176,6 +194,12 @@ impl ApprovalBroker {
         let mut inner = self.lock();
         if inner.pending.len() >= self.max_pending {
             return Err(HoldError::TooMany(self.max_pending));
+        }
+        let session = &request.binding.session;
+        if inner.pending.values().filter(|w| &w.request.binding.session == session).count()
+            >= self.max_pending_per_session
+        {
+            return Err(HoldError::TooManyInSession(self.max_pending_per_session));
         }
         inner.store.insert_pending(&request)?;
         let (tx, rx) = oneshot::channel();
@@ -288,7 +312,12 @@ mod tests {
     use super::*;
 
     fn config(dir: &std::path::Path, max_pending: usize) -> ApprovalConfig {
-        ApprovalConfig { store: dir.join("approvals.sqlite"), progress_interval: Duration::from_secs(5), max_pending }
+        ApprovalConfig {
+            store: dir.join("approvals.sqlite"),
+            progress_interval: Duration::from_secs(5),
+            max_pending,
+            max_pending_per_session: max_pending,
+        }
     }
 
     fn binding(digest: &str) -> CallBinding {
@@ -312,8 +341,8 @@ mod tests {
     fn answer_reaches_only_the_request_it_names() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, mut rx_a) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
-        let (_b, mut rx_b) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        let (a, mut rx_a) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let (_b, mut rx_b) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
         broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
         assert_eq!(rx_a.try_recv().unwrap(), (approve(GrantScope::Once), Some(ApprovalChannel::Api)));
         assert!(rx_b.try_recv().is_err(), "the other call still waits");
@@ -328,7 +357,7 @@ mod tests {
     fn a_timed_out_request_cannot_be_approved_afterwards() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
         assert!(broker.end(&a.id, "timeout", "timed out"));
         assert!(broker.answer(&a.id, approve(GrantScope::Session), ApprovalChannel::Api).is_err());
         assert!(broker.covering_grant(&binding("d1")).is_none());
@@ -338,7 +367,7 @@ mod tests {
     fn a_channel_the_rule_does_not_list_cannot_answer() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, _rx) = broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], Duration::from_secs(60)).unwrap();
+        let (a, _rx) = broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], true, Duration::from_secs(60)).unwrap();
         let refused = broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api);
         assert!(matches!(refused, Err(AnswerError::ChannelRefused { .. })), "{refused:?}");
         broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Cli).unwrap();
@@ -348,18 +377,43 @@ mod tests {
     fn without_an_available_channel_nothing_is_held() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), Vec::new()).unwrap();
-        let held = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60));
-        assert!(matches!(held, Err(HoldError::NoChannel)));
+        let held = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60));
+        assert!(matches!(held, Err(HoldError::NoChannel(_))));
+    }
+
+    #[test]
+    fn elicitation_is_offered_only_to_a_client_that_can_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
+        let rule = [ApprovalChannel::Elicitation, ApprovalChannel::Console];
+        let (held, _rx) = broker.hold(binding("d1"), None, &rule, false, Duration::from_secs(60)).unwrap();
+        assert_eq!(held.channels, vec![ApprovalChannel::Console], "falls back to the rule's other channels");
+        let only = broker.hold(binding("d2"), None, &[ApprovalChannel::Elicitation], false, Duration::from_secs(60));
+        let Err(HoldError::NoChannel(names)) = only else { panic!("{only:?}") };
+        assert_eq!(names, "elicitation");
     }
 
     #[test]
     fn pending_approvals_are_capped() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 2), ApprovalChannel::ALL.to_vec()).unwrap();
-        let _a = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
-        let _b = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
-        let third = broker.hold(binding("d3"), None, &ApprovalChannel::ALL, Duration::from_secs(60));
+        let _a = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let _b = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let third = broker.hold(binding("d3"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60));
         assert!(matches!(third, Err(HoldError::TooMany(2))));
+    }
+
+    #[test]
+    fn one_session_cannot_fill_the_queue_for_everyone() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = ApprovalConfig { max_pending_per_session: 2, ..config(dir.path(), 10) };
+        let (broker, _) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
+        let _a = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let _b = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let third = broker.hold(binding("d3"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60));
+        assert!(matches!(third, Err(HoldError::TooManyInSession(2))), "{third:?}");
+        let other = CallBinding { session: "s2".into(), ..binding("d3") };
+        assert!(broker.hold(other, None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).is_ok());
     }
 
     #[test]
@@ -368,8 +422,8 @@ mod tests {
         let cfg = config(dir.path(), 10);
         let id = {
             let (broker, _) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
-            let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
-            let (b, _rx) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+            let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+            let (b, _rx) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
             broker.answer(&b.id, approve(GrantScope::For(Duration::from_secs(600))), ApprovalChannel::Api).unwrap();
             a.id
         };
@@ -386,7 +440,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
         let args = json!({"to": "bob@example.com", "api_key": "k-123"});
-        broker.hold(binding("d1"), Some(&args), &ApprovalChannel::ALL, Duration::from_secs(60)).unwrap();
+        broker.hold(binding("d1"), Some(&args), &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
         let listed = broker.pending()[0].view();
         assert_eq!(listed["arguments"], json!({"to": "bob@example.com", "api_key": "***"}));
         let recent = broker.recent(10).unwrap();

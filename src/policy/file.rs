@@ -344,7 +344,7 @@ fn compile_rule(
         };
         let channels = match &rule.approval {
             Some(list) => compile_channels(list, id, source)?,
-            None => ApprovalChannel::ALL.to_vec(),
+            None => ApprovalChannel::DEFAULT.to_vec(),
         };
         Some(ApprovalTerms { timeout, channels })
     } else {

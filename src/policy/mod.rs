@@ -64,9 +64,9 @@ impl Verdict {
     }
 }
 
-/// Where a person can answer a held call. The webhook and MCP elicitation
-/// channels are refused at load until they exist, so a rule can never wait on
-/// a channel nobody can answer.
+/// Where a person can answer a held call. A channel the gateway cannot
+/// offer for a call (no `[admin]`, no webhook, a client without elicitation)
+/// is dropped from it; a call left with none is denied, never left waiting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApprovalChannel {
@@ -76,22 +76,34 @@ pub enum ApprovalChannel {
     Cli,
     /// The web console at `/admin` on the admin listener (through the same API).
     Console,
+    /// A POST to `[approval.webhook] url` carrying HMAC-signed approve and
+    /// deny callback URLs, for chat tools and ticket systems.
+    Webhook,
+    /// An `elicitation/create` form sent to the MCP client that made the
+    /// call: the person at that client answers. Only offered to clients
+    /// that declared the capability, and only where a rule names it.
+    Elicitation,
 }
 
 impl ApprovalChannel {
-    /// Every channel this build implements; a rule without `approval = [...]` accepts all.
-    pub const ALL: [ApprovalChannel; 3] = [ApprovalChannel::Api, ApprovalChannel::Cli, ApprovalChannel::Console];
+    /// Channels a rule without `approval = [...]` accepts: those run by the
+    /// gateway's operators. Elicitation lets the calling application's own
+    /// user approve, so a rule has to ask for it by name.
+    pub const DEFAULT: [ApprovalChannel; 4] =
+        [ApprovalChannel::Api, ApprovalChannel::Cli, ApprovalChannel::Console, ApprovalChannel::Webhook];
+    /// Every channel this build implements.
+    pub const ALL: [ApprovalChannel; 5] = [
+        ApprovalChannel::Api,
+        ApprovalChannel::Cli,
+        ApprovalChannel::Console,
+        ApprovalChannel::Webhook,
+        ApprovalChannel::Elicitation,
+    ];
 
     pub fn parse(name: &str) -> Result<ApprovalChannel, String> {
-        match name {
-            "api" => Ok(ApprovalChannel::Api),
-            "cli" => Ok(ApprovalChannel::Cli),
-            "console" => Ok(ApprovalChannel::Console),
-            "webhook" | "elicitation" => {
-                Err("this channel is not implemented yet; use \"api\", \"cli\" or \"console\"".into())
-            }
-            _ => Err("unknown channel; known channels are \"api\", \"cli\" and \"console\"".into()),
-        }
+        ApprovalChannel::ALL.into_iter().find(|c| c.as_str() == name).ok_or_else(|| {
+            "unknown channel; known channels are \"api\", \"cli\", \"console\", \"webhook\" and \"elicitation\"".into()
+        })
     }
 
     pub fn as_str(self) -> &'static str {
@@ -99,7 +111,14 @@ impl ApprovalChannel {
             ApprovalChannel::Api => "api",
             ApprovalChannel::Cli => "cli",
             ApprovalChannel::Console => "console",
+            ApprovalChannel::Webhook => "webhook",
+            ApprovalChannel::Elicitation => "elicitation",
         }
+    }
+
+    /// Whether a person holding the admin token answers through this channel.
+    pub fn is_admin(self) -> bool {
+        matches!(self, ApprovalChannel::Api | ApprovalChannel::Cli | ApprovalChannel::Console)
     }
 }
 

@@ -565,7 +565,7 @@ fn approve_rule_holds_a_call_whose_arguments_pass() {
     assert_eq!((d.verdict, d.rule_id.as_str()), (Verdict::Approve, "mail-approval"));
     let terms = d.approval.expect("an approve verdict carries its terms");
     assert_eq!(terms.timeout(), std::time::Duration::from_secs(90));
-    assert_eq!(terms.channels, ApprovalChannel::ALL.to_vec());
+    assert_eq!(terms.channels, ApprovalChannel::DEFAULT.to_vec());
     assert!(p.tool_listed("mail", "send_email"), "a tool that can be approved is listed");
 }
 
@@ -600,7 +600,6 @@ fn approval_settings_that_cannot_work_fail_to_load() {
     let rule = "[[rules]]\nid = \"r\"\nserver = \"s\"\ntools = [\"t\"]\n";
     for (text, expected) in [
         (format!("{rule}action = \"approve\"\napproval = [\"pager\"]\n"), "unknown channel"),
-        (format!("{rule}action = \"approve\"\napproval = [\"webhook\"]\n"), "not implemented yet"),
         (format!("{rule}action = \"approve\"\napproval = []\n"), "at least one channel"),
         (format!("{rule}action = \"approve\"\napproval_timeout = \"soon\"\n"), "not a duration"),
         (format!("{rule}action = \"approve\"\napproval_timeout = \"0s\"\n"), "greater than 0"),

@@ -46,6 +46,17 @@ pub struct ClientHello {
     pub capabilities: Value,
 }
 
+impl ClientHello {
+    /// Whether the client declared form elicitation: `elicitation: {}` (as
+    /// before modes existed) or `elicitation: {"form": {...}}`.
+    pub fn elicits_forms(&self) -> bool {
+        match self.capabilities.get("elicitation").and_then(Value::as_object) {
+            Some(modes) => modes.is_empty() || modes.contains_key("form"),
+            None => false,
+        }
+    }
+}
+
 /// Unsolicited messages wait here for a client with no stream to take them.
 const UNSOLICITED_BUFFER: usize = 256;
 /// No upstream may flood a session with pages of listings.
@@ -455,7 +466,7 @@ impl ClientSession {
         if held {
             let terms = decision.approval.clone().unwrap_or_else(|| crate::policy::ApprovalTerms {
                 timeout: None,
-                channels: crate::policy::ApprovalChannel::ALL.to_vec(),
+                channels: crate::policy::ApprovalChannel::DEFAULT.to_vec(),
             });
             let binding = CallBinding {
                 session: self.id.clone(),
@@ -513,7 +524,9 @@ impl ClientSession {
         }
         let timeout = terms.timeout();
         let policy_version = binding.policy_version.clone();
-        let (request, mut answer) = match broker.hold(binding, arguments, &terms.channels, timeout) {
+        // A client that cannot show a form is not asked; the rule's other channels remain.
+        let elicits = self.client.get().is_some_and(ClientHello::elicits_forms);
+        let (request, mut answer) = match broker.hold(binding, arguments, &terms.channels, elicits, timeout) {
             Ok(held) => held,
             Err(e) => {
                 // Fail closed: a call that cannot be held is denied, with a record.
