@@ -219,7 +219,8 @@ async fn without_an_admin_listener_an_approve_rule_fails_closed() {
     let client = connect(&gw.url).await;
     let error = rpc_error(send_in_background(&client, message("bob@example.com", "hi")).await.unwrap());
     assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
-    assert!(error.message.contains("no approval channel"), "{}", error.message);
+    assert!(error.message.contains("none of this rule's approval channels"), "{}", error.message);
+    assert!(error.message.contains("need [admin]"), "says what to configure: {}", error.message);
     assert_eq!(sent(&client).await, "");
 }
 

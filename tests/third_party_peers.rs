@@ -249,6 +249,74 @@ async fn python_sdk_relayed_features_through_the_stdio_front() {
     assert_features_report(&report, &output);
 }
 
+/// Holds demo__send_message until the person at the client approves it in
+/// an elicitation form; lets the client read back what was sent.
+const ELICITED_APPROVAL_POLICY: &str = r#"
+mode = "enforce"
+[defaults]
+tools = "deny"
+[[rules]]
+id = "mail-asks-the-user"
+server = "demo"
+tools = ["send_message"]
+action = "approve"
+approval = ["elicitation"]
+approval_timeout = "30s"
+[[rules]]
+id = "read-back"
+server = "demo"
+tools = ["list_sent_messages"]
+action = "allow"
+"#;
+
+/// What the approval client must have seen: one form per held call, the
+/// approved call sent once, the denied one refused and never sent.
+fn assert_elicited_approval(report: &Value, output: &Output) {
+    let context = format!("{report:#}\n{}", describe(output));
+    assert!(report.get("exception").is_none(), "{context}");
+    assert_eq!(report["approved"]["text"], "sent to bob@example.com", "{context}");
+    let denied = report["denied"]["error"].as_str().unwrap_or_else(|| panic!("the second call is refused: {context}"));
+    assert!(denied.contains("python said deny"), "{context}");
+    assert_eq!(report["sent"], "to=bob@example.com cc= body=ship it", "only the approved call arrived: {context}");
+    let forms = report["forms"].as_array().unwrap();
+    assert_eq!(forms.len(), 2, "{context}");
+    assert!(forms[0]["message"].as_str().unwrap().contains("Tool: send_message"), "{context}");
+    assert_eq!(forms[0]["fields"], json!(["decision", "reason", "session"]), "{context}");
+}
+
+#[tokio::test]
+async fn python_sdk_answers_the_gateways_approval_form_over_http() {
+    let root = tempfile::tempdir().unwrap();
+    let gw = start_gateway(&stdio_demo("demo", root.path()), ELICITED_APPROVAL_POLICY).await;
+    let (report, output) = run_python_features(&["approval", "--mode", "legacy"], &[&gw.url]).await;
+    assert_elicited_approval(&report, &output);
+    let outcomes: Vec<Value> = audit_records(&gw.audit)
+        .into_iter()
+        .filter(|r| r["tool"] == "send_message")
+        .map(|r| json!([r["outcome"], r["approval"]["channel"]]))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            json!(["pending", null]),
+            json!(["approved", "elicitation"]),
+            json!(["pending", null]),
+            json!(["denied", "elicitation"])
+        ]
+    );
+}
+
+#[tokio::test]
+async fn python_sdk_answers_the_gateways_approval_form_through_the_stdio_front() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), ELICITED_APPROVAL_POLICY);
+    let warden = warden_bin();
+    let target = [warden.to_str().unwrap(), "stdio", "--config", config.to_str().unwrap()];
+    let (report, output) = run_python_features(&["approval", "--mode", "legacy"], &target).await;
+    assert_elicited_approval(&report, &output);
+}
+
 // ------------------------------------------------------------ MCP Inspector
 
 async fn run_inspector(url: &str, args: &[&str]) -> Output {

@@ -1,6 +1,7 @@
 //! The approval broker: holds the calls whose verdict is Approve until a
 //! person answers through a channel, or the timeout denies them.
 //!
+//! - `elicit`: the elicitation form and how its reply reads (pure);
 //! - `grant`: what an approval covers (pure, unit-tested);
 //! - `mask`: secret-looking argument values hidden from people and disk;
 //! - `store`: the SQLite record of requests and grants.
@@ -16,9 +17,11 @@
 //! - requests pending when the gateway stopped are denied when it starts.
 //!
 //! Channels plug in by calling [`ApprovalBroker::pending`] and
-//! [`ApprovalBroker::answer`] with their [`ApprovalChannel`]; today the admin
-//! API, the CLI and the web console (both through that API).
+//! [`ApprovalBroker::answer`] with their [`ApprovalChannel`]: the admin API,
+//! the CLI and the web console (all through that API), and the elicitation
+//! form the relay sends the calling client (`elicit`).
 
+pub mod elicit;
 pub mod grant;
 pub mod mask;
 pub mod store;
@@ -341,8 +344,10 @@ mod tests {
     fn answer_reaches_only_the_request_it_names() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, mut rx_a) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let (_b, mut rx_b) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let (a, mut rx_a) =
+            broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let (_b, mut rx_b) =
+            broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
         broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
         assert_eq!(rx_a.try_recv().unwrap(), (approve(GrantScope::Once), Some(ApprovalChannel::Api)));
         assert!(rx_b.try_recv().is_err(), "the other call still waits");
@@ -367,7 +372,8 @@ mod tests {
     fn a_channel_the_rule_does_not_list_cannot_answer() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, _rx) = broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], true, Duration::from_secs(60)).unwrap();
+        let (a, _rx) =
+            broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], true, Duration::from_secs(60)).unwrap();
         let refused = broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api);
         assert!(matches!(refused, Err(AnswerError::ChannelRefused { .. })), "{refused:?}");
         broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Cli).unwrap();
@@ -422,8 +428,10 @@ mod tests {
         let cfg = config(dir.path(), 10);
         let id = {
             let (broker, _) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
-            let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-            let (b, _rx) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+            let (a, _rx) =
+                broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+            let (b, _rx) =
+                broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
             broker.answer(&b.id, approve(GrantScope::For(Duration::from_secs(600))), ApprovalChannel::Api).unwrap();
             a.id
         };

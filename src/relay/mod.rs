@@ -13,13 +13,14 @@ mod routes;
 
 pub use naming::Naming;
 
+use crate::approval::elicit::{self, Reply};
 use crate::approval::grant::CallBinding;
-use crate::approval::Answer;
+use crate::approval::{Answer, AnswerError, ApprovalRequest};
 use crate::audit::{digest_arguments, ApprovalAudit, AuditEvent};
 use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
-use crate::policy::{CallContext, Mode, Verdict};
+use crate::policy::{ApprovalChannel, CallContext, Mode, Verdict};
 use crate::upstream::{Hello, UpstreamEvent, UpstreamSession};
 use routes::Routes;
 use serde_json::{json, Map, Value};
@@ -553,6 +554,10 @@ impl ClientSession {
         self.gateway.record(&event)?;
         tracing::info!(session = %self.id, request = %request.id, server = %server, tool = %tool, "call held for approval");
 
+        let mut form = match request.channels.contains(&ApprovalChannel::Elicitation) {
+            true => self.send_approval_form(id, &request),
+            false => None,
+        };
         let progress = self.routes.lock().expect("routes lock").progress_target(id);
         let interval = self.gateway.config.approval.progress_interval;
         let deadline = tokio::time::Instant::now() + timeout;
@@ -562,6 +567,14 @@ impl ClientSession {
             tokio::select! {
                 biased;
                 answer = &mut answer => break answer.ok(),
+                reply = async { (&mut form.as_mut().expect("guarded by the condition").1).await }, if form.is_some() => {
+                    form = None;
+                    let reply = match reply {
+                        Ok(response) => elicit::read_reply(&response, &self.approver_in_client()),
+                        Err(_) => Reply::NoAnswer("the client session ended before the form was answered".into()),
+                    };
+                    self.take_form_reply(&request, reply);
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     if broker.end(&request.id, "timeout", "nobody answered in time") {
                         break None;
@@ -571,6 +584,7 @@ impl ClientSession {
                 }
                 _ = ticker.tick() => {
                     if self.client_cancelled(id) {
+                        self.withdraw_approval_form(form.take(), id);
                         // The armed guard withdraws the request and records it.
                         return Err(GatewayError::InvalidRequest("the client cancelled the call".into()));
                     }
@@ -595,6 +609,7 @@ impl ClientSession {
             }
         };
         guard.event = None;
+        self.withdraw_approval_form(form.take(), id);
         event.latency_us = 0;
         let (answer, channel) = match answer {
             Some((answer, channel)) => (Some(answer), channel),
@@ -649,6 +664,77 @@ impl ClientSession {
         event.approval = Some(audit);
         self.gateway.record(&event)?;
         result
+    }
+
+    /// Asks the person at the client, on the held call's own stream, with
+    /// the elicitation form. Returns the form's id and where its reply
+    /// arrives; `None` when it could not be sent (then it gave no answer).
+    fn send_approval_form(
+        &self,
+        call: &Value,
+        request: &ApprovalRequest,
+    ) -> Option<(Value, tokio::sync::oneshot::Receiver<Value>)> {
+        let (out, form_id, reply) = {
+            let mut routes = self.routes.lock().expect("routes lock");
+            let out = routes.stream_of(call);
+            let (form_id, reply) = routes.own_request(call);
+            (out, form_id, reply)
+        };
+        let params = elicit::form(request, std::time::SystemTime::now());
+        let message = jsonrpc::request(form_id.clone(), "elicitation/create", params);
+        // Never wait on a client that is not reading: the deadline must fire.
+        if out.is_some_and(|out| out.try_send(message).is_ok()) {
+            tracing::info!(session = %self.id, request = %request.id, "asked the client to approve the held call");
+            return Some((form_id, reply));
+        }
+        self.routes.lock().expect("routes lock").own_answer(&form_id);
+        self.take_form_reply(request, Reply::NoAnswer("the approval form could not be sent to the client".into()));
+        None
+    }
+
+    /// Hands the form's reply to the broker. A reply that decides nothing
+    /// denies the call only when no other channel could still answer it.
+    fn take_form_reply(&self, request: &ApprovalRequest, reply: Reply) {
+        let broker = &self.gateway.approvals;
+        let why = match reply {
+            Reply::Answered(answer) => match broker.answer(&request.id, answer, ApprovalChannel::Elicitation) {
+                // Either way an answer is on its way to the held call.
+                Ok(()) | Err(AnswerError::NotFound(_)) | Err(AnswerError::Store(_)) => return,
+                Err(e) => e.to_string(),
+            },
+            Reply::NoAnswer(why) => why,
+        };
+        if request.channels.iter().any(|&c| c != ApprovalChannel::Elicitation) {
+            tracing::info!(session = %self.id, request = %request.id, "no answer in the client ({why}); waiting on the other channels");
+            return;
+        }
+        let denial = Answer::Denied { approver: "mcp-warden".into(), reason: why };
+        if let Err(e) = broker.answer(&request.id, denial, ApprovalChannel::Elicitation) {
+            tracing::debug!(request = %request.id, "the held call had already ended: {e}");
+        }
+    }
+
+    /// Takes back a form nobody needs an answer to any more.
+    fn withdraw_approval_form(&self, form: Option<(Value, tokio::sync::oneshot::Receiver<Value>)>, call: &Value) {
+        let Some((form_id, _)) = form else { return };
+        let out = {
+            let mut routes = self.routes.lock().expect("routes lock");
+            routes.own_answer(&form_id);
+            routes.stream_of(call)
+        };
+        let note = jsonrpc::notification(
+            "notifications/cancelled",
+            Some(json!({ "requestId": form_id, "reason": "the held call was answered elsewhere or ended" })),
+        );
+        if let Some(out) = out {
+            let _ = out.try_send(note);
+        }
+    }
+
+    /// Who answered in the client, as far as the gateway can tell.
+    fn approver_in_client(&self) -> String {
+        let name = self.client.get().and_then(|c| c.name.as_deref()).unwrap_or("unnamed");
+        format!("client:{name}")
     }
 
     fn client_cancelled(&self, id: &Value) -> bool {
@@ -805,6 +891,11 @@ impl ClientSession {
     }
 
     async fn handle_response(&self, id: Value, mut msg: Value) {
+        let own = self.routes.lock().expect("routes lock").own_answer(&id);
+        if let Some(waiting) = own {
+            let _ = waiting.send(msg);
+            return;
+        }
         let target = self.routes.lock().expect("routes lock").answer(&id);
         let Some((upstream, upstream_id)) = target else {
             tracing::debug!(session = %self.id, "dropping a response to no pending server request");

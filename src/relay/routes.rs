@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 use std::collections::HashMap;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::jsonrpc::id_key;
 
@@ -16,6 +16,8 @@ pub struct InFlight {
     /// Set once the request has been forwarded.
     pub upstream: Option<(usize, u64)>,
     pub cancelled: bool,
+    /// Requests of the gateway's own made on behalf of this one; they end with it.
+    own_requests: Vec<String>,
     seq: u64,
 }
 
@@ -26,6 +28,9 @@ pub struct Routes {
     server_requests: HashMap<String, (usize, Value)>,
     /// Progress tokens of server-to-client requests -> upstream.
     server_progress: HashMap<String, usize>,
+    /// Requests the gateway itself sent the client (approval forms) -> who
+    /// waits for the answer.
+    own_requests: HashMap<String, oneshot::Sender<Value>>,
     next_server_id: u64,
     seq: u64,
 }
@@ -33,7 +38,8 @@ pub struct Routes {
 impl Routes {
     pub fn begin(&mut self, client_id: &Value, out: mpsc::Sender<Value>, progress_token: Option<Value>) {
         self.seq += 1;
-        let entry = InFlight { out, progress_token, upstream: None, cancelled: false, seq: self.seq };
+        let entry =
+            InFlight { out, progress_token, upstream: None, cancelled: false, own_requests: Vec::new(), seq: self.seq };
         self.inflight.insert(id_key(client_id), entry);
     }
 
@@ -50,13 +56,41 @@ impl Routes {
         Some((entry.out.clone(), entry.progress_token.clone()?))
     }
 
+    /// The stream of a request the client is waiting on.
+    pub fn stream_of(&self, client_id: &Value) -> Option<mpsc::Sender<Value>> {
+        self.inflight.get(&id_key(client_id)).map(|e| e.out.clone())
+    }
+
+    /// An id for a request of the gateway's own to the client about the
+    /// client's request `on_behalf_of`, from the same sequence as relayed
+    /// ones so the two never collide, and the receiver its answer arrives on.
+    pub fn own_request(&mut self, on_behalf_of: &Value) -> (Value, oneshot::Receiver<Value>) {
+        self.next_server_id += 1;
+        let client_id = Value::String(format!("warden-{}", self.next_server_id));
+        let (tx, rx) = oneshot::channel();
+        self.own_requests.insert(id_key(&client_id), tx);
+        if let Some(entry) = self.inflight.get_mut(&id_key(on_behalf_of)) {
+            entry.own_requests.push(id_key(&client_id));
+        }
+        (client_id, rx)
+    }
+
+    /// Who waits for the client's answer to a request of the gateway's own.
+    pub fn own_answer(&mut self, client_id: &Value) -> Option<oneshot::Sender<Value>> {
+        self.own_requests.remove(&id_key(client_id))
+    }
+
     /// Whether the client sent `notifications/cancelled` for this request.
     pub fn is_cancelled(&self, client_id: &Value) -> bool {
         self.inflight.get(&id_key(client_id)).is_some_and(|e| e.cancelled)
     }
 
     pub fn finish(&mut self, client_id: &Value) -> Option<InFlight> {
-        self.inflight.remove(&id_key(client_id))
+        let entry = self.inflight.remove(&id_key(client_id))?;
+        for own in &entry.own_requests {
+            self.own_requests.remove(own);
+        }
+        Some(entry)
     }
 
     /// Marks a request the client gave up on; returns where it was sent.
@@ -171,6 +205,28 @@ mod tests {
         assert_eq!(routes.answer(&second), Some((1, json!(1))));
         assert_eq!(routes.answer(&second), None, "an answer is used once");
         assert_eq!(routes.server_request_id(0, &json!(1)), Some(first));
+    }
+
+    #[test]
+    fn the_gateways_own_requests_never_share_ids_with_relayed_ones() {
+        let mut routes = Routes::default();
+        let relayed = routes.server_request(0, json!(1), None);
+        let (own, mut rx) = routes.own_request(&json!(7));
+        assert_ne!(relayed, own);
+        assert!(routes.answer(&own).is_none(), "an upstream never gets the gateway's answer");
+        routes.own_answer(&own).unwrap().send(json!({"ok": true})).unwrap();
+        assert_eq!(rx.try_recv().unwrap(), json!({"ok": true}));
+        assert!(routes.own_answer(&own).is_none(), "answered once");
+    }
+
+    #[test]
+    fn the_gateways_own_requests_end_with_the_call_they_serve() {
+        let mut routes = Routes::default();
+        let (a, _ra) = channel();
+        routes.begin(&json!(7), a, None);
+        let (own, _rx) = routes.own_request(&json!(7));
+        routes.finish(&json!(7));
+        assert!(routes.own_answer(&own).is_none(), "nothing is left behind for a reply that cannot matter");
     }
 
     #[test]

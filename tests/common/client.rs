@@ -13,7 +13,15 @@ use tokio::sync::Notify;
 
 #[derive(Clone)]
 pub struct TestClient {
+    /// Whether the client declares the elicitation capability at all.
+    pub elicitation: bool,
     pub answer: ElicitationAction,
+    /// What an accepted form carries (default `{"confirm": true}`).
+    pub content: Option<serde_json::Value>,
+    /// Never answer a form; wait until the server withdraws it.
+    pub hold_forms: bool,
+    /// Forms the server withdrew (notifications/cancelled) while unanswered.
+    pub withdrawn: Arc<Mutex<usize>>,
     pub elicited: Arc<Mutex<Vec<String>>>,
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     pub tools_changed: Arc<Notify>,
@@ -22,7 +30,11 @@ pub struct TestClient {
 impl Default for TestClient {
     fn default() -> Self {
         TestClient {
+            elicitation: true,
             answer: ElicitationAction::Accept,
+            content: None,
+            hold_forms: false,
+            withdrawn: Arc::default(),
             elicited: Arc::default(),
             progress: Arc::default(),
             tools_changed: Arc::default(),
@@ -32,21 +44,31 @@ impl Default for TestClient {
 
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
-        let capabilities = ClientCapabilities::builder().enable_elicitation().build();
+        let capabilities = match self.elicitation {
+            true => ClientCapabilities::builder().enable_elicitation().build(),
+            false => ClientCapabilities::default(),
+        };
         ClientConfig::new(capabilities, Implementation::new("warden-test-client", "1.2.3"))
     }
 
     async fn create_elicitation(
         &self,
         request: ElicitRequestParams,
-        _context: RequestContext<RoleClient>,
+        context: RequestContext<RoleClient>,
     ) -> Result<ElicitResult, ErrorData> {
         if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
             self.elicited.lock().unwrap().push(message.clone());
         }
+        if self.hold_forms {
+            context.ct.cancelled().await;
+            *self.withdrawn.lock().unwrap() += 1;
+            return Err(ErrorData::internal_error("withdrawn", None));
+        }
         let result = ElicitResult::new(self.answer.clone());
         Ok(match self.answer {
-            ElicitationAction::Accept => result.with_content(serde_json::json!({ "confirm": true })),
+            ElicitationAction::Accept => {
+                result.with_content(self.content.clone().unwrap_or_else(|| serde_json::json!({ "confirm": true })))
+            }
             _ => result,
         })
     }
@@ -63,10 +85,11 @@ impl ClientHandler for TestClient {
 pub type Client = RunningService<RoleClient, TestClient>;
 
 pub async fn connect(url: &str) -> Client {
-    TestClient::default()
-        .serve(StreamableHttpClientTransport::from_uri(url.to_string()))
-        .await
-        .expect("client connects")
+    connect_as(url, TestClient::default()).await
+}
+
+pub async fn connect_as(url: &str, client: TestClient) -> Client {
+    client.serve(StreamableHttpClientTransport::from_uri(url.to_string())).await.expect("client connects")
 }
 
 pub fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {

@@ -3,6 +3,7 @@ official MCP Python SDK, through mcp-warden. Used by tests/third_party_peers.rs.
 
     .peers/venv/bin/python tests/peers/python_features.py demo  [--mode legacy] -- URL|COMMAND...
     .peers/venv/bin/python tests/peers/python_features.py roots --root DIR [--mode legacy] -- URL|COMMAND...
+    .peers/venv/bin/python tests/peers/python_features.py approval [--mode legacy] -- URL|COMMAND...
 
 Scenario `demo` (the demo upstream named "demo", everything allowed):
 ping, progress notifications (demo__slow_count), an elicitation the upstream
@@ -14,6 +15,11 @@ Scenario `roots` (@modelcontextprotocol/server-filesystem named "files"):
 the client declares roots; server-filesystem asks for them (roots/list,
 relayed by the gateway to this client) and then allows exactly those
 directories, which files__list_allowed_directories reports.
+
+Scenario `approval` (the demo upstream behind a policy that holds
+demo__send_message for approval through elicitation): the gateway itself asks
+this client with an approval form; the callback approves what it is shown only
+when the body is "ship it", so one call goes through and one is denied.
 
 Prints one JSON object on stdout; every step records what it saw or the
 exception it raised, so the Rust test can say precisely what broke.
@@ -36,7 +42,7 @@ from mcp.types import ElicitResult, ListRootsResult, Root
 
 def parse_args() -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("scenario", choices=["demo", "roots"])
+    p.add_argument("scenario", choices=["demo", "roots", "approval"])
     p.add_argument("--mode", default="legacy")
     p.add_argument("--root", help="the directory the client offers as its root (scenario roots)")
     p.add_argument("--timeout", type=float, default=30.0)
@@ -154,10 +160,39 @@ async def roots(args: argparse.Namespace, out: dict[str, Any]) -> None:
         await step(out, "roots", allowed(), args.timeout)
 
 
+async def approval(args: argparse.Namespace, out: dict[str, Any]) -> None:
+    forms: list[dict[str, Any]] = []
+
+    async def on_elicit(_context: Any, params: Any) -> ElicitResult:
+        message = getattr(params, "message", "")
+        schema = getattr(params, "requested_schema", None) or {}
+        forms.append({"message": message, "fields": sorted(schema.get("properties", {}))})
+        decision = "approve" if '"ship it"' in message else "deny"
+        return ElicitResult(action="accept", content={"decision": decision, "reason": f"python said {decision}"})
+
+    async with Client(
+        server_for(args.target), mode=args.mode, read_timeout_seconds=args.timeout, elicitation_callback=on_elicit
+    ) as client:
+        out["protocol_version"] = client.protocol_version
+
+        async def send(body: str) -> dict[str, Any]:
+            try:
+                result = await client.call_tool("demo__send_message", {"to": "bob@example.com", "body": body})
+            except Exception as e:  # noqa: BLE001 - a denial arrives as a JSON-RPC error
+                return {"error": str(e)}
+            return {"text": content_text(result), "is_error": bool(result.is_error)}
+
+        await step(out, "approved", send("ship it"), args.timeout)
+        await step(out, "denied", send("wire the money"), args.timeout)
+        sent = await client.call_tool("demo__list_sent_messages", {})
+        out["sent"] = content_text(sent)
+        out["forms"] = forms
+
+
 def main() -> int:
     args = parse_args()
     out: dict[str, Any] = {"scenario": args.scenario, "mode": args.mode}
-    scenario = demo if args.scenario == "demo" else roots
+    scenario = {"demo": demo, "roots": roots, "approval": approval}[args.scenario]
     try:
         asyncio.run(asyncio.wait_for(scenario(args, out), args.timeout * 4))
     except BaseException as e:  # noqa: BLE001
