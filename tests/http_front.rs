@@ -187,6 +187,57 @@ async fn json_only_clients_get_a_json_answer() {
 }
 
 #[tokio::test]
+async fn a_json_only_client_gets_requests_for_it_on_the_get_stream_and_its_call_completes() {
+    use futures::StreamExt;
+    let (gw, _root) = gateway().await;
+    let mut init = init_body();
+    init["params"]["capabilities"] = json!({"elicitation": {}});
+    let resp = post(&gw.url, None, init.to_string()).await;
+    let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
+    let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string();
+    assert_eq!(post(&gw.url, Some(&session), note).await.status(), StatusCode::ACCEPTED);
+    let client = reqwest::Client::new();
+    let stream = client.get(&gw.url).header("accept", "text/event-stream").header("mcp-session-id", &session).send();
+    let mut stream = stream.await.unwrap().bytes_stream();
+
+    let call = json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"demo__confirm_action","arguments":{"action":"rotate keys"}}});
+    let answer = tokio::spawn(
+        client
+            .post(&gw.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .header("mcp-session-id", &session)
+            .body(call.to_string())
+            .send(),
+    );
+    // The upstream's elicitation arrives on the GET stream, not lost in the JSON answer.
+    let mut seen = String::new();
+    let request = loop {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+            .await
+            .expect("the elicitation reaches the GET stream")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+        let found = seen
+            .lines()
+            .filter_map(|l| l.strip_prefix("data:"))
+            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+            .find(|m| m["method"] == "elicitation/create");
+        if let Some(found) = found {
+            break found;
+        }
+    };
+    let reply = json!({"jsonrpc":"2.0","id":request["id"],"result":{"action":"accept","content":{"confirm":true}}});
+    assert_eq!(post(&gw.url, Some(&session), reply.to_string()).await.status(), StatusCode::ACCEPTED);
+    let resp = answer.await.unwrap().unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["id"], 5);
+    assert_eq!(body["result"]["content"][0]["text"], "confirmed: rotate keys", "{body}");
+}
+
+#[tokio::test]
 async fn unknown_fields_survive_the_relay() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;

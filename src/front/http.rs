@@ -229,11 +229,12 @@ impl HttpFront {
             }
         };
         let (tx, rx) = mpsc::channel::<Value>(32);
-        tokio::spawn(async move { session.handle(msg, tx).await });
+        let handler = session.clone();
+        tokio::spawn(async move { handler.handle(msg, tx).await });
         if wants_sse {
             sse(rx).into_response()
         } else {
-            json_answer(rx, id).await
+            json_answer(&session, rx, id).await
         }
     }
 
@@ -326,10 +327,20 @@ fn sse(rx: mpsc::Receiver<Value>) -> Sse<impl Stream<Item = Result<Event, Infall
 }
 
 /// For a client that accepts only JSON: wait for the answer itself.
-async fn json_answer(mut rx: mpsc::Receiver<Value>, id: Value) -> Response {
+/// Requests for the client made meanwhile (an upstream's elicitation, the
+/// gateway's approval form) cannot ride on a JSON answer, and the call may
+/// wait on them: they go to the session's GET stream instead.
+async fn json_answer(session: &ClientSession, mut rx: mpsc::Receiver<Value>, id: Value) -> Response {
     while let Some(msg) = rx.recv().await {
-        if msg.get("method").is_none() && msg.get("id") == Some(&id) {
-            return axum::Json(msg).into_response();
+        match (msg.get("method"), msg.get("id")) {
+            (None, Some(answered)) if *answered == id => return axum::Json(msg).into_response(),
+            (Some(_), Some(_)) => {
+                if !session.send_unsolicited(msg) {
+                    tracing::warn!(session = %session.id, "dropped a request for a JSON-only client with no stream to take it");
+                }
+            }
+            // Progress and logging about this request have nowhere to go.
+            _ => {}
         }
     }
     rpc_error(StatusCode::INTERNAL_SERVER_ERROR, GatewayError::Internal("the request ended without an answer".into()))

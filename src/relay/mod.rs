@@ -102,6 +102,11 @@ impl ClientSession {
         (session, unsolicited_rx)
     }
 
+    /// Queues a message for the session's GET stream; false when the queue is full.
+    pub fn send_unsolicited(&self, msg: Value) -> bool {
+        self.unsolicited.try_send(msg).is_ok()
+    }
+
     pub fn client(&self) -> Option<&ClientHello> {
         self.client.get()
     }
