@@ -334,10 +334,8 @@ async fn json_answer(session: &ClientSession, mut rx: mpsc::Receiver<Value>, id:
     while let Some(msg) = rx.recv().await {
         match (msg.get("method"), msg.get("id")) {
             (None, Some(answered)) if *answered == id => return axum::Json(msg).into_response(),
-            (Some(_), Some(_)) => {
-                if !session.send_unsolicited(msg) {
-                    tracing::warn!(session = %session.id, "dropped a request for a JSON-only client with no stream to take it");
-                }
+            (Some(_), Some(_)) if !session.send_unsolicited(msg.clone()) => {
+                tracing::warn!(session = %session.id, "dropped a request for a JSON-only client with no stream to take it");
             }
             // Progress and logging about this request have nowhere to go.
             _ => {}
