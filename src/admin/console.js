@@ -83,6 +83,7 @@ function buildCard(request) {
     ["rule", request.rule],
     ["requested at", request.requested_at],
     ["expires at", request.expires_at],
+    ["answered through", (request.channels || []).join(", ")],
     ["request", request.id],
   ]) {
     meta.appendChild(el("dt", { text: label }));
@@ -117,6 +118,12 @@ function buildCard(request) {
     answer,
     message,
   ]);
+
+  // The gateway would refuse the answer anyway; say so before anyone tries.
+  if (!(request.channels || []).includes("console")) {
+    approve.disabled = deny.disabled = true;
+    message.textContent = "This rule takes answers only through: " + (request.channels || []).join(", ") + ".";
+  }
 
   async function send(verb) {
     message.textContent = "";
