@@ -3,7 +3,9 @@
 //!
 //! - `grant`: what an approval covers (pure, unit-tested);
 //! - `mask`: secret-looking argument values hidden from people and disk;
-//! - `store`: the SQLite record of requests and grants.
+//! - `store`: the SQLite record of requests and grants;
+//! - `webhook`: announcing held calls to a receiver with signed approve and
+//!   deny links (signing pure, delivery I/O).
 //!
 //! What must stay true:
 //! - a held call is released only by an answer to *its* request id, or by a
@@ -17,11 +19,13 @@
 //!
 //! Channels plug in by calling [`ApprovalBroker::pending`] and
 //! [`ApprovalBroker::answer`] with their [`ApprovalChannel`]; today the admin
-//! API, the CLI and the web console (both through that API).
+//! API, the CLI and the web console (both through that API), and the
+//! webhook's signed links (`admin::webhook`).
 
 pub mod grant;
 pub mod mask;
 pub mod store;
+pub mod webhook;
 
 use crate::config::ApprovalConfig;
 use crate::policy::ApprovalChannel;
@@ -214,6 +218,15 @@ impl ApprovalBroker {
         list
     }
 
+    /// The pending request `id`, if it is still waiting.
+    pub fn pending_request(&self, id: &str) -> Option<ApprovalRequest> {
+        self.lock().pending.get(id).map(|w| w.request.clone())
+    }
+
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.lock().pending.contains_key(id)
+    }
+
     /// A person's answer through `channel`. Recorded before the held call
     /// hears it; if it cannot be recorded, the call is denied.
     pub fn answer(&self, id: &str, answer: Answer, channel: ApprovalChannel) -> Result<(), AnswerError> {
@@ -317,6 +330,7 @@ mod tests {
             progress_interval: Duration::from_secs(5),
             max_pending,
             max_pending_per_session: max_pending,
+            webhook: None,
         }
     }
 
@@ -341,8 +355,10 @@ mod tests {
     fn answer_reaches_only_the_request_it_names() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, mut rx_a) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let (_b, mut rx_b) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let (a, mut rx_a) =
+            broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+        let (_b, mut rx_b) =
+            broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
         broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
         assert_eq!(rx_a.try_recv().unwrap(), (approve(GrantScope::Once), Some(ApprovalChannel::Api)));
         assert!(rx_b.try_recv().is_err(), "the other call still waits");
@@ -367,7 +383,8 @@ mod tests {
     fn a_channel_the_rule_does_not_list_cannot_answer() {
         let dir = tempfile::tempdir().unwrap();
         let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, _rx) = broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], true, Duration::from_secs(60)).unwrap();
+        let (a, _rx) =
+            broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], true, Duration::from_secs(60)).unwrap();
         let refused = broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api);
         assert!(matches!(refused, Err(AnswerError::ChannelRefused { .. })), "{refused:?}");
         broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Cli).unwrap();
@@ -422,8 +439,10 @@ mod tests {
         let cfg = config(dir.path(), 10);
         let id = {
             let (broker, _) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
-            let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-            let (b, _rx) = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+            let (a, _rx) =
+                broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
+            let (b, _rx) =
+                broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
             broker.answer(&b.id, approve(GrantScope::For(Duration::from_secs(600))), ApprovalChannel::Api).unwrap();
             a.id
         };

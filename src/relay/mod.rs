@@ -552,6 +552,7 @@ impl ClientSession {
         event.approval = Some(ApprovalAudit { request: request.id.clone(), ..ApprovalAudit::default() });
         self.gateway.record(&event)?;
         tracing::info!(session = %self.id, request = %request.id, server = %server, tool = %tool, "call held for approval");
+        self.gateway.announce_held(&request);
 
         let progress = self.routes.lock().expect("routes lock").progress_target(id);
         let interval = self.gateway.config.approval.progress_interval;
