@@ -197,6 +197,10 @@ async fn call_approved_through_the_signed_link_arrives_exactly_once() {
     assert_eq!(request["arguments"], json!({"to": "bob@example.com", "body": "***"}), "masked before it leaves");
     assert!(!String::from_utf8_lossy(&delivery.body).contains(API_KEY));
     assert_eq!(request["channels"], json!(["webhook"]));
+    // The session id is the client's handle on the gateway: only a digest leaves it.
+    let session = s.pending().await[0]["session"].as_str().unwrap().to_string();
+    assert!(!String::from_utf8_lossy(&delivery.body).contains(&session));
+    assert_eq!(request["session"], mcp_warden::approval::webhook::session_digest(&session));
     assert_eq!(payload["expires_at"], request["expires_at"]);
     let id = request["id"].as_str().unwrap();
     let approve_url = link(&payload, "approve_url");
@@ -340,6 +344,8 @@ async fn tampered_swapped_or_expired_links_are_refused_and_the_call_stays_held()
     assert_eq!(bad.status(), 400);
     let bad = s.http.post(&approve_url).header("content-type", "text/plain").body("yes").send().await.unwrap();
     assert_eq!(bad.status(), 400);
+    let huge = json!({"reason": "x".repeat(100 * 1024)});
+    assert_eq!(s.http.post(&approve_url).json(&huge).send().await.unwrap().status(), 413, "64 KiB cap");
     assert_eq!(s.wait_pending(1).await[0]["id"], id.as_str(), "still held");
 
     // The genuine link, as a form post, still works; then it is spent.

@@ -87,6 +87,7 @@ impl Links {
         match self.webhook.keys().verify_link(id, action, expires.as_deref(), sig.as_deref(), now) {
             Ok(action) => Some(action),
             Err(refused) => {
+                let id = if id.len() <= 64 { id } else { "(too long to log)" };
                 tracing::info!(request = ?id, "webhook link refused: {refused}");
                 None
             }

@@ -147,16 +147,28 @@ pub fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// The JSON a receiver gets for one held call.
+/// The JSON a receiver gets for one held call: the request as the admin API
+/// shows it, except the session id.
 pub fn announcement(request: &ApprovalRequest, keys: &WebhookKeys, callback_url: &str) -> Value {
     let expires = unix_seconds(request.expires_at);
+    let mut view = request.view();
+    // The session id is the client's handle on the MCP endpoint (and what a
+    // `session` grant rides on): it must not reach a chat tool. A digest
+    // still lets the receiver group calls of one session.
+    view["session"] = json!(session_digest(&request.binding.session));
     json!({
         "event": "approval.requested",
-        "request": request.view(),
+        "request": view,
         "approve_url": keys.link(callback_url, &request.id, LinkAction::Approve, expires),
         "deny_url": keys.link(callback_url, &request.id, LinkAction::Deny, expires),
         "expires_at": rfc3339(request.expires_at),
     })
+}
+
+/// `sha256:` and the first 16 hex digits of the session id's SHA-256.
+pub fn session_digest(session: &str) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", &hex::encode(Sha256::digest(session.as_bytes()))[..16])
 }
 
 /// The pause after failed attempt number `attempt` (1-based).
@@ -433,7 +445,11 @@ mod tests {
         };
         let sent = announcement(&request, &keys, "https://w");
         assert_eq!(sent["event"], "approval.requested");
-        assert_eq!(sent["request"], request.view());
+        let mut expected = request.view();
+        expected["session"] = json!(session_digest("s1"));
+        assert_eq!(sent["request"], expected);
+        assert!(!sent.to_string().contains("\"s1\""), "the session id stays in the gateway: {sent}");
+        assert_eq!(session_digest("s1"), format!("sha256:{}", &hex::encode(Sha256::digest(b"s1"))[..16]));
         assert_eq!(sent["expires_at"], request.view()["expires_at"]);
         for (field, action) in [("approve_url", "approve"), ("deny_url", "deny")] {
             let link = sent[field].as_str().unwrap();
