@@ -71,6 +71,41 @@ pub struct ApprovalConfig {
     /// Held calls of one client session beyond this many are denied at once,
     /// so one client cannot fill the queue for everyone.
     pub max_pending_per_session: usize,
+    /// `[approval.webhook]`: where held calls are announced; absent = no webhook channel.
+    pub webhook: Option<WebhookConfig>,
+}
+
+/// `[approval.webhook]`. `url`, `secret` and `headers` are resolved and may
+/// hold secrets (a chat tool's webhook URL often is one), so `Debug` shows
+/// only the URL's origin and header names.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    /// Where each held request is POSTed.
+    pub url: String,
+    /// Signs the POSTs and the callback links; at least `MIN_WEBHOOK_SECRET_LEN` characters.
+    pub secret: String,
+    /// The admin listener as the receiver reaches it, without a trailing '/'.
+    pub callback_url: String,
+    /// The limit of one delivery attempt.
+    pub timeout: Duration,
+    /// Delivery attempts before giving up, at least 1.
+    pub attempts: u32,
+    /// Extra request headers (a ticket system's token, say).
+    pub headers: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let origin = url::Url::parse(&self.url).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        f.debug_struct("WebhookConfig")
+            .field("url", &format_args!("{origin}/***"))
+            .field("secret", &format_args!("***"))
+            .field("callback_url", &self.callback_url)
+            .field("timeout", &self.timeout)
+            .field("attempts", &self.attempts)
+            .field("headers", &Redacted(&self.headers))
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -201,6 +236,18 @@ struct ApprovalTable {
     progress_interval: Option<Spanned<String>>,
     max_pending: Option<Spanned<u64>>,
     max_pending_per_session: Option<Spanned<u64>>,
+    webhook: Option<Spanned<WebhookTable>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookTable {
+    url: Option<Spanned<String>>,
+    secret: Option<Spanned<String>>,
+    callback_url: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    attempts: Option<Spanned<u64>>,
+    headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -344,7 +391,17 @@ fn parse(text: &str, path: &Path, env: &Environment<'_>) -> Result<GatewayConfig
         Some(table) => Some(admin_config(table, &source, env)?),
         None => None,
     };
-    let approval = approval_config(&file.approval, &audit, &source)?;
+    let mut approval = approval_config(&file.approval, &audit, &source)?;
+    if let Some(table) = &file.approval.webhook {
+        // Callbacks are served on the admin listener: without it no link could be answered.
+        if admin.is_none() {
+            return Err(source.error(
+                &table.span(),
+                "[approval.webhook] needs [admin]: its approve and deny links are served on the admin listener",
+            ));
+        }
+        approval.webhook = Some(webhook_config(table, &source, env)?);
+    }
 
     Ok(GatewayConfig { source: path.to_path_buf(), policies, listen, relay, upstreams, audit, admin, approval })
 }
@@ -416,7 +473,130 @@ fn approval_config(
         "approval.max_pending_per_session",
         source,
     )?;
-    Ok(ApprovalConfig { store, progress_interval, max_pending, max_pending_per_session })
+    Ok(ApprovalConfig { store, progress_interval, max_pending, max_pending_per_session, webhook: None })
+}
+
+/// A webhook secret shorter than this is refused: it signs the links that
+/// release held calls.
+const MIN_WEBHOOK_SECRET_LEN: usize = 32;
+const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+const DEFAULT_WEBHOOK_ATTEMPTS: u32 = 3;
+const MAX_WEBHOOK_ATTEMPTS: u32 = 10;
+/// Headers the gateway sets on a delivery itself (or the HTTP client does);
+/// a configured header must not replace the signature or the framing.
+const RESERVED_WEBHOOK_HEADERS: [&str; 7] = [
+    "content-type",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "host",
+    "x-warden-timestamp",
+    "x-warden-signature",
+];
+
+fn webhook_config(
+    table: &Spanned<WebhookTable>,
+    source: &Source<'_>,
+    env: &Environment<'_>,
+) -> Result<WebhookConfig, ConfigError> {
+    let span = table.span();
+    let table = table.get_ref();
+    let required = |field: &Option<Spanned<String>>, key: &str, example: &str| {
+        field.clone().ok_or_else(|| source.error(&span, format!("[approval.webhook] needs {key} = {example}")))
+    };
+
+    let url_field = required(&table.url, "url", "\"https://...\" (or \"env:NAME\")")?;
+    let url = resolve_value(&url_field, "approval.webhook.url", source, env)?;
+    // Never echo the URL: a chat tool's incoming-webhook URL is itself a secret.
+    web_url(&url).map_err(|problem| source.error(&url_field.span(), format!("approval.webhook.url {problem}")))?;
+
+    let secret_field = required(&table.secret, "secret", "\"env:NAME\" (at least 32 characters)")?;
+    let secret = resolve_value(&secret_field, "approval.webhook.secret", source, env)?;
+    if secret.trim().chars().count() < MIN_WEBHOOK_SECRET_LEN {
+        return Err(source.error(
+            &secret_field.span(),
+            format!("approval.webhook.secret must be at least {MIN_WEBHOOK_SECRET_LEN} characters"),
+        ));
+    }
+
+    let callback_field =
+        required(&table.callback_url, "callback_url", "\"https://warden.example:8081\" (the admin listener)")?;
+    let callback = web_url(callback_field.get_ref())
+        .map_err(|problem| source.error(&callback_field.span(), format!("approval.webhook.callback_url {problem}")))?;
+    if callback.query().is_some() || callback.fragment().is_some() {
+        return Err(source.error(
+            &callback_field.span(),
+            "approval.webhook.callback_url must not have a query or fragment: links are built by appending to it",
+        ));
+    }
+    let callback_url = callback.as_str().trim_end_matches('/').to_string();
+
+    let timeout = match &table.timeout {
+        None => DEFAULT_WEBHOOK_TIMEOUT,
+        Some(t) => match humantime::parse_duration(t.get_ref()) {
+            Ok(d) if d.is_zero() => {
+                return Err(source.error(&t.span(), "approval.webhook.timeout must be greater than 0"))
+            }
+            Ok(d) => d,
+            Err(e) => {
+                return Err(source.error(
+                    &t.span(),
+                    format!("approval.webhook.timeout {:?} is not a duration like \"5s\": {e}", t.get_ref()),
+                ))
+            }
+        },
+    };
+    let attempts = match &table.attempts {
+        None => DEFAULT_WEBHOOK_ATTEMPTS,
+        Some(n) => match u32::try_from(*n.get_ref()) {
+            Ok(n @ 1..=MAX_WEBHOOK_ATTEMPTS) => n,
+            _ => {
+                return Err(source
+                    .error(&n.span(), format!("approval.webhook.attempts must be from 1 to {MAX_WEBHOOK_ATTEMPTS}")))
+            }
+        },
+    };
+
+    let mut headers = BTreeMap::new();
+    if let Some(table) = &table.headers {
+        for (key, value) in table.get_ref() {
+            let name = http::HeaderName::from_bytes(key.as_bytes()).map_err(|_| {
+                source
+                    .error(&table.span(), format!("approval.webhook.headers: {key:?} is not a valid HTTP header name"))
+            })?;
+            if RESERVED_WEBHOOK_HEADERS.contains(&name.as_str()) {
+                return Err(source.error(
+                    &table.span(),
+                    format!("approval.webhook.headers: {key:?} is set by the gateway and cannot be configured"),
+                ));
+            }
+            let what = format!("approval.webhook.headers {key:?}");
+            let resolved = resolve_value(value, &what, source, env)?;
+            if http::HeaderValue::from_str(&resolved).is_err() {
+                // Never echo the value: it may be a secret.
+                return Err(source
+                    .error(&value.span(), format!("{what}: value contains characters not allowed in an HTTP header")));
+            }
+            headers.insert(key.clone(), resolved);
+        }
+    }
+    Ok(WebhookConfig { url, secret, callback_url, timeout, attempts, headers })
+}
+
+/// An http(s) URL with a host and no credentials, or why not. The message
+/// never repeats the URL.
+fn web_url(text: &str) -> Result<url::Url, &'static str> {
+    let url = url::Url::parse(text).map_err(|_| "is not a valid URL")?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("must start with http:// or https://");
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("has no host");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not embed credentials; use headers = { Authorization = \"env:NAME\" }");
+    }
+    Ok(url)
 }
 
 fn positive_size(
@@ -1184,5 +1364,131 @@ cwd = "work"
         assert_eq!(c.approval.max_pending, 5);
         assert_eq!(c.approval.max_pending_per_session, 5, "never above the gateway-wide cap by default");
         assert!(err(&format!("{MINIMAL}[approval]\nmax_pending = 0\n")).contains("greater than 0"));
+    }
+
+    const WEBHOOK_SECRET: &str = "whsec-0123456789abcdef0123456789abcdef";
+
+    /// `[admin]` and a complete `[approval.webhook]`, with `extra` appended to the latter.
+    fn webhook_text(extra: &str) -> String {
+        format!(
+            "{MINIMAL}[admin]\ntoken = \"0123456789abcdef\"\n[approval.webhook]\nurl = \"env:HOOK_URL\"\n\
+             secret = \"env:HOOK_SECRET\"\ncallback_url = \"https://warden.corp.example:8081/\"\n{extra}"
+        )
+    }
+
+    fn webhook_env() -> [(&'static str, &'static str); 3] {
+        [
+            ("HOOK_URL", "https://hooks.example.com/services/T0/B0/tokenpart"),
+            ("HOOK_SECRET", WEBHOOK_SECRET),
+            ("TICKET_TOKEN", "Bearer tk-998877"),
+        ]
+    }
+
+    fn webhook_err(text: &str) -> String {
+        parse_with(text, &webhook_env()).expect_err("config should be refused").to_string()
+    }
+
+    #[test]
+    fn webhook_loads_with_defaults_and_never_prints_its_secrets() {
+        let text = webhook_text("headers = { Authorization = \"env:TICKET_TOKEN\", X-Team = \"sec\" }\n");
+        let c = parse_with(&text, &webhook_env()).unwrap();
+        let hook = c.approval.webhook.clone().expect("webhook configured");
+        assert_eq!(hook.url, "https://hooks.example.com/services/T0/B0/tokenpart");
+        assert_eq!(hook.secret, WEBHOOK_SECRET);
+        assert_eq!(hook.callback_url, "https://warden.corp.example:8081", "no trailing '/'");
+        assert_eq!(hook.timeout, Duration::from_secs(5));
+        assert_eq!(hook.attempts, 3);
+        assert_eq!(hook.headers["Authorization"], "Bearer tk-998877");
+        let debug = format!("{c:?}");
+        for secret in [WEBHOOK_SECRET, "tokenpart", "tk-998877"] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("https://hooks.example.com") && debug.contains("Authorization"), "{debug}");
+        assert!(ok(MINIMAL).approval.webhook.is_none());
+
+        let c = parse_with(&webhook_text("timeout = \"1500ms\"\nattempts = 5\n"), &webhook_env()).unwrap();
+        let hook = c.approval.webhook.unwrap();
+        assert_eq!((hook.timeout, hook.attempts), (Duration::from_millis(1500), 5));
+    }
+
+    #[test]
+    fn webhook_without_the_admin_listener_is_refused() {
+        let text = format!(
+            "{MINIMAL}[approval.webhook]\nurl = \"https://h/x\"\nsecret = \"{WEBHOOK_SECRET}\"\ncallback_url = \"https://w\"\n"
+        );
+        let e = webhook_err(&text);
+        assert!(e.starts_with("/etc/warden/gateway.toml:2:"), "{e}");
+        assert!(e.contains("[approval.webhook] needs [admin]"), "{e}");
+    }
+
+    #[test]
+    fn webhook_required_fields_are_named() {
+        let admin = format!("{MINIMAL}[admin]\ntoken = \"0123456789abcdef\"\n[approval.webhook]\n");
+        let e = webhook_err(&format!("{admin}secret = \"{WEBHOOK_SECRET}\"\ncallback_url = \"https://w\"\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:4:") && e.contains("needs url"), "{e}");
+        let e = webhook_err(&format!("{admin}url = \"https://h/x\"\ncallback_url = \"https://w\"\n"));
+        assert!(e.contains("needs secret"), "{e}");
+        let e = webhook_err(&format!("{admin}url = \"https://h/x\"\nsecret = \"{WEBHOOK_SECRET}\"\n"));
+        assert!(e.contains("needs callback_url"), "{e}");
+        let e = webhook_err(&format!(
+            "{admin}url = \"env:UNSET_HOOK\"\nsecret = \"{WEBHOOK_SECRET}\"\ncallback_url = \"https://w\"\n"
+        ));
+        assert!(e.starts_with("/etc/warden/gateway.toml:5:7:") && e.contains("UNSET_HOOK is not set"), "{e}");
+    }
+
+    #[test]
+    fn webhook_secret_must_be_long_and_is_never_echoed() {
+        let text = webhook_text("").replace("env:HOOK_SECRET", "too-short-but-secret");
+        let e = webhook_err(&text);
+        assert!(e.starts_with("/etc/warden/gateway.toml:6:10: approval.webhook.secret must be at least 32"), "{e}");
+        assert!(!e.contains("too-short"), "{e}");
+    }
+
+    #[test]
+    fn webhook_urls_must_be_plain_http_and_are_never_echoed() {
+        for (url, problem) in [
+            ("ftp://hooks.example.com/x", "must start with http:// or https://"),
+            ("https://user:hunter2@hooks.example.com/x", "must not embed credentials"),
+            ("hooks.example.com/x", "is not a valid URL"),
+        ] {
+            let e = parse_with(&webhook_text(""), &[("HOOK_URL", url), ("HOOK_SECRET", WEBHOOK_SECRET)])
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with("/etc/warden/gateway.toml:5:7: approval.webhook.url"), "{e}");
+            assert!(e.contains(problem) && !e.contains("hunter2") && !e.contains(url), "{e}");
+        }
+        for callback in ["https://w.example/?a=1", "https://w.example/#x", "javascript:alert(1)", "/relative"] {
+            let e = webhook_err(&webhook_text("").replace("https://warden.corp.example:8081/", callback));
+            assert!(e.starts_with("/etc/warden/gateway.toml:7:16: approval.webhook.callback_url"), "{e}");
+        }
+        // A reverse proxy may serve the admin listener under a path.
+        let text = webhook_text("").replace("https://warden.corp.example:8081/", "https://corp.example/warden/");
+        let hook = parse_with(&text, &webhook_env()).unwrap().approval.webhook.unwrap();
+        assert_eq!(hook.callback_url, "https://corp.example/warden");
+    }
+
+    #[test]
+    fn webhook_limits_and_headers_are_validated() {
+        let e = webhook_err(&webhook_text("attempts = 0\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:8:12: approval.webhook.attempts must be from 1 to 10"), "{e}");
+        assert!(webhook_err(&webhook_text("attempts = 11\n")).contains("from 1 to 10"));
+        assert!(webhook_err(&webhook_text("timeout = \"0s\"\n")).contains("greater than 0"));
+        let e = webhook_err(&webhook_text("timeout = \"soon\"\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:8:11:") && e.contains("not a duration"), "{e}");
+        for reserved in ["X-Warden-Signature", "content-type", "Host"] {
+            let e = webhook_err(&webhook_text(&format!("headers = {{ {reserved} = \"x\" }}\n")));
+            assert!(e.contains("is set by the gateway"), "{e}");
+        }
+        let e = webhook_err(&webhook_text("headers = { \"bad header\" = \"x\" }\n"));
+        assert!(e.contains("not a valid HTTP header name"), "{e}");
+        let e = parse_with(
+            &webhook_text("headers = { Authorization = \"env:T\" }\n"),
+            &[("HOOK_URL", "https://h/x"), ("HOOK_SECRET", WEBHOOK_SECRET), ("T", "sec\nret")],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("not allowed in an HTTP header") && !e.contains("sec"), "{e}");
+        let e = webhook_err(&webhook_text("retries = 2\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:8:1: unknown field `retries`"), "{e}");
     }
 }

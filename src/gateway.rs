@@ -1,7 +1,8 @@
 //! The running gateway's shared state: configuration, the policy in force,
 //! the upstream pool and the audit sink. Fronts hold an `Arc<Gateway>`.
 
-use crate::approval::ApprovalBroker;
+use crate::approval::webhook::WebhookNotifier;
+use crate::approval::{ApprovalBroker, ApprovalRequest};
 use crate::audit::{ApprovalAudit, AuditEvent, AuditSink};
 use crate::config::GatewayConfig;
 use crate::errors::GatewayError;
@@ -21,6 +22,8 @@ pub struct Gateway {
     /// How tools are named on the aggregated endpoint; fixed by the config,
     /// so built once rather than on every call.
     pub naming: Naming,
+    /// Announces held calls to `[approval.webhook]`, when configured.
+    pub webhook: Option<Arc<WebhookNotifier>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +36,8 @@ pub enum StartError {
     Approval(#[from] crate::approval::store::StoreError),
     #[error("cannot record a request denied at restart: {0}")]
     Record(GatewayError),
+    #[error("{0}")]
+    Webhook(String),
 }
 
 impl Gateway {
@@ -53,10 +58,14 @@ impl Gateway {
             .into_iter()
             .filter(|c| match c {
                 c if c.is_admin() => config.admin.is_some(),
-                ApprovalChannel::Webhook => false,
+                ApprovalChannel::Webhook => config.approval.webhook.is_some(),
                 _ => true,
             })
             .collect();
+        let webhook = match &config.approval.webhook {
+            Some(hook) => Some(Arc::new(WebhookNotifier::new(hook).map_err(StartError::Webhook)?)),
+            None => None,
+        };
         let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels)?;
         for (id, call) in abandoned {
             // Never forwarded: the client that waited is gone with the old process.
@@ -87,7 +96,19 @@ impl Gateway {
         }
         let pool = UpstreamPool::start(&config.upstreams, &config.relay);
         let naming = Naming::for_config(&config);
-        Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit, approvals, naming }))
+        Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit, approvals, naming, webhook }))
+    }
+
+    /// Tells the channels that reach out to people about a call just held.
+    /// Never waits: delivery runs on its own task, so a slow or dead
+    /// receiver cannot stall the relay.
+    pub fn announce_held(self: &Arc<Self>, request: &ApprovalRequest) {
+        let Some(webhook) = &self.webhook else { return };
+        if !request.channels.contains(&ApprovalChannel::Webhook) {
+            return;
+        }
+        let (gateway, webhook, request) = (Arc::clone(self), Arc::clone(webhook), request.clone());
+        tokio::spawn(async move { webhook.deliver(&gateway.approvals, &request).await });
     }
 
     /// The policy in force; a reload swaps it without disturbing decisions

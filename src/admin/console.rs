@@ -9,7 +9,7 @@
 //! DENY`, `Referrer-Policy: no-referrer`, `nosniff` and `no-store`.
 
 use axum::extract::Request;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -40,13 +40,17 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 /// Adds the security headers to every admin response, API included.
 pub async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));
+    lock_down(response.headers_mut(), CONTENT_SECURITY_POLICY);
+    response
+}
+
+/// The headers every admin response carries, with `csp` as its policy.
+pub fn lock_down(headers: &mut HeaderMap, csp: &'static str) {
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 #[cfg(test)]

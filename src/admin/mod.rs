@@ -11,10 +11,14 @@
 //! `GET /admin` is the web console (`console`): a page without data that
 //! logs in with the token and uses the API above as channel `console`.
 //!
+//! `/admin/webhook/{id}/{approve|deny}` (`webhook`) is the one exception to
+//! the token: the webhook's signed links, whose signature is the credential.
+//!
 //! `client` is the other end, used by `mcp-warden approvals ...`.
 
 pub mod client;
 pub mod console;
+pub mod webhook;
 
 use crate::approval::grant::GrantScope;
 use crate::approval::{Answer, AnswerError};
@@ -48,6 +52,7 @@ struct Admin {
 /// The admin router. `None` when `[admin]` is not configured.
 pub fn router(gateway: Arc<Gateway>) -> Option<Router> {
     let token = gateway.config.admin.as_ref()?.token.clone();
+    let links = webhook::routes(gateway.clone(), MAX_BODY_BYTES);
     let admin = Admin { gateway, token_digest: Sha256::digest(token.as_bytes()).into() };
     let api = Router::new()
         .route("/admin/api/approvals", get(list_pending))
@@ -60,7 +65,12 @@ pub fn router(gateway: Arc<Gateway>) -> Option<Router> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(admin);
     // The console's shell holds no data; everything it shows comes from `api`.
-    Some(console::routes().merge(api).layer(axum::middleware::from_fn(console::security_headers)))
+    let router = console::routes().merge(api).layer(axum::middleware::from_fn(console::security_headers));
+    // Outside the token check: a signed link is its own credential.
+    Some(match links {
+        Some(links) => router.merge(links),
+        None => router,
+    })
 }
 
 /// Serves the admin API until `shutdown` resolves.

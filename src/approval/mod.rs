@@ -4,7 +4,9 @@
 //! - `elicit`: the elicitation form and how its reply reads (pure);
 //! - `grant`: what an approval covers (pure, unit-tested);
 //! - `mask`: secret-looking argument values hidden from people and disk;
-//! - `store`: the SQLite record of requests and grants.
+//! - `store`: the SQLite record of requests and grants;
+//! - `webhook`: announcing held calls to a receiver with signed approve and
+//!   deny links (signing pure, delivery I/O).
 //!
 //! What must stay true:
 //! - a held call is released only by an answer to *its* request id, or by a
@@ -18,13 +20,15 @@
 //!
 //! Channels plug in by calling [`ApprovalBroker::pending`] and
 //! [`ApprovalBroker::answer`] with their [`ApprovalChannel`]: the admin API,
-//! the CLI and the web console (all through that API), and the elicitation
+//! the CLI and the web console (all through that API), the webhook's signed
+//! links (`admin::webhook`, announced by `webhook`), and the elicitation
 //! form the relay sends the calling client (`elicit`).
 
 pub mod elicit;
 pub mod grant;
 pub mod mask;
 pub mod store;
+pub mod webhook;
 
 use crate::config::ApprovalConfig;
 use crate::policy::ApprovalChannel;
@@ -217,6 +221,15 @@ impl ApprovalBroker {
         list
     }
 
+    /// The pending request `id`, if it is still waiting.
+    pub fn pending_request(&self, id: &str) -> Option<ApprovalRequest> {
+        self.lock().pending.get(id).map(|w| w.request.clone())
+    }
+
+    pub fn is_pending(&self, id: &str) -> bool {
+        self.lock().pending.contains_key(id)
+    }
+
     /// A person's answer through `channel`. Recorded before the held call
     /// hears it; if it cannot be recorded, the call is denied.
     pub fn answer(&self, id: &str, answer: Answer, channel: ApprovalChannel) -> Result<(), AnswerError> {
@@ -320,6 +333,7 @@ mod tests {
             progress_interval: Duration::from_secs(5),
             max_pending,
             max_pending_per_session: max_pending,
+            webhook: None,
         }
     }
 

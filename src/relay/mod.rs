@@ -558,6 +558,7 @@ impl ClientSession {
         event.approval = Some(ApprovalAudit { request: request.id.clone(), ..ApprovalAudit::default() });
         self.gateway.record(&event)?;
         tracing::info!(session = %self.id, request = %request.id, server = %server, tool = %tool, "call held for approval");
+        self.gateway.announce_held(&request);
 
         let mut form = match request.channels.contains(&ApprovalChannel::Elicitation) {
             true => self.send_approval_form(id, &request),

@@ -36,8 +36,15 @@ impl AdminGateway {
 
     /// As `start`, with `approval` appended to the `[approval]` section.
     pub async fn start_with(policy: &str, approval: &str) -> AdminGateway {
+        AdminGateway::start_with_admin(policy, |_| approval.to_string()).await
+    }
+
+    /// As `start_with`, for config that needs the admin listener's address:
+    /// `approval` gets its base URL, `http://127.0.0.1:PORT`.
+    pub async fn start_with_admin(policy: &str, approval: impl FnOnce(&str) -> String) -> AdminGateway {
         let root = tempfile::tempdir().unwrap();
         let port = free_port();
+        let approval = approval(&format!("http://127.0.0.1:{port}"));
         let config = format!("{}{}{approval}", stdio_demo("demo", root.path()), admin_section(port));
         let gw = start_gateway(&config, policy).await;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
