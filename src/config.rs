@@ -136,6 +136,18 @@ pub struct UpstreamConfig {
     /// Replaces `name` in namespaced tool names.
     pub alias: Option<String>,
     pub transport: UpstreamTransport,
+    /// `roots`: directories the gateway itself tells this upstream about when
+    /// it asks for roots, instead of relaying the client's. `None` relays.
+    pub roots: Option<Vec<PinnedRoot>>,
+}
+
+/// A root the gateway answers `roots/list` with for an upstream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PinnedRoot {
+    /// `file://` URI of an absolute directory.
+    pub uri: String,
+    /// The directory's last component, as the root's display name.
+    pub name: String,
 }
 
 impl UpstreamConfig {
@@ -292,6 +304,7 @@ struct UpstreamTable {
     env: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     url: Option<Spanned<String>>,
     headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    roots: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -879,7 +892,28 @@ fn upstream_config(
         }
     };
 
-    Ok(UpstreamConfig { name, alias: table.alias.map(Spanned::into_inner), transport })
+    let roots = match &table.roots {
+        None => None,
+        Some(list) => Some(pinned_roots(list.get_ref(), &name, source)?),
+    };
+    Ok(UpstreamConfig { name, alias: table.alias.map(Spanned::into_inner), transport, roots })
+}
+
+/// `roots = [...]`: directories, relative to the config file's directory.
+fn pinned_roots(list: &[Spanned<String>], name: &str, source: &Source<'_>) -> Result<Vec<PinnedRoot>, ConfigError> {
+    let mut roots = Vec::new();
+    for dir in list {
+        let invalid =
+            |why: &str| source.error(&dir.span(), format!("upstream {name:?}: root {:?} {why}", dir.get_ref()));
+        if dir.get_ref().is_empty() {
+            return Err(invalid("must not be empty"));
+        }
+        let path = std::path::absolute(source.resolve(dir.get_ref())).map_err(|e| invalid(&e.to_string()))?;
+        let uri = url::Url::from_file_path(&path).map_err(|()| invalid("is not a directory path"))?;
+        let label = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        roots.push(PinnedRoot { uri: uri.to_string(), name: label });
+    }
+    Ok(roots)
 }
 
 /// A command containing '/' is a path relative to the config directory; a bare
@@ -1048,6 +1082,18 @@ cwd = "work"
         let c = parse(MINIMAL, Path::new("gateway.toml"), &env).unwrap();
         assert_eq!(c.policies, vec![PathBuf::from("../policies/default.toml")]);
         assert_eq!(c.audit.path, Path::new("audit.jsonl"));
+    }
+
+    #[test]
+    fn pinned_roots_become_file_uris_relative_to_the_config() {
+        let files = "[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = \"npx\"\n";
+        let c = ok(&format!("{MINIMAL}{files}roots = [\"/srv/shared docs\", \"data\"]\n"));
+        let roots = c.upstreams[0].roots.clone().expect("roots pinned");
+        assert_eq!(roots[0], PinnedRoot { uri: "file:///srv/shared%20docs".into(), name: "shared docs".into() });
+        assert_eq!(roots[1], PinnedRoot { uri: "file:///etc/warden/data".into(), name: "data".into() });
+        assert_eq!(ok(&format!("{MINIMAL}{files}roots = []\n")).upstreams[0].roots, Some(Vec::new()));
+        assert_eq!(ok(&format!("{MINIMAL}{files}")).upstreams[0].roots, None, "without roots the client's are relayed");
+        assert!(err(&format!("{MINIMAL}{files}roots = [\"\"]\n")).contains("must not be empty"));
     }
 
     #[test]

@@ -520,6 +520,29 @@ async fn filesystem_server_behind_the_gateway() {
 /// client session), so what the client offers decides what the server can
 /// reach: the policy's path rules, not the upstream's arguments, have to be
 /// the confinement.
+/// With `roots` pinned in the upstream's config, the gateway answers the
+/// server's roots/list itself: the directories the client offers never
+/// reach server-filesystem, which keeps to the one the operator chose.
+#[tokio::test]
+async fn pinned_roots_keep_server_filesystem_to_the_operators_directory() {
+    let (configured, pinned, offered) =
+        (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let configured = configured.path().canonicalize().unwrap();
+    let pinned = pinned.path().canonicalize().unwrap();
+    let offered_path = offered.path().canonicalize().unwrap();
+    let upstream = format!("{}roots = [{:?}]\n", filesystem_upstream(&configured), pinned.display().to_string());
+    let gw = start_gateway(&upstream, FILES_POLICY).await;
+    let args =
+        ["roots", "--mode", "legacy", "--root", offered_path.to_str().unwrap(), "--expect", pinned.to_str().unwrap()];
+    let (report, output) = run_python_features(&args, &[&gw.url]).await;
+    let context = format!("{report:#}\n{}", describe(&output));
+    assert_eq!(report["roots"]["asked"], 0, "roots/list never reached the client: {context}");
+    let text = report["roots"]["text"].as_str().unwrap_or_default();
+    assert!(text.contains(pinned.to_str().unwrap()), "the pinned root is the server's directory: {context}");
+    assert!(!text.contains(offered_path.to_str().unwrap()), "{context}");
+    assert!(!text.contains(configured.to_str().unwrap()), "{context}");
+}
+
 #[tokio::test]
 async fn python_sdk_roots_reach_server_filesystem() {
     let (configured, offered) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());

@@ -72,7 +72,8 @@ impl UpstreamPool {
             spares: Mutex::new(upstreams.iter().map(|_| None).collect()),
         });
         for index in 0..upstreams.len() {
-            pool.refill(index, Hello::default());
+            let hello = pool.hello_for(index, Hello::default());
+            pool.refill(index, hello);
         }
         pool
     }
@@ -119,6 +120,7 @@ impl UpstreamPool {
     /// with this client's `Hello`, since the next client is likely the same
     /// kind of client.
     pub fn open(self: &Arc<Self>, index: usize, hello: Hello, events: mpsc::Sender<UpstreamEvent>) -> UpstreamSession {
+        let hello = self.hello_for(index, hello);
         let spare = {
             let mut spares = self.spares.lock().expect("spares lock");
             match spares[index].take() {
@@ -138,6 +140,17 @@ impl UpstreamPool {
         };
         self.refill(index, hello);
         session
+    }
+
+    /// What upstream `index` is told of the client. With pinned `roots` the
+    /// gateway answers for roots itself, whatever the client can do.
+    fn hello_for(&self, index: usize, mut hello: Hello) -> Hello {
+        if self.upstreams[index].roots.is_some() {
+            if let Some(capabilities) = hello.capabilities.as_object_mut() {
+                capabilities.insert("roots".into(), json!({ "listChanged": false }));
+            }
+        }
+        hello
     }
 
     fn session(&self, index: usize, hello: Hello, events: mpsc::Sender<UpstreamEvent>) -> UpstreamSession {

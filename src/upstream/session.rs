@@ -187,6 +187,10 @@ impl UpstreamSession {
     /// Sends a notification or a response; dropped if the upstream is down
     /// (whatever it was about died with the old connection).
     pub async fn send(&self, msg: Value) {
+        if self.inner.config.roots.is_some() && jsonrpc::method(&msg) == Some("notifications/roots/list_changed") {
+            // The client's roots are not this upstream's: nothing changed for it.
+            return;
+        }
         let tx = match &*self.inner.link.borrow() {
             Link::Ready { tx, .. } => tx.clone(),
             _ => return,
@@ -269,10 +273,10 @@ async fn drive(inner: Arc<Inner>, stop: CancellationToken) {
         let detail = match attempt {
             Ok((tx, mut rx, init)) => {
                 inner.status.record_init(init.clone());
-                inner.link.send_replace(Link::Ready { tx, init });
+                inner.link.send_replace(Link::Ready { tx: tx.clone(), init });
                 let up_since = Instant::now();
                 let detail = tokio::select! {
-                    detail = pump(&inner, &mut rx) => detail,
+                    detail = pump(&inner, &tx, &mut rx) => detail,
                     _ = stop.cancelled() => return,
                 };
                 if up_since.elapsed() > MAX_BACKOFF {
@@ -297,10 +301,15 @@ async fn drive(inner: Arc<Inner>, stop: CancellationToken) {
 }
 
 /// Routes what the upstream sends until the connection closes.
-async fn pump(inner: &Inner, rx: &mut mpsc::Receiver<TransportEvent>) -> String {
+async fn pump(inner: &Inner, tx: &mpsc::Sender<Outbound>, rx: &mut mpsc::Receiver<TransportEvent>) -> String {
     while let Some(event) = rx.recv().await {
         match event {
             TransportEvent::Message { msg, related } => match jsonrpc::classify(&msg) {
+                Ok(Kind::Request { id, method: "roots/list" }) if inner.config.roots.is_some() => {
+                    let roots = pinned_roots(&inner.config);
+                    let answer = jsonrpc::result(id.clone(), json!({ "roots": roots }));
+                    let _ = tx.send(Outbound { msg: answer, request_id: None }).await;
+                }
                 Ok(Kind::Response { id }) => {
                     let waiter = id.as_u64().and_then(|id| inner.pending.lock().expect("pending lock").remove(&id));
                     match waiter {
@@ -343,6 +352,12 @@ fn malformed(inner: &Inner, detail: String) {
             let _ = waiter.send(Err(GatewayError::UpstreamUnavailable { server: inner.config.name.clone(), detail }));
         }
     }
+}
+
+/// The `roots/list` answer for an upstream with pinned `roots`.
+fn pinned_roots(config: &UpstreamConfig) -> Vec<Value> {
+    let roots = config.roots.as_deref().unwrap_or_default();
+    roots.iter().map(|r| json!({ "uri": r.uri, "name": r.name })).collect()
 }
 
 fn fail_all(inner: &Inner, detail: &str) {

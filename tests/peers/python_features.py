@@ -45,6 +45,7 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("scenario", choices=["demo", "roots", "approval"])
     p.add_argument("--mode", default="legacy")
     p.add_argument("--root", help="the directory the client offers as its root (scenario roots)")
+    p.add_argument("--expect", help="the directory the server should end up allowing (default: --root)")
     p.add_argument("--timeout", type=float, default=30.0)
     p.add_argument("target", nargs="+", help="URL, or command and arguments of a stdio server")
     return p.parse_args()
@@ -150,9 +151,10 @@ async def roots(args: argparse.Namespace, out: dict[str, Any]) -> None:
             # server-filesystem asks for roots right after the handshake, in
             # the background: poll until the answer has been applied.
             text = ""
+            expected = str(Path(args.expect or args.root).resolve())
             for _ in range(100):
                 text = content_text(await client.call_tool("files__list_allowed_directories", {}))
-                if asked and str(Path(args.root).resolve()) in text:
+                if (asked or args.expect) and expected in text:
                     break
                 await asyncio.sleep(0.1)
             return {"asked": len(asked), "text": text}
