@@ -110,13 +110,20 @@ impl PathGuard {
 
     /// `path_within`: `Ok` when every reading of `value` stays inside the roots.
     pub(super) fn check_within(&self, value: &str) -> Result<(), String> {
-        self.candidates(value).map(|_| ())
+        self.candidates(value, true).map(|_| ())
     }
 
     /// `path_deny`: `Ok` when no reading of `value` matches a denied glob.
     pub(super) fn check_deny(&self, value: &str) -> Result<(), String> {
         let Some(deny) = &self.deny else { return Ok(()) };
-        for candidate in self.candidates(value)? {
+        // A path `path_within` refuses is still matched against the globs,
+        // read as `path_deny` alone reads it, so `explain` reports this
+        // constraint's own verdict rather than repeating `path_within`'s.
+        let candidates = match self.candidates(value, true) {
+            Err(_) if !self.roots.is_empty() => self.candidates(value, false)?,
+            result => result?,
+        };
+        for candidate in candidates {
             for form in std::iter::once(candidate.lexical).chain(candidate.physical) {
                 if let Some(&i) = deny.matches(&form).first() {
                     return Err(format!("matches the denied path pattern {:?}", self.deny_patterns[i]));
@@ -127,7 +134,8 @@ impl PathGuard {
     }
 
     /// Every absolute reading of `value`, or why one of them is refused.
-    fn candidates(&self, value: &str) -> Result<Vec<Candidate>, String> {
+    /// Not `rooted`: read as if there were no roots.
+    fn candidates(&self, value: &str, rooted: bool) -> Result<Vec<Candidate>, String> {
         let stages = decode::stages(value).map_err(|e| e.describe().to_string())?;
         let mut out = Vec::with_capacity(stages.len());
         for stage in &stages {
@@ -136,16 +144,16 @@ impl PathGuard {
             // A sanitizer that deletes backslashes turns `.\\./` into `../`.
             let stripped = stage.contains('\\').then(|| stage.replace('\\', ""));
             for reading in std::iter::once(separated).chain(stripped) {
-                self.add_reading(&reading, &mut out)?;
+                self.add_reading(&reading, rooted, &mut out)?;
             }
         }
         Ok(out)
     }
 
     /// Adds the candidates of one reading (one stage, with `\` read one way).
-    fn add_reading(&self, reading: &str, out: &mut Vec<Candidate>) -> Result<(), String> {
+    fn add_reading(&self, reading: &str, rooted: bool, out: &mut Vec<Candidate>) -> Result<(), String> {
         let (absolute, segments) = parse(reading)?;
-        if self.roots.is_empty() {
+        if self.roots.is_empty() || !rooted {
             // `path_deny` alone: keep leading `..` so `../.env` still reads as `.env`.
             let lexical = if absolute {
                 join(&resolve_lexically(&[], &segments), true)

@@ -787,3 +787,20 @@ fn defaults_validate_input_schema_must_agree_across_files() {
     ]);
     assert!(err.starts_with("b.toml:2:25:") && err.contains("conflicts"), "{err}");
 }
+
+#[test]
+fn explain_reports_path_deny_on_its_own_terms_when_path_within_refuses() {
+    let p = rule(r#"args.path = { path_within = ["/srv/projects"], path_deny = ["**/.env"] }"#);
+    let verdicts = |path: &str| {
+        let e = p.explain(&CallContext::new("srv", "t", Some(&json!({ "path": path }))));
+        let check = |name: &str| e.checks.iter().find(|c| c.constraint == name).cloned().unwrap();
+        (check("path_within"), check("path_deny"))
+    };
+    let (within, deny) = verdicts("/srv/projects/app/.env");
+    assert!(!within.passed && within.detail.contains("hidden"), "{within:?}");
+    assert!(!deny.passed && deny.detail.contains("\"**/.env\""), "its own reason: {deny:?}");
+    let (within, deny) = verdicts("/etc/passwd");
+    assert!(!within.passed && within.detail.contains("outside the allowed roots"), "{within:?}");
+    assert!(deny.passed, "no denied pattern matches: {deny:?}");
+    assert_eq!(call(&p, "t", json!({"path": "/etc/passwd"})).constraint.as_deref(), Some("path_within"));
+}
