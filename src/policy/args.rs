@@ -539,7 +539,10 @@ fn regex(pattern: &Spanned<String>, whole: bool) -> Result<Regex, ArgError> {
     let invalid = |e: regex::Error| (pattern.span(), format!("invalid regex {text:?}: {}", first_line(&e.to_string())));
     let plain = build(text).map_err(invalid)?;
     if whole {
-        build(&format!(r"\A(?:{text})\z")).map_err(invalid)
+        // A pattern that compiles alone but not wrapped ends in a `(?x)`
+        // comment, which swallowed the closing `)`: a newline ends the
+        // comment, and in verbose mode it is insignificant whitespace.
+        build(&format!(r"\A(?:{text})\z")).or_else(|_| build(&format!("\\A(?:{text}\n)\\z"))).map_err(invalid)
     } else {
         Ok(plain)
     }

@@ -87,6 +87,12 @@ fn pattern_must_match_the_whole_value() {
 }
 
 #[test]
+fn a_verbose_pattern_may_end_in_a_comment() {
+    let p = rule("args.cmd = { pattern = '(?x) [a-z]+ \\s [0-9]+  # a word, a space, a number' }");
+    table(&p, "cmd", "pattern", &[(json!("ls 42"), true), (json!("ls 42; id"), false), (json!("ls"), false)]);
+}
+
+#[test]
 fn deny_pattern_refuses_any_match() {
     let p = rule(r#"args.cmd = { deny_pattern = "rm\\s+-rf" }"#);
     table(
