@@ -54,14 +54,10 @@ impl Gateway {
         );
         // The api, cli and console channels all need the admin listener;
         // elicitation needs only the client, which the relay checks per call.
-        let channels: Vec<ApprovalChannel> = ApprovalChannel::ALL
-            .into_iter()
-            .filter(|c| match c {
-                c if c.is_admin() => config.admin.is_some(),
-                ApprovalChannel::Webhook => config.approval.webhook.is_some(),
-                _ => true,
-            })
-            .collect();
+        let channels = crate::approval::served_channels(&config);
+        for warning in crate::approval::channel_warnings(&policy, &channels) {
+            tracing::warn!("{warning}");
+        }
         let webhook = match &config.approval.webhook {
             Some(hook) => Some(Arc::new(WebhookNotifier::new(hook).map_err(StartError::Webhook)?)),
             None => None,
@@ -121,6 +117,9 @@ impl Gateway {
     pub fn reload_policy(&self) -> Result<String, crate::policy::PolicyError> {
         let policy = Policy::load(&self.config.policies)?;
         let version = policy.version().to_string();
+        for warning in crate::approval::channel_warnings(&policy, &crate::approval::served_channels(&self.config)) {
+            tracing::warn!("{warning}");
+        }
         self.policy.store(Arc::new(policy));
         Ok(version)
     }

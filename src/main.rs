@@ -154,6 +154,10 @@ fn check(path: &std::path::Path) -> ExitCode {
                 policy.mode(),
                 &policy.version()[..12]
             );
+            let served = mcp_warden::approval::served_channels(&config);
+            for warning in mcp_warden::approval::channel_warnings(&policy, &served) {
+                println!("warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

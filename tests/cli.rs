@@ -41,6 +41,17 @@ fn check_names_file_line_and_reason_of_a_broken_policy() {
 }
 
 #[test]
+fn check_warns_of_an_approve_rule_nobody_here_can_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "[[rules]]\nid = \"mail\"\nserver = \"demo\"\ntools = [\"send_message\"]\naction = \"approve\"\napproval = [\"console\"]\n";
+    let config = write_config(dir.path(), "", policy);
+    let out = Command::new(warden_bin()).args(["check", "--config"]).arg(&config).output().unwrap();
+    assert!(out.status.success(), "a warning, not an error: the rule still fails closed");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("warning: rule \"mail\"") && stdout.contains("need [admin]"), "{stdout}");
+}
+
+#[test]
 fn a_policy_using_an_unsupported_feature_fails_closed() {
     let dir = tempfile::tempdir().unwrap();
     let policy = "[[rules]]\nid = \"r1\"\nserver = \"demo\"\ntools = [\"x\"]\naction = \"allow\"\nsurprise = true\n";

@@ -30,8 +30,8 @@ pub mod mask;
 pub mod store;
 pub mod webhook;
 
-use crate::config::ApprovalConfig;
-use crate::policy::ApprovalChannel;
+use crate::config::{ApprovalConfig, GatewayConfig};
+use crate::policy::{ApprovalChannel, Policy};
 use grant::{CallBinding, Grant, GrantScope};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -315,6 +315,44 @@ impl ApprovalBroker {
     }
 }
 
+/// The channels a gateway with this configuration can serve. Elicitation is
+/// among them; whether a given client can answer is decided per call.
+pub fn served_channels(config: &GatewayConfig) -> Vec<ApprovalChannel> {
+    ApprovalChannel::ALL
+        .into_iter()
+        .filter(|c| match c {
+            c if c.is_admin() => config.admin.is_some(),
+            ApprovalChannel::Webhook => config.approval.webhook.is_some(),
+            _ => true,
+        })
+        .collect()
+}
+
+/// What an operator should hear about approve rules this configuration
+/// cannot serve well: every call they hold would be denied, or would be
+/// for clients without elicitation. Pure; `check` prints it, `serve` logs it.
+pub fn channel_warnings(policy: &Policy, served: &[ApprovalChannel]) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (rule, terms) in policy.approval_rules() {
+        let names: Vec<&str> = terms.channels.iter().map(|c| c.as_str()).collect();
+        let usable: Vec<ApprovalChannel> = terms.channels.iter().copied().filter(|c| served.contains(c)).collect();
+        if usable.is_empty() {
+            warnings.push(format!(
+                "rule {rule:?} holds calls for approval, but none of its channels ({}) is configured here \
+                 (api, cli and console need [admin], webhook needs [approval.webhook]): every call it holds will be denied",
+                names.join(", ")
+            ));
+        } else if usable == [ApprovalChannel::Elicitation] && terms.channels.len() > 1 {
+            warnings.push(format!(
+                "rule {rule:?}: of its channels ({}) only elicitation is configured here, so calls from clients \
+                 without the elicitation capability will be denied",
+                names.join(", ")
+            ));
+        }
+    }
+    warnings
+}
+
 /// Why a request left pending by a previous run was denied.
 pub const RESTART_REASON: &str = "gateway restarted while the call was waiting for approval";
 
@@ -411,6 +449,33 @@ mod tests {
         let only = broker.hold(binding("d2"), None, &[ApprovalChannel::Elicitation], false, Duration::from_secs(60));
         let Err(HoldError::NoChannel(names)) = only else { panic!("{only:?}") };
         assert_eq!(names, "elicitation");
+    }
+
+    #[test]
+    fn approve_rules_nobody_here_can_answer_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        let rule = |id: &str, channels: &str| {
+            format!("[[rules]]\nid = \"{id}\"\nserver = \"s\"\ntools = [\"{id}\"]\naction = \"approve\"\n{channels}")
+        };
+        let text = [
+            rule("by-default", ""),
+            rule("console-only", "approval = [\"console\"]\n"),
+            rule("client-or-console", "approval = [\"elicitation\", \"console\"]\n"),
+            rule("client-only", "approval = [\"elicitation\"]\n"),
+        ]
+        .concat();
+        std::fs::write(&file, text).unwrap();
+        let policy = Policy::load(&[file]).unwrap();
+        let without_admin = [ApprovalChannel::Elicitation];
+        let warnings = channel_warnings(&policy, &without_admin);
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+        assert!(warnings[0].starts_with("rule \"by-default\"") && warnings[0].contains("will be denied"));
+        assert!(warnings[1].starts_with("rule \"console-only\""));
+        assert!(
+            warnings[2].starts_with("rule \"client-or-console\"") && warnings[2].contains("without the elicitation")
+        );
+        assert!(channel_warnings(&policy, &ApprovalChannel::ALL).is_empty(), "everything is served");
     }
 
     #[test]

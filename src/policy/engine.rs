@@ -203,6 +203,11 @@ impl Policy {
         self.deny.len() + self.allow.len()
     }
 
+    /// The `action = "approve"` rules and their terms, in file order.
+    pub fn approval_rules(&self) -> impl Iterator<Item = (&str, &ApprovalTerms)> {
+        self.allow.iter().filter_map(|r| Some((r.id.as_str(), r.approval.as_ref()?)))
+    }
+
     /// Decides one call. The verdict is the same in both modes; in audit mode
     /// the caller records it and does not block. Stops at the first failing
     /// check, so [`Decision::checks`] is empty; see [`Policy::explain`].
