@@ -12,6 +12,9 @@ use crate::upstream::UpstreamPool;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
 
+/// Approval endings waiting to be reported to the webhook; beyond this they are dropped.
+const ENDINGS_BUFFER: usize = 256;
+
 pub struct Gateway {
     pub config: GatewayConfig,
     policy: ArcSwap<Policy>,
@@ -63,6 +66,11 @@ impl Gateway {
             None => None,
         };
         let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels)?;
+        if let Some(webhook) = &webhook {
+            let (endings, to_report) = tokio::sync::mpsc::channel(ENDINGS_BUFFER);
+            approvals.report_endings(endings);
+            tokio::spawn(webhook.clone().report_endings(to_report));
+        }
         for (id, call) in abandoned {
             // Never forwarded: the client that waited is gone with the old process.
             let event = AuditEvent {

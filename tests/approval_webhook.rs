@@ -241,7 +241,70 @@ async fn call_approved_through_the_signed_link_arrives_exactly_once() {
     assert_eq!(s.http.post(link(&payload, "deny_url")).json(&json!({})).send().await.unwrap().status(), 404);
     assert_eq!(s.http.get(&approve_url).send().await.unwrap().status(), 404);
     assert_eq!(sent(&client).await, format!("to=bob@example.com cc= body={API_KEY}"));
-    assert_eq!(receiver.deliveries().len(), 1, "one delivery per held call");
+
+    // The receiver then hears how it ended, signed the same way, without links.
+    let deliveries = receiver.wait(2).await;
+    assert_eq!(deliveries.len(), 2, "one announcement and one ending per held call");
+    let ended = verify_delivery(&deliveries[1]).expect("the ending is signed too");
+    assert_eq!(ended["event"], "approval.resolved");
+    assert_eq!(ended["request"]["id"], id);
+    assert_eq!(ended["request"]["session"], request["session"]);
+    assert_eq!(
+        (&ended["status"], &ended["channel"], &ended["approver"]),
+        (&json!("approved"), &json!("webhook"), &json!("dana"))
+    );
+    assert_eq!((&ended["reason"], &ended["scope"]), (&json!("ticket OPS-12"), &json!("once")));
+    assert!(ended.get("approve_url").is_none() && !String::from_utf8_lossy(&deliveries[1].body).contains("sig="));
+}
+
+/// The receiver's deliveries of one kind of event ("approval.requested", "approval.resolved").
+fn events(receiver: &Receiver, event: &str) -> Vec<Value> {
+    let payloads = receiver.deliveries().iter().map(|d| verify_delivery(d).expect("signed")).collect::<Vec<_>>();
+    payloads.into_iter().filter(|p| p["event"] == event).collect()
+}
+
+/// Waits until the receiver has heard `n` endings.
+async fn wait_endings(receiver: &Receiver, n: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let got = events(receiver, "approval.resolved");
+        if got.len() >= n {
+            return got;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} approval.resolved deliveries");
+}
+
+#[tokio::test]
+async fn the_receiver_hears_when_a_call_is_answered_elsewhere_or_times_out() {
+    let receiver = Receiver::start(&[]).await;
+    let policy = POLICY
+        .replace("approval = [\"webhook\"]", "approval = [\"webhook\", \"api\"]")
+        .replace("approval_timeout = \"30s\"", "approval_timeout = \"1s\"");
+    let s = start(&policy, &receiver.url).await;
+    let client = connect(&s.gw.url).await;
+
+    let (call, payload) = held_and_announced(&s, &receiver, &client).await;
+    let id = payload["request"]["id"].as_str().unwrap();
+    assert_eq!(s.answer(id, "deny", json!({"approver": "carol", "reason": "not today"})).await.status(), 200);
+    assert!(call.await.unwrap().is_err());
+    let ended = wait_endings(&receiver, 1).await.remove(0);
+    assert_eq!((&ended["request"]["id"], &ended["status"]), (&json!(id), &json!("denied")));
+    assert_eq!(
+        (&ended["channel"], &ended["approver"], &ended["reason"]),
+        (&json!("api"), &json!("carol"), &json!("not today"))
+    );
+
+    // Nobody answers the next one: the receiver hears that it timed out.
+    let error = rpc_error(send_in_background(&client, held_args()).await.unwrap());
+    assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_TIMEOUT);
+    let ended = wait_endings(&receiver, 2).await.remove(1);
+    assert_eq!(
+        (&ended["status"], &ended["channel"], &ended["approver"]),
+        (&json!("timeout"), &Value::Null, &json!("mcp-warden"))
+    );
+    assert_eq!(events(&receiver, "approval.requested").len(), 2);
+    assert_eq!(sent(&client).await, "");
 }
 
 #[tokio::test]
@@ -490,7 +553,7 @@ async fn a_receiver_that_keeps_failing_gets_the_webhook_only_call_denied() {
     );
     assert!(error.message.contains("approval webhook could not be delivered"), "{}", error.message);
     assert!(error.message.contains("HTTP 500"), "names the last failure: {}", error.message);
-    assert_eq!(receiver.deliveries().len(), 3, "exactly `attempts` tries");
+    assert_eq!(events(&receiver, "approval.requested").len(), 3, "exactly `attempts` tries");
     assert!(receiver.deliveries().iter().all(|d| d.path == "/hook"));
     assert_eq!(sent(&client).await, "");
 }

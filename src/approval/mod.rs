@@ -38,7 +38,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 use store::{rfc3339, ApprovalStore, Outcome, StoreError};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 /// A call waiting for a person, as people and the store see it.
 #[derive(Clone, Debug)]
@@ -128,6 +128,25 @@ pub struct ApprovalBroker {
     max_pending_per_session: usize,
     /// Channels this gateway can actually offer (the admin listener is configured).
     available: Vec<ApprovalChannel>,
+    /// Told how each webhook-announced request ended, so the receiver can
+    /// close what it opened; never blocks the broker.
+    ended: std::sync::OnceLock<mpsc::Sender<Ended>>,
+}
+
+/// How a request ended, for a channel that announced it and wants to close
+/// what it opened (the webhook's chat message or ticket).
+#[derive(Clone, Debug)]
+pub struct Ended {
+    pub request: ApprovalRequest,
+    /// "approved", "denied", "timeout" or "cancelled".
+    pub status: String,
+    pub approver: String,
+    pub reason: String,
+    /// The approval's scope label (`once`, `session`, `15m`), when approved.
+    pub scope: Option<String>,
+    pub any_args: bool,
+    /// The channel that answered; `None` when the gateway ended it.
+    pub channel: Option<ApprovalChannel>,
 }
 
 /// The longest reason or approver name an answer may carry.
@@ -152,8 +171,24 @@ impl ApprovalBroker {
             max_pending: config.max_pending,
             max_pending_per_session: config.max_pending_per_session,
             available,
+            ended: std::sync::OnceLock::new(),
         };
         Ok((broker, abandoned))
+    }
+
+    /// Where to report how webhook-announced requests end. Set once.
+    pub fn report_endings(&self, to: mpsc::Sender<Ended>) {
+        let _ = self.ended.set(to);
+    }
+
+    fn report(&self, ended: Ended) {
+        let Some(to) = self.ended.get() else { return };
+        if !ended.request.channels.contains(&ApprovalChannel::Webhook) {
+            return;
+        }
+        if to.try_send(ended).is_err() {
+            tracing::warn!("too many approval endings waiting to be reported to the webhook; one was dropped");
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -272,7 +307,7 @@ impl ApprovalBroker {
                 inner.store.decide(id, &outcome, now).map(|_| None)
             }
         };
-        match recorded {
+        let result = match recorded {
             Ok(grant) => {
                 if let Some(grant) = grant {
                     if inner.grants.len() >= MAX_GRANTS {
@@ -280,8 +315,7 @@ impl ApprovalBroker {
                     }
                     inner.grants.push(grant);
                 }
-                let _ = waiting.answer.send((answer, Some(channel)));
-                Ok(())
+                Ok((answer, Some(channel)))
             }
             Err(e) => {
                 // Fail closed: an answer nobody can prove later releases nothing.
@@ -289,29 +323,66 @@ impl ApprovalBroker {
                     approver: "mcp-warden".into(),
                     reason: format!("the answer could not be recorded ({e})"),
                 };
-                let _ = waiting.answer.send((denied, None));
-                Err(AnswerError::Store(e))
+                Err(((denied, None), e))
             }
-        }
+        };
+        drop(inner);
+        let (answered, outcome) = match result {
+            Ok(answered) => (answered, Ok(())),
+            Err((answered, e)) => (answered, Err(AnswerError::Store(e))),
+        };
+        self.report(Ended::of(&waiting.request, &answered));
+        let _ = waiting.answer.send(answered);
+        outcome
     }
 
     /// Ends a request nobody answered (`status` is "timeout" or "cancelled").
     /// Returns false when an answer got there first: the caller then reads it.
     pub fn end(&self, id: &str, status: &str, reason: &str) -> bool {
         let mut inner = self.lock();
-        if inner.pending.remove(id).is_none() {
+        let Some(waiting) = inner.pending.remove(id) else {
             return false;
-        }
+        };
         let outcome = Outcome { status, approver: "mcp-warden", reason, scope: None, any_args: false };
         if let Err(e) = inner.store.decide(id, &outcome, SystemTime::now()) {
             tracing::error!(request = %id, "could not record the end of an approval request: {e}");
         }
+        drop(inner);
+        self.report(Ended {
+            request: waiting.request,
+            status: status.to_string(),
+            approver: "mcp-warden".into(),
+            reason: reason.to_string(),
+            scope: None,
+            any_args: false,
+            channel: None,
+        });
         true
     }
 
     /// The newest requests and how each ended, newest first.
     pub fn recent(&self, limit: usize) -> Result<Vec<Value>, StoreError> {
         self.lock().store.recent(limit)
+    }
+}
+
+impl Ended {
+    fn of(request: &ApprovalRequest, (answer, channel): &Answered) -> Ended {
+        let (status, approver, reason, scope, any_args) = match answer {
+            Answer::Approved { approver, reason, scope, any_args } => {
+                ("approved", approver, reason, Some(scope.label()), *any_args)
+            }
+            Answer::Denied { approver, reason } => ("denied", approver, reason, None, false),
+        };
+        Ended {
+            request: request.clone(),
+            status: status.into(),
+            approver: approver.clone(),
+            reason: reason.clone(),
+            scope,
+            any_args,
+            channel: *channel,
+        }
     }
 }
 
@@ -476,6 +547,31 @@ mod tests {
             warnings[2].starts_with("rule \"client-or-console\"") && warnings[2].contains("without the elicitation")
         );
         assert!(channel_warnings(&policy, &ApprovalChannel::ALL).is_empty(), "everything is served");
+    }
+
+    #[test]
+    fn endings_are_reported_only_for_webhook_announced_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
+        let (tx, mut endings) = mpsc::channel(8);
+        broker.report_endings(tx);
+        let hook = [ApprovalChannel::Webhook, ApprovalChannel::Api];
+        let (a, _rx) = broker.hold(binding("d1"), None, &hook, true, Duration::from_secs(60)).unwrap();
+        let (b, _rx) =
+            broker.hold(binding("d2"), None, &[ApprovalChannel::Api], true, Duration::from_secs(60)).unwrap();
+        let (c, _rx) = broker.hold(binding("d3"), None, &hook, true, Duration::from_secs(60)).unwrap();
+        broker.answer(&a.id, approve(GrantScope::Session), ApprovalChannel::Api).unwrap();
+        broker.answer(&b.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
+        assert!(broker.end(&c.id, "timeout", "nobody answered in time"));
+        let first = endings.try_recv().unwrap();
+        assert_eq!((first.request.id.as_str(), first.status.as_str()), (a.id.as_str(), "approved"));
+        assert_eq!((first.scope.as_deref(), first.channel), (Some("session"), Some(ApprovalChannel::Api)));
+        let second = endings.try_recv().unwrap();
+        assert_eq!(
+            (second.request.id.as_str(), second.status.as_str(), second.channel),
+            (c.id.as_str(), "timeout", None)
+        );
+        assert!(endings.try_recv().is_err(), "the api-only request was never announced, so its end is not reported");
     }
 
     #[test]

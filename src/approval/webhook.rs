@@ -20,7 +20,7 @@
 //! unit-tested; [`WebhookNotifier::deliver`] is the I/O.
 
 use super::store::rfc3339;
-use super::{Answer, AnswerError, ApprovalBroker, ApprovalRequest};
+use super::{Answer, AnswerError, ApprovalBroker, ApprovalRequest, Ended};
 use crate::config::WebhookConfig;
 use crate::policy::ApprovalChannel;
 use hmac::{Hmac, Mac};
@@ -165,6 +165,30 @@ pub fn announcement(request: &ApprovalRequest, keys: &WebhookKeys, callback_url:
     })
 }
 
+/// The JSON a receiver gets when a request it was told about ends, however
+/// it ended (answered here or through another channel, timed out, withdrawn),
+/// so it can close the chat message or ticket it opened. Carries no links.
+pub fn resolution(ended: &Ended, now: SystemTime) -> Value {
+    let request = &ended.request;
+    json!({
+        "event": "approval.resolved",
+        "request": {
+            "id": request.id,
+            "server": request.binding.server,
+            "tool": request.binding.tool,
+            "rule": request.binding.rule,
+            "session": session_digest(&request.binding.session),
+        },
+        "status": ended.status,
+        "approver": ended.approver,
+        "reason": ended.reason,
+        "scope": ended.scope,
+        "any_args": ended.any_args,
+        "channel": ended.channel.map(|c| c.as_str()),
+        "resolved_at": rfc3339(now),
+    })
+}
+
 /// `sha256:` and the first 16 hex digits of the session id's SHA-256.
 pub fn session_digest(session: &str) -> String {
     use sha2::Digest;
@@ -244,6 +268,26 @@ impl WebhookNotifier {
             // Answered, timed out or withdrawn meanwhile: that ending stands.
             Err(AnswerError::NotFound(_)) => {}
             Err(e) => tracing::error!(request = %request.id, "could not deny a call after the webhook failed: {e}"),
+        }
+    }
+
+    /// Reports, one after another, how announced requests ended. A report
+    /// that cannot be delivered after `attempts` is dropped: the call has
+    /// already ended, and the audit log holds how.
+    pub async fn report_endings(self: std::sync::Arc<Self>, mut endings: tokio::sync::mpsc::Receiver<Ended>) {
+        while let Some(ended) = endings.recv().await {
+            let body = resolution(&ended, SystemTime::now()).to_string();
+            for attempt in 1..=self.config.attempts {
+                match self.post(&body, self.config.timeout).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::warn!(request = %ended.request.id, attempt, "approval webhook: reporting the end failed: {e}");
+                        if attempt < self.config.attempts {
+                            tokio::time::sleep(backoff(attempt)).await;
+                        }
+                    }
+                }
+            }
         }
     }
 
