@@ -43,11 +43,13 @@ impl AdminGateway {
     /// `approval` gets its base URL, `http://127.0.0.1:PORT`.
     pub async fn start_with_admin(policy: &str, approval: impl FnOnce(&str) -> String) -> AdminGateway {
         let root = tempfile::tempdir().unwrap();
-        let port = free_port();
+        // Bound before anything else starts, so no other listener of a test
+        // running alongside can take the port in between.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
         let approval = approval(&format!("http://127.0.0.1:{port}"));
         let config = format!("{}{}{approval}", stdio_demo("demo", root.path()), admin_section(port));
         let gw = start_gateway(&config, policy).await;
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
         let console = format!("http://127.0.0.1:{port}/admin");
         AdminGateway { gw, admin_api: format!("{console}/api"), console, http: reqwest::Client::new(), _root: root }
