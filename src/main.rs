@@ -315,7 +315,8 @@ fn run(path: &std::path::Path, front: Front) -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            tracing::info!("serving the admin API on http://{}/admin/api", admin.listen);
+            let local = listener.local_addr().map_or(admin.listen, |a| a);
+            tracing::info!("serving the admin API on http://{local}/admin/api");
             tokio::spawn(mcp_warden::admin::serve(gateway.clone(), listener, std::future::pending()));
         }
         match front {

@@ -307,41 +307,55 @@ async fn explain_shows_the_approve_verdict_and_exits_2() {
 }
 
 /// A gateway process, for a restart that nothing gets to clean up after.
-async fn spawn_gateway(config: &Path, admin: &str) -> tokio::process::Child {
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
+/// A gateway process whose listeners bound port 0, and the URLs it reports:
+/// no port is chosen before the process binds it, so no test running
+/// alongside can take it in between.
+struct Spawned {
+    child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT/mcp`
+    mcp: String,
+    /// `http://127.0.0.1:PORT/admin/api`
+    admin: String,
+}
+
+async fn spawn_gateway(config: &Path) -> Spawned {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
         .args(["serve", "--config"])
         .arg(config)
-        .stderr(std::process::Stdio::null())
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
-    for _ in 0..300 {
-        if let Ok(r) = http.get(format!("{admin}/approvals")).bearer_auth(TOKEN).send().await {
-            if r.status() == 200 {
-                return child;
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let (mut mcp, mut admin) = (None, None);
+    let found = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            let after = |needle: &str| line.split_once(needle).map(|(_, url)| url.trim().to_string());
+            mcp = mcp.take().or_else(|| after("serving MCP on "));
+            admin = admin.take().or_else(|| after("serving the admin API on "));
+            if mcp.is_some() && admin.is_some() {
+                return;
             }
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("the gateway did not start");
+    })
+    .await;
+    assert!(found.is_ok() && mcp.is_some() && admin.is_some(), "the gateway did not report its listeners");
+    // Keep reading, or a full pipe would stall the gateway's logging.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Spawned { child, mcp: mcp.unwrap(), admin: admin.unwrap() }
 }
 
 #[tokio::test]
 async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
     let dir = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
-    let (mcp_port, admin_port) = (free_port(), free_port());
-    let config =
-        write_config(dir.path(), &format!("{}{}", stdio_demo("demo", root.path()), admin_section(admin_port)), POLICY);
-    let text = std::fs::read_to_string(&config).unwrap().replace("127.0.0.1:0", &format!("127.0.0.1:{mcp_port}"));
-    std::fs::write(&config, text).unwrap();
-    let admin = format!("http://127.0.0.1:{admin_port}/admin/api");
+    let config = write_config(dir.path(), &format!("{}{}", stdio_demo("demo", root.path()), admin_section(0)), POLICY);
     let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{mcp_port}/mcp");
 
-    let mut gateway = spawn_gateway(&config, &admin).await;
-    let client = connect(&url).await;
+    let Spawned { child: mut gateway, mcp, admin } = spawn_gateway(&config).await;
+    let client = connect(&mcp).await;
     let call = send_in_background(&client, message("bob@example.com", "before the crash"));
     let mut id = String::new();
     for _ in 0..200 {
@@ -358,7 +372,8 @@ async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
     call.abort();
     drop(client);
 
-    let _gateway = spawn_gateway(&config, &admin).await;
+    // The restarted gateway listens on new ports; the store is what carries over.
+    let Spawned { child: _gateway, mcp, admin } = spawn_gateway(&config).await;
     let pending: Vec<Value> =
         http.get(format!("{admin}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     assert!(pending.is_empty(), "{pending:?}");
@@ -382,7 +397,7 @@ async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
         .unwrap();
     assert!(verify.status.success());
 
-    let client = connect(&url).await;
+    let client = connect(&mcp).await;
     assert_eq!(sent(&client).await, "", "the held call never reached the restarted upstream");
 }
 
