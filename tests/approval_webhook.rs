@@ -24,6 +24,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// Nothing listens on port 1 (tcpmux) on a test machine: connections are
+/// refused at once. A port picked as free could be taken by a test running
+/// alongside, whose server would then receive these deliveries.
+const CLOSED_PORT_URL: &str = "http://127.0.0.1:1/hook";
 const SECRET: &str = "test-webhook-secret-0123456789abcdef";
 /// A secret-looking argument value: pages and payloads must show it masked.
 const API_KEY: &str = "sk-live-4f9a8b7c6d5e4f3a2b1c";
@@ -480,8 +484,8 @@ async fn following_a_link_with_get_shows_the_call_and_changes_nothing() {
 
 #[tokio::test]
 async fn an_unreachable_webhook_denies_a_webhook_only_call_at_once() {
-    let closed = format!("http://127.0.0.1:{}/hook", free_port());
-    let s = start(POLICY, &closed).await;
+    let closed = CLOSED_PORT_URL;
+    let s = start(POLICY, closed).await;
     let client = connect(&s.gw.url).await;
     let started = Instant::now();
     let result = tokio::time::timeout(Duration::from_secs(20), send_in_background(&client, held_args())).await;
@@ -489,7 +493,7 @@ async fn an_unreachable_webhook_denies_a_webhook_only_call_at_once() {
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
     assert!(error.message.contains("approval webhook could not be delivered"), "{}", error.message);
-    assert!(error.message.contains("3 attempts") && !error.message.contains(&closed), "{}", error.message);
+    assert!(error.message.contains("3 attempts") && !error.message.contains(closed), "{}", error.message);
     assert_eq!(sent(&client).await, "");
     assert!(s.pending().await.is_empty());
     let last = s.audit_for("send_message").pop().unwrap();
@@ -500,9 +504,9 @@ async fn an_unreachable_webhook_denies_a_webhook_only_call_at_once() {
 
 #[tokio::test]
 async fn an_unreachable_webhook_leaves_the_rules_other_channels_waiting() {
-    let closed = format!("http://127.0.0.1:{}/hook", free_port());
+    let closed = CLOSED_PORT_URL;
     let policy = POLICY.replace("approval = [\"webhook\"]", "approval = [\"webhook\", \"api\"]");
-    let s = start(&policy, &closed).await;
+    let s = start(&policy, closed).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, held_args());
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();

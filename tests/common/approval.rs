@@ -10,10 +10,6 @@ use std::time::Duration;
 
 pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The `[admin]` and `[approval]` sections for an admin listener on `port`.
 pub fn admin_section(port: u16) -> String {
     format!("[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n[approval]\nprogress_interval = \"100ms\"\n")
