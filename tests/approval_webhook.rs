@@ -12,6 +12,7 @@ mod common;
 
 use axum::http::{HeaderMap, StatusCode};
 use common::approval::*;
+use common::browser::run_browser_script;
 use common::client::{connect, text_of};
 use hmac::{Hmac, Mac};
 use mcp_warden::approval::webhook::{LinkAction, WebhookKeys};
@@ -20,7 +21,6 @@ use rmcp::ServiceError;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -562,58 +562,26 @@ async fn a_receiver_that_keeps_failing_gets_the_webhook_only_call_denied() {
     assert_eq!(sent(&client).await, "");
 }
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn node() -> PathBuf {
-    let ours = repo().join(".peers/node22/bin/node");
-    if ours.exists() {
-        ours
-    } else {
-        PathBuf::from("node")
-    }
-}
-
 #[tokio::test]
 async fn call_approved_from_the_link_page_in_a_browser_arrives_exactly_once() {
-    let chromium = std::env::var_os("CHROMIUM").map_or_else(|| PathBuf::from("/usr/bin/chromium"), PathBuf::from);
-    assert!(chromium.exists(), "{} is missing: install Debian's chromium or set CHROMIUM", chromium.display());
-    let playwright = repo().join(".peers/playwright/node_modules/playwright-core");
-    assert!(playwright.join("package.json").exists(), "run scripts/install-test-peers.sh");
-
     let receiver = Receiver::start(&[]).await;
     let s = start(POLICY, &receiver.url).await;
     let client = connect(&s.gw.url).await;
     let (call, payload) = held_and_announced(&s, &receiver, &client).await;
     let id = payload["request"]["id"].as_str().unwrap().to_string();
 
-    let mut command = tokio::process::Command::new(node());
-    command
-        .arg(repo().join("tests/browser/webhook.mjs"))
-        .arg(link(&payload, "approve_url"))
-        .env("CHROMIUM", &chromium)
-        .env("PLAYWRIGHT_CORE", &playwright)
-        .env("EXPECT_TEXT", "bob@example.com")
-        .env("FORBID_TEXT", API_KEY)
-        .env("APPROVER", "frank")
-        .env("REASON", "read it in the chat")
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true);
-    if let Ok(path) = std::env::var("WEBHOOK_SCREENSHOT") {
-        command.env("SCREENSHOT", path);
+    let approve_url = link(&payload, "approve_url");
+    let mut env = vec![
+        ("EXPECT_TEXT", "bob@example.com"),
+        ("FORBID_TEXT", API_KEY),
+        ("APPROVER", "frank"),
+        ("REASON", "read it in the chat"),
+    ];
+    let screenshot = std::env::var("WEBHOOK_SCREENSHOT").unwrap_or_default();
+    if !screenshot.is_empty() {
+        env.push(("SCREENSHOT", &screenshot));
     }
-    let output = tokio::time::timeout(Duration::from_secs(90), command.output())
-        .await
-        .expect("the browser script finishes within 90s")
-        .expect("node runs (run scripts/install-test-peers.sh)");
-    assert!(
-        output.status.success(),
-        "webhook.mjs failed ({}):\n{}\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    run_browser_script("webhook.mjs", &[&approve_url], &env).await;
 
     let result = tokio::time::timeout(Duration::from_secs(20), call).await.unwrap().unwrap();
     assert_eq!(text_of(&result.expect("the approved call succeeds")), "sent to bob@example.com");

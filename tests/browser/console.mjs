@@ -8,51 +8,18 @@
 // arguments), FORBID_TEXT (must appear nowhere on the page), REASON,
 // SCREENSHOT (a PNG path). Exits 0 when every check passed; prints why not
 // and exits 1 otherwise. Every wait has a timeout.
-import { createRequire } from "node:module";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { WAIT, check, inChromium } from "./chromium.mjs";
 
 const [adminUrl, token, action] = process.argv.slice(2);
 if (!adminUrl || !token || !["approve", "deny", "anonymous"].includes(action)) {
   console.error("usage: console.mjs <admin-url> <token> <approve|deny|anonymous>");
   process.exit(2);
 }
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const WAIT = { timeout: 15000 };
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
+// Anonymous mode provokes 401s on purpose; nothing else may fail.
+const tolerated = (text) => action === "anonymous" && text.includes("401");
 
-const profile = mkdtempSync(join(tmpdir(), "warden-console-"));
-let context;
-const watchdog = setTimeout(() => {
-  console.error("console.mjs: gave up after 60s");
-  process.exit(1);
-}, 60000);
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    timeout: 30000,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run",
-    ],
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  const problems = [];
-  page.on("pageerror", (e) => problems.push("page error: " + e.message));
-  page.on("console", (m) => {
-    // Anonymous mode provokes 401s on purpose; nothing else may fail.
-    if (m.type() === "error" && !(action === "anonymous" && m.text().includes("401"))) {
-      problems.push("console error: " + m.text());
-    }
-  });
-
+await inChromium("console.mjs", tolerated, async (page, problems) => {
   const response = await page.goto(adminUrl, { waitUntil: "load", ...WAIT });
   check(response.status() === 200, `GET ${adminUrl}: ${response.status()}`);
   const headers = response.headers();
@@ -120,14 +87,4 @@ try {
   }
   check(problems.length === 0, problems.join("; "));
   console.log(`console.mjs: ${action} ok`);
-  await context.close();
-  context = null;
-  clearTimeout(watchdog);
-} catch (e) {
-  console.error("console.mjs: " + (e && e.stack ? e.stack : e));
-  process.exitCode = 1;
-} finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
+});

@@ -10,49 +10,17 @@
 // FORBID_TEXT (must appear nowhere on the page), APPROVER, REASON,
 // SCREENSHOT (a PNG path). Exits 0 when every check passed; prints why not
 // and exits 1 otherwise. Every wait has a timeout.
-import { createRequire } from "node:module";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { WAIT, check, inChromium } from "./chromium.mjs";
 
 const [approveUrl] = process.argv.slice(2);
 if (!approveUrl) {
   console.error("usage: webhook.mjs <approve-url>");
   process.exit(2);
 }
-const require = createRequire(import.meta.url);
-const { chromium } = require(process.env.PLAYWRIGHT_CORE || "playwright-core");
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const WAIT = { timeout: 15000 };
 
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-const profile = mkdtempSync(join(tmpdir(), "warden-webhook-"));
-let context;
-const watchdog = setTimeout(() => {
-  console.error("webhook.mjs: gave up after 60s");
-  process.exit(1);
-}, 60000);
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    timeout: 30000,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync", "--no-first-run",
-    ],
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  const problems = [];
-  page.on("pageerror", (e) => problems.push("page error: " + e.message));
-  page.on("console", (m) => {
-    // A CSP violation (a blocked form post, say) shows up here.
-    if (m.type() === "error") problems.push("console error: " + m.text());
-  });
-
+// A CSP violation (a blocked form post, say) shows up as a console error. The
+// spent link's 404 at the end comes after the last look at `problems`.
+await inChromium("webhook.mjs", () => false, async (page, problems) => {
   const response = await page.goto(approveUrl, { waitUntil: "load", ...WAIT });
   check(response.status() === 200, `GET approve link: ${response.status()}`);
   const headers = response.headers();
@@ -88,14 +56,4 @@ try {
   const again = await page.goto(approveUrl, { waitUntil: "load", ...WAIT });
   check(again.status() === 404, `the spent link answered ${again.status()}`);
   console.log("webhook.mjs: approve ok");
-  await context.close();
-  context = null;
-  clearTimeout(watchdog);
-} catch (e) {
-  console.error("webhook.mjs: " + (e && e.stack ? e.stack : e));
-  process.exitCode = 1;
-} finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-  clearTimeout(watchdog);
-}
+});

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod approval;
+pub mod browser;
 pub mod client;
 
 use mcp_warden::config::GatewayConfig;
