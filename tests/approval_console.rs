@@ -19,26 +19,8 @@ use std::time::Duration;
 /// A secret-looking argument value: the console must show it masked.
 const SECRET: &str = "sk-live-4f9a8b7c6d5e4f3a2b1c";
 
-const POLICY: &str = r#"
-mode = "enforce"
-[defaults]
-tools = "deny"
-approval_timeout = "60s"
-[[rules]]
-id = "mail-needs-approval"
-server = "demo"
-tools = ["send_message"]
-action = "approve"
-approval = ["console"]
-deny_unknown_args = true
-args.to = { required = true, email_domain = ["example.com"] }
-args.body = { max_length = 1000 }
-[[rules]]
-id = "read-back"
-server = "demo"
-tools = ["list_sent_messages"]
-action = "allow"
-"#;
+static POLICY: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| mail_policy("approval = [\"console\"]\napproval_timeout = \"60s\"\n"));
 
 /// Runs tests/browser/console.mjs and fails the test with its output unless it exits 0.
 async fn drive_console(s: &AdminGateway, action: &str, env: &[(&str, &str)]) {
@@ -59,7 +41,7 @@ fn browser_env<'a>(reason: &'a str, screenshot: &'a str) -> Vec<(&'a str, &'a st
 
 #[tokio::test]
 async fn call_approved_in_the_browser_console_arrives_exactly_once() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -82,7 +64,7 @@ async fn call_approved_in_the_browser_console_arrives_exactly_once() {
 
 #[tokio::test]
 async fn call_denied_in_the_browser_console_never_arrives_and_names_the_reason() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     s.wait_pending(1).await;
@@ -107,7 +89,7 @@ async fn call_denied_in_the_browser_console_never_arrives_and_names_the_reason()
 
 #[tokio::test]
 async fn console_without_the_token_shows_no_data() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -145,7 +127,7 @@ async fn console_without_the_token_shows_no_data() {
 #[tokio::test]
 async fn a_rule_limited_to_the_console_refuses_answers_from_the_api() {
     // The channel check is the broker's; the console says it is the console.
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let held = send_in_background(&client, held_args());
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();

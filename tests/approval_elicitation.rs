@@ -15,26 +15,7 @@ use std::time::{Duration, Instant};
 
 /// `send_message` waits for approval on `channels`; reading back is allowed.
 fn policy(channels: &str) -> String {
-    format!(
-        r#"
-mode = "enforce"
-[defaults]
-tools = "deny"
-[[rules]]
-id = "mail-needs-approval"
-server = "demo"
-tools = ["send_message"]
-action = "approve"
-approval = [{channels}]
-approval_timeout = "20s"
-args.to = {{ required = true, email_domain = ["example.com"] }}
-[[rules]]
-id = "read-back"
-server = "demo"
-tools = ["list_sent_messages"]
-action = "allow"
-"#
-    )
+    mail_policy(&format!("approval = [{channels}]\napproval_timeout = \"20s\"\n"))
 }
 
 fn answering(content: Value) -> TestClient {

@@ -32,26 +32,7 @@ const SECRET: &str = "test-webhook-secret-0123456789abcdef";
 /// A secret-looking argument value: pages and payloads must show it masked.
 const API_KEY: &str = "sk-live-4f9a8b7c6d5e4f3a2b1c";
 
-const POLICY: &str = r#"
-mode = "enforce"
-[defaults]
-tools = "deny"
-approval_timeout = "30s"
-[[rules]]
-id = "mail-needs-approval"
-server = "demo"
-tools = ["send_message"]
-action = "approve"
-approval = ["webhook"]
-deny_unknown_args = true
-args.to = { required = true, email_domain = ["example.com"] }
-args.body = { max_length = 1000 }
-[[rules]]
-id = "read-back"
-server = "demo"
-tools = ["list_sent_messages"]
-action = "allow"
-"#;
+static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| mail_policy("approval = [\"webhook\"]\n"));
 
 /// One POST the receiver got.
 #[derive(Clone)]
@@ -181,7 +162,7 @@ fn link(payload: &Value, field: &str) -> String {
 #[tokio::test]
 async fn call_approved_through_the_signed_link_arrives_exactly_once() {
     let receiver = Receiver::start(&[]).await;
-    let s = start(POLICY, &receiver.url).await;
+    let s = start(&POLICY, &receiver.url).await;
     let client = connect(&s.gw.url).await;
     let (call, payload) = held_and_announced(&s, &receiver, &client).await;
 
@@ -314,7 +295,7 @@ async fn the_receiver_hears_when_a_call_is_answered_elsewhere_or_times_out() {
 #[tokio::test]
 async fn call_denied_through_the_signed_link_never_arrives() {
     let receiver = Receiver::start(&[]).await;
-    let s = start(POLICY, &receiver.url).await;
+    let s = start(&POLICY, &receiver.url).await;
     let client = connect(&s.gw.url).await;
     let (call, payload) = held_and_announced(&s, &receiver, &client).await;
 
@@ -342,7 +323,7 @@ async fn call_denied_through_the_signed_link_never_arrives() {
 #[tokio::test]
 async fn tampered_swapped_or_expired_links_are_refused_and_the_call_stays_held() {
     let receiver = Receiver::start(&[]).await;
-    let s = start(POLICY, &receiver.url).await;
+    let s = start(&POLICY, &receiver.url).await;
     let client = connect(&s.gw.url).await;
     let (call, payload) = held_and_announced(&s, &receiver, &client).await;
     let id = payload["request"]["id"].as_str().unwrap().to_string();
@@ -445,7 +426,7 @@ async fn tampered_swapped_or_expired_links_are_refused_and_the_call_stays_held()
 #[tokio::test]
 async fn following_a_link_with_get_shows_the_call_and_changes_nothing() {
     let receiver = Receiver::start(&[]).await;
-    let s = start(POLICY, &receiver.url).await;
+    let s = start(&POLICY, &receiver.url).await;
     let client = connect(&s.gw.url).await;
     let (call, payload) = held_and_announced(&s, &receiver, &client).await;
     let id = payload["request"]["id"].as_str().unwrap().to_string();
@@ -485,7 +466,7 @@ async fn following_a_link_with_get_shows_the_call_and_changes_nothing() {
 #[tokio::test]
 async fn an_unreachable_webhook_denies_a_webhook_only_call_at_once() {
     let closed = CLOSED_PORT_URL;
-    let s = start(POLICY, closed).await;
+    let s = start(&POLICY, closed).await;
     let client = connect(&s.gw.url).await;
     let started = Instant::now();
     let result = tokio::time::timeout(Duration::from_secs(20), send_in_background(&client, held_args())).await;
@@ -528,7 +509,7 @@ async fn an_unreachable_webhook_leaves_the_rules_other_channels_waiting() {
 async fn failed_deliveries_are_retried_and_redirects_are_not_followed() {
     // A redirect, then a server error, then success: the third attempt lands.
     let receiver = Receiver::start(&[307, 503]).await;
-    let s = start(POLICY, &receiver.url).await;
+    let s = start(&POLICY, &receiver.url).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, held_args());
     let deliveries = receiver.wait(3).await;
@@ -550,7 +531,7 @@ async fn failed_deliveries_are_retried_and_redirects_are_not_followed() {
 async fn a_receiver_that_keeps_failing_gets_the_webhook_only_call_denied() {
     let receiver = Receiver::start(&[500, 302, 500, 500]).await;
     let s =
-        AdminGateway::start_with_admin(POLICY, |admin| webhook_section(&receiver.url, admin, "attempts = 3\n")).await;
+        AdminGateway::start_with_admin(&POLICY, |admin| webhook_section(&receiver.url, admin, "attempts = 3\n")).await;
     let client = connect(&s.gw.url).await;
     let error = rpc_error(
         tokio::time::timeout(Duration::from_secs(20), send_in_background(&client, held_args())).await.unwrap().unwrap(),
@@ -565,7 +546,7 @@ async fn a_receiver_that_keeps_failing_gets_the_webhook_only_call_denied() {
 #[tokio::test]
 async fn call_approved_from_the_link_page_in_a_browser_arrives_exactly_once() {
     let receiver = Receiver::start(&[]).await;
-    let s = start(POLICY, &receiver.url).await;
+    let s = start(&POLICY, &receiver.url).await;
     let client = connect(&s.gw.url).await;
     let (call, payload) = held_and_announced(&s, &receiver, &client).await;
     let id = payload["request"]["id"].as_str().unwrap().to_string();

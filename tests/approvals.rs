@@ -13,25 +13,7 @@ use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
-const POLICY: &str = r#"
-mode = "enforce"
-[defaults]
-tools = "deny"
-approval_timeout = "30s"
-[[rules]]
-id = "mail-needs-approval"
-server = "demo"
-tools = ["send_message"]
-action = "approve"
-deny_unknown_args = true
-args.to = { required = true, email_domain = ["example.com"] }
-args.body = { max_length = 1000 }
-[[rules]]
-id = "read-back"
-server = "demo"
-tools = ["list_sent_messages"]
-action = "allow"
-"#;
+static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| mail_policy(""));
 
 fn message(to: &str, body: &str) -> Value {
     json!({"to": to, "body": body})
@@ -46,7 +28,7 @@ fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
 
 #[tokio::test]
 async fn call_approved_through_the_api_arrives_exactly_once_and_progress_keeps_the_client_waiting() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "quarterly numbers"));
     let pending = s.wait_pending(1).await;
@@ -94,7 +76,7 @@ async fn call_approved_through_the_api_arrives_exactly_once_and_progress_keeps_t
 
 #[tokio::test]
 async fn denied_call_never_arrives_and_the_error_names_approver_and_reason() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "wire the money"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -128,7 +110,7 @@ async fn unanswered_call_times_out_and_never_arrives() {
 
 #[tokio::test]
 async fn approval_for_some_arguments_does_not_let_other_arguments_through() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "lunch?"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -146,7 +128,7 @@ async fn approval_for_some_arguments_does_not_let_other_arguments_through() {
 
 #[tokio::test]
 async fn session_approval_covers_identical_calls_in_that_session_only() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "standup notes"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -174,7 +156,7 @@ async fn session_approval_covers_identical_calls_in_that_session_only() {
 
 #[tokio::test]
 async fn call_failing_its_argument_constraints_is_denied_without_asking_anyone() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let error = rpc_error(send_in_background(&client, message("attacker@evil.example", "hi")).await.unwrap());
     assert_eq!(error.code.0 as i64, mcp_warden::errors::code::POLICY_DENIED);
@@ -184,7 +166,7 @@ async fn call_failing_its_argument_constraints_is_denied_without_asking_anyone()
 
 #[tokio::test]
 async fn client_that_goes_away_withdraws_its_held_call() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "bye"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -198,7 +180,7 @@ async fn client_that_goes_away_withdraws_its_held_call() {
 
 #[tokio::test]
 async fn admin_api_refuses_requests_without_the_right_token() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let url = format!("{}/approvals", s.admin_api);
     let status = |r: reqwest::Response| r.status().as_u16();
     assert_eq!(status(s.http.get(&url).send().await.unwrap()), 401);
@@ -215,7 +197,7 @@ async fn admin_api_refuses_requests_without_the_right_token() {
 #[tokio::test]
 async fn without_an_admin_listener_an_approve_rule_fails_closed() {
     let root = tempfile::tempdir().unwrap();
-    let gw = start_gateway(&stdio_demo("demo", root.path()), POLICY).await;
+    let gw = start_gateway(&stdio_demo("demo", root.path()), &POLICY).await;
     let client = connect(&gw.url).await;
     let error = rpc_error(send_in_background(&client, message("bob@example.com", "hi")).await.unwrap());
     assert_eq!(error.code.0 as i64, mcp_warden::errors::code::APPROVAL_DENIED);
@@ -235,7 +217,7 @@ fn warden(args: &[&str], config: &Path) -> std::process::Output {
 
 #[tokio::test]
 async fn call_approved_and_denied_through_the_cli() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let config = s.gw.config_path.clone();
     let call = send_in_background(&client, message("bob@example.com", "from the cli"));
@@ -282,7 +264,7 @@ async fn call_approved_and_denied_through_the_cli() {
 
 #[tokio::test]
 async fn explain_shows_the_approve_verdict_and_exits_2() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
         .args([
             "explain",
@@ -351,7 +333,7 @@ async fn spawn_gateway(config: &Path) -> Spawned {
 async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
     let dir = tempfile::tempdir().unwrap();
     let root = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &format!("{}{}", stdio_demo("demo", root.path()), admin_section(0)), POLICY);
+    let config = write_config(dir.path(), &format!("{}{}", stdio_demo("demo", root.path()), admin_section(0)), &POLICY);
     let http = reqwest::Client::new();
 
     let Spawned { child: mut gateway, mcp, admin } = spawn_gateway(&config).await;
@@ -415,7 +397,7 @@ async fn raw_post(http: &reqwest::Client, url: &str, session: Option<&str>, body
 
 #[tokio::test]
 async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let http = reqwest::Client::new();
     let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
         "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}});
@@ -442,12 +424,12 @@ async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
 
 #[tokio::test]
 async fn approval_given_after_the_policy_changed_releases_nothing() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let call = send_in_background(&client, message("bob@example.com", "old rules"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
     let policy_file = s.gw.dir.path().join("policy.toml");
-    std::fs::write(&policy_file, format!("{POLICY}\n# reviewed again\n")).unwrap();
+    std::fs::write(&policy_file, format!("{}\n# reviewed again\n", *POLICY)).unwrap();
     s.gw.gateway.reload_policy().unwrap();
     s.answer(&id, "approve", json!({"reason": "ok"})).await;
     let error = rpc_error(call.await.unwrap());
@@ -472,7 +454,7 @@ async fn audit_mode_records_the_approve_verdict_without_holding_the_call() {
 
 #[tokio::test]
 async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules_refusals() {
-    let s = AdminGateway::start(POLICY).await;
+    let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "status"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -496,7 +478,7 @@ async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules
 
 #[tokio::test]
 async fn held_calls_beyond_the_cap_are_denied_at_once() {
-    let s = AdminGateway::start_with(POLICY, "max_pending = 1\n").await;
+    let s = AdminGateway::start_with(&POLICY, "max_pending = 1\n").await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "one"));
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
@@ -511,7 +493,7 @@ async fn held_calls_beyond_the_cap_are_denied_at_once() {
 #[test]
 fn an_approval_store_that_cannot_be_opened_stops_the_gateway() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), "[approval]\nstore = \"missing/dir/approvals.sqlite\"\n", POLICY);
+    let config = write_config(dir.path(), "[approval]\nstore = \"missing/dir/approvals.sqlite\"\n", &POLICY);
     let config = mcp_warden::config::GatewayConfig::load(&config).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let started = runtime.block_on(async { mcp_warden::gateway::Gateway::start(config).map(|_| ()) });

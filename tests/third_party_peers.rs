@@ -251,23 +251,9 @@ async fn python_sdk_relayed_features_through_the_stdio_front() {
 
 /// Holds demo__send_message until the person at the client approves it in
 /// an elicitation form; lets the client read back what was sent.
-const ELICITED_APPROVAL_POLICY: &str = r#"
-mode = "enforce"
-[defaults]
-tools = "deny"
-[[rules]]
-id = "mail-asks-the-user"
-server = "demo"
-tools = ["send_message"]
-action = "approve"
-approval = ["elicitation"]
-approval_timeout = "30s"
-[[rules]]
-id = "read-back"
-server = "demo"
-tools = ["list_sent_messages"]
-action = "allow"
-"#;
+fn elicited_approval_policy() -> String {
+    common::approval::mail_policy("approval = [\"elicitation\"]\n")
+}
 
 /// What the approval client must have seen: one form per held call, the
 /// approved call sent once, the denied one refused and never sent.
@@ -287,7 +273,7 @@ fn assert_elicited_approval(report: &Value, output: &Output) {
 #[tokio::test]
 async fn python_sdk_answers_the_gateways_approval_form_over_http() {
     let root = tempfile::tempdir().unwrap();
-    let gw = start_gateway(&stdio_demo("demo", root.path()), ELICITED_APPROVAL_POLICY).await;
+    let gw = start_gateway(&stdio_demo("demo", root.path()), &elicited_approval_policy()).await;
     let (report, output) = run_python_features(&["approval", "--mode", "legacy"], &[&gw.url]).await;
     assert_elicited_approval(&report, &output);
     let outcomes: Vec<Value> = audit_records(&gw.audit)
@@ -310,7 +296,7 @@ async fn python_sdk_answers_the_gateways_approval_form_over_http() {
 async fn python_sdk_answers_the_gateways_approval_form_through_the_stdio_front() {
     let root = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), ELICITED_APPROVAL_POLICY);
+    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), &elicited_approval_policy());
     let warden = warden_bin();
     let target = [warden.to_str().unwrap(), "stdio", "--config", config.to_str().unwrap()];
     let (report, output) = run_python_features(&["approval", "--mode", "legacy"], &target).await;

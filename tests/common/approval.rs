@@ -10,6 +10,34 @@ use std::time::Duration;
 
 pub const TOKEN: &str = "test-admin-token-0123456789abcdef";
 
+/// The demo's `send_message` held for approval, to example.com recipients
+/// only and with no argument beyond `to`, `body` and `cc`; `terms` are
+/// extra lines of the approve rule (`approval = [...]`, `approval_timeout`).
+/// `list_sent_messages` is allowed, so a test can see what arrived.
+pub fn mail_policy(terms: &str) -> String {
+    format!(
+        r#"
+mode = "enforce"
+[defaults]
+tools = "deny"
+approval_timeout = "30s"
+[[rules]]
+id = "mail-needs-approval"
+server = "demo"
+tools = ["send_message"]
+action = "approve"
+{terms}deny_unknown_args = true
+args.to = {{ required = true, email_domain = ["example.com"] }}
+args.body = {{ max_length = 1000 }}
+[[rules]]
+id = "read-back"
+server = "demo"
+tools = ["list_sent_messages"]
+action = "allow"
+"#
+    )
+}
+
 /// The `[admin]` and `[approval]` sections for an admin listener on `port`.
 pub fn admin_section(port: u16) -> String {
     format!("[admin]\nlisten = \"127.0.0.1:{port}\"\ntoken = \"{TOKEN}\"\n[approval]\nprogress_interval = \"100ms\"\n")
