@@ -352,28 +352,20 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::grant::CallBinding;
+    use crate::approval::fixtures;
     use std::time::Duration;
 
     fn held(arguments: serde_json::Value) -> ApprovalRequest {
-        let now = SystemTime::now();
-        ApprovalRequest {
-            id: "apr_ab".into(),
-            binding: CallBinding {
-                session: "s1".into(),
-                client_name: Some("<img src=x onerror=alert(1)>".into()),
-                client_version: None,
-                server: "demo".into(),
-                tool: "send_message".into(),
-                rule: "r\"><script>".into(),
-                args_digest: "d".into(),
-                policy_version: "v".into(),
-            },
+        let mut request = fixtures::request(
+            "apr_ab",
+            ApprovalChannel::Webhook,
             arguments,
-            channels: vec![ApprovalChannel::Webhook],
-            requested_at: now,
-            expires_at: now + Duration::from_secs(60),
-        }
+            SystemTime::now(),
+            Duration::from_secs(60),
+        );
+        request.binding.client_name = Some("<img src=x onerror=alert(1)>".into());
+        request.binding.rule = "r\"><script>".into();
+        request
     }
 
     #[test]

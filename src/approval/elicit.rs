@@ -116,29 +116,16 @@ fn clip(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::grant::CallBinding;
+    use crate::approval::fixtures;
     use crate::policy::ApprovalChannel;
     use std::time::Duration;
 
     fn request(arguments: Value) -> ApprovalRequest {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        ApprovalRequest {
-            id: "apr_1".into(),
-            binding: CallBinding {
-                session: "s".into(),
-                client_name: None,
-                client_version: None,
-                server: "demo".into(),
-                tool: "send_message".into(),
-                rule: "mail-needs-approval".into(),
-                args_digest: "d".into(),
-                policy_version: "v".into(),
-            },
-            arguments,
-            channels: vec![ApprovalChannel::Elicitation],
-            requested_at: now,
-            expires_at: now + Duration::from_secs(120),
-        }
+        let mut request =
+            fixtures::request("apr_1", ApprovalChannel::Elicitation, arguments, now, Duration::from_secs(120));
+        request.binding.rule = "mail-needs-approval".into();
+        request
     }
 
     fn reply(result: Value) -> Reply {

@@ -432,6 +432,47 @@ fn request_id() -> String {
     format!("apr_{}", hex::encode(bytes))
 }
 
+/// Calls and held requests for the unit tests of the approval channels.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::{ApprovalRequest, CallBinding};
+    use crate::policy::ApprovalChannel;
+    use serde_json::Value;
+    use std::time::{Duration, SystemTime};
+
+    /// `send_message` on `demo` under rule "r", from client "c".
+    pub fn binding(session: &str, digest: &str) -> CallBinding {
+        CallBinding {
+            session: session.into(),
+            client_name: Some("c".into()),
+            client_version: None,
+            server: "demo".into(),
+            tool: "send_message".into(),
+            rule: "r".into(),
+            args_digest: digest.into(),
+            policy_version: "v1".into(),
+        }
+    }
+
+    /// Request `id`, held at `at` for `ttl`, answerable through `channel`.
+    pub fn request(
+        id: &str,
+        channel: ApprovalChannel,
+        arguments: Value,
+        at: SystemTime,
+        ttl: Duration,
+    ) -> ApprovalRequest {
+        ApprovalRequest {
+            id: id.into(),
+            binding: binding("s1", "d"),
+            arguments,
+            channels: vec![channel],
+            requested_at: at,
+            expires_at: at + ttl,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -447,16 +488,7 @@ mod tests {
     }
 
     fn binding(digest: &str) -> CallBinding {
-        CallBinding {
-            session: "s1".into(),
-            client_name: Some("c".into()),
-            client_version: None,
-            server: "demo".into(),
-            tool: "send_message".into(),
-            rule: "r".into(),
-            args_digest: digest.into(),
-            policy_version: "v1".into(),
-        }
+        fixtures::binding("s1", digest)
     }
 
     fn approve(scope: GrantScope) -> Answer {

@@ -339,7 +339,7 @@ fn describe(e: reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::approval::grant::CallBinding;
+    use crate::approval::fixtures;
     use sha2::Digest;
 
     const SECRET: &str = "whsec-0123456789abcdef0123456789abcdef";
@@ -470,23 +470,14 @@ mod tests {
     fn the_announcement_carries_the_request_and_both_links() {
         let keys = WebhookKeys::new(SECRET);
         let expires_at = UNIX_EPOCH + Duration::from_secs(NOW + 120);
-        let request = ApprovalRequest {
-            id: "apr_ab".into(),
-            binding: CallBinding {
-                session: "s1".into(),
-                client_name: Some("c".into()),
-                client_version: None,
-                server: "demo".into(),
-                tool: "send_message".into(),
-                rule: "r".into(),
-                args_digest: "d".into(),
-                policy_version: "v".into(),
-            },
-            arguments: json!({"to": "bob@example.com"}),
-            channels: vec![ApprovalChannel::Webhook],
-            requested_at: expires_at - Duration::from_secs(120),
-            expires_at,
-        };
+        let ttl = Duration::from_secs(120);
+        let request = fixtures::request(
+            "apr_ab",
+            ApprovalChannel::Webhook,
+            json!({"to": "bob@example.com"}),
+            expires_at - ttl,
+            ttl,
+        );
         let sent = announcement(&request, &keys, "https://w");
         assert_eq!(sent["event"], "approval.requested");
         let mut expected = request.view();
