@@ -115,46 +115,70 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> ApiError {
     ApiError(status, message.to_string())
 }
 
-fn answer_error(e: AnswerError) -> ApiError {
-    let status = match &e {
+/// The HTTP status of an answer the broker refused.
+fn answer_status(e: &AnswerError) -> StatusCode {
+    match e {
         AnswerError::NotFound(_) => StatusCode::NOT_FOUND,
         AnswerError::ChannelRefused { .. } => StatusCode::FORBIDDEN,
         AnswerError::Invalid(_) => StatusCode::BAD_REQUEST,
         AnswerError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    error(status, e)
+    }
+}
+
+fn answer_error(e: AnswerError) -> ApiError {
+    error(answer_status(&e), e)
+}
+
+/// The fields of an answer, from the admin API (JSON) or a webhook link
+/// (JSON or a form). All optional.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AnswerBody {
+    #[serde(default)]
+    approver: Option<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    any_args: bool,
+    /// Admin API only: "api" (default), "cli" or "console"; the CLI and the
+    /// console say which they are. A webhook link always answers as "webhook".
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+impl AnswerBody {
+    /// The answer this body gives, an approval or a denial. A missing or
+    /// blank approver is `default_approver`; scope and any_args belong to
+    /// approvals only.
+    fn into_answer(self, approve: bool, default_approver: &str) -> Result<Answer, String> {
+        let approver = self.approver.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| default_approver.into());
+        if approve {
+            let scope = GrantScope::parse(self.scope.as_deref().unwrap_or("once"))?;
+            return Ok(Answer::Approved { approver, reason: self.reason, scope, any_args: self.any_args });
+        }
+        if self.scope.is_some() || self.any_args {
+            return Err("scope and any_args belong to an approval, not a denial".into());
+        }
+        let reason = if self.reason.trim().is_empty() { "no reason given".to_string() } else { self.reason };
+        Ok(Answer::Denied { approver, reason })
+    }
+}
+
+/// What an accepted answer is acknowledged with, in JSON.
+fn answered(id: &str, answer: &Answer) -> Value {
+    match answer {
+        Answer::Approved { approver, scope, any_args, .. } => json!({
+            "id": id, "status": "approved", "approver": approver, "scope": scope.label(), "any_args": any_args
+        }),
+        Answer::Denied { approver, .. } => json!({"id": id, "status": "denied", "approver": approver}),
+    }
 }
 
 async fn list_pending(State(admin): State<Admin>) -> Response {
     let pending: Vec<Value> = admin.gateway.approvals.pending().iter().map(|r| r.view()).collect();
     Json(Value::Array(pending)).into_response()
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ApproveBody {
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    any_args: bool,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    approver: Option<String>,
-    /// "api" (default), "cli" or "console"; the CLI and the console say which they are.
-    #[serde(default)]
-    channel: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DenyBody {
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    approver: Option<String>,
-    #[serde(default)]
-    channel: Option<String>,
 }
 
 /// The channel an admin-token holder answers through: only the admin ones.
@@ -187,15 +211,7 @@ async fn approve(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let body: ApproveBody = parse_body(&body)?;
-    let scope =
-        GrantScope::parse(body.scope.as_deref().unwrap_or("once")).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
-    let channel = channel(body.channel.as_deref())?;
-    let approver = body.approver.unwrap_or_else(|| default_approver(channel));
-    let answer = Answer::Approved { approver: approver.clone(), reason: body.reason, scope, any_args: body.any_args };
-    admin.gateway.approvals.answer(&id, answer, channel).map_err(answer_error)?;
-    let answered = json!({"id": id, "status": "approved", "approver": approver, "scope": scope.label(), "any_args": body.any_args});
-    Ok(Json(answered).into_response())
+    give_answer(&admin, &id, true, &body)
 }
 
 async fn deny(
@@ -203,19 +219,20 @@ async fn deny(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    let body: DenyBody = parse_body(&body)?;
+    give_answer(&admin, &id, false, &body)
+}
+
+fn give_answer(admin: &Admin, id: &str, approve: bool, body: &[u8]) -> Result<Response, ApiError> {
+    let body: AnswerBody = parse_body(body)?;
     let channel = channel(body.channel.as_deref())?;
-    if channel == ApprovalChannel::Console && body.reason.trim().is_empty() {
+    if !approve && channel == ApprovalChannel::Console && body.reason.trim().is_empty() {
         return Err(error(StatusCode::BAD_REQUEST, "a denial from the console needs a reason"));
     }
-    let approver = body.approver.unwrap_or_else(|| default_approver(channel));
-    let reason = if body.reason.trim().is_empty() { "no reason given".to_string() } else { body.reason };
-    admin
-        .gateway
-        .approvals
-        .answer(&id, Answer::Denied { approver: approver.clone(), reason }, channel)
-        .map_err(answer_error)?;
-    Ok(Json(json!({"id": id, "status": "denied", "approver": approver})).into_response())
+    let answer =
+        body.into_answer(approve, &default_approver(channel)).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
+    let acknowledged = answered(id, &answer);
+    admin.gateway.approvals.answer(id, answer, channel).map_err(answer_error)?;
+    Ok(Json(acknowledged).into_response())
 }
 
 #[derive(Deserialize)]

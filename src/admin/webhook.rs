@@ -14,8 +14,7 @@
 //!   optional) answers through the broker as channel `webhook`. A request is
 //!   answered at most once, so a used link gets 404: links are single-use.
 
-use super::console;
-use crate::approval::grant::GrantScope;
+use super::{answer_status, answered, console, AnswerBody};
 use crate::approval::webhook::{unix_seconds, LinkAction, WebhookNotifier};
 use crate::approval::{Answer, AnswerError, ApprovalRequest};
 use crate::gateway::Gateway;
@@ -26,7 +25,6 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -121,20 +119,6 @@ impl Reply {
     }
 }
 
-/// The fields a POST may carry, whether JSON or a form.
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AnswerBody {
-    #[serde(default)]
-    approver: Option<String>,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    scope: Option<String>,
-    #[serde(default)]
-    any_args: bool,
-}
-
 fn content_type(headers: &HeaderMap) -> String {
     let value = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()
@@ -147,7 +131,11 @@ fn parse_body(content_type: &str, body: &[u8]) -> Result<AnswerBody, String> {
             if body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(AnswerBody::default());
             }
-            serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+            let parsed: AnswerBody = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+            if parsed.channel.is_some() {
+                return Err("a link always answers as channel webhook; leave channel out".into());
+            }
+            Ok(parsed)
         }
         other => Err(format!("unsupported content type {other:?}: send application/json or a form")),
     }
@@ -182,20 +170,7 @@ fn parse_form(body: &[u8]) -> Result<AnswerBody, String> {
 
 /// What the body asks for, as the broker's answer.
 fn to_answer(action: LinkAction, body: AnswerBody) -> Result<Answer, String> {
-    let approver = body.approver.filter(|a| !a.trim().is_empty()).unwrap_or_else(|| DEFAULT_APPROVER.into());
-    match action {
-        LinkAction::Approve => {
-            let scope = GrantScope::parse(body.scope.as_deref().unwrap_or("once"))?;
-            Ok(Answer::Approved { approver, reason: body.reason, scope, any_args: body.any_args })
-        }
-        LinkAction::Deny => {
-            if body.scope.is_some() || body.any_args {
-                return Err("scope and any_args belong to an approval, not a denial".into());
-            }
-            let reason = if body.reason.trim().is_empty() { "no reason given".to_string() } else { body.reason };
-            Ok(Answer::Denied { approver, reason })
-        }
-    }
+    body.into_answer(action == LinkAction::Approve, DEFAULT_APPROVER)
 }
 
 async fn answer(
@@ -218,24 +193,16 @@ async fn answer(
         return reply.error(StatusCode::NOT_FOUND, GONE);
     };
     if let Err(e) = links.gateway.approvals.answer(&id, answer.clone(), ApprovalChannel::Webhook) {
-        let (status, message) = match &e {
+        let message = match &e {
             // Answered, timed out or withdrawn between the two lines above.
-            AnswerError::NotFound(_) => (StatusCode::NOT_FOUND, GONE.to_string()),
-            AnswerError::ChannelRefused { .. } => (StatusCode::FORBIDDEN, e.to_string()),
-            AnswerError::Invalid(_) => (StatusCode::BAD_REQUEST, e.to_string()),
-            AnswerError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+            AnswerError::NotFound(_) => GONE.to_string(),
+            _ => e.to_string(),
         };
-        return reply.error(status, &message);
+        return reply.error(answer_status(&e), &message);
     }
     let server_tool = format!("{} on {}", request.binding.tool, request.binding.server);
     match (reply, answer) {
-        (Reply::Json, Answer::Approved { approver, scope, any_args, .. }) => Json(json!({
-            "id": id, "status": "approved", "approver": approver, "scope": scope.label(), "any_args": any_args
-        }))
-        .into_response(),
-        (Reply::Json, Answer::Denied { approver, .. }) => {
-            Json(json!({"id": id, "status": "denied", "approver": approver})).into_response()
-        }
+        (Reply::Json, answer) => Json(answered(&id, &answer)).into_response(),
         (Reply::Html, Answer::Approved { approver, scope, .. }) => page(
             StatusCode::OK,
             "Approved",
@@ -353,6 +320,7 @@ fn escape(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::approval::fixtures;
+    use crate::approval::grant::GrantScope;
     use std::time::Duration;
 
     fn held(arguments: serde_json::Value) -> ApprovalRequest {
