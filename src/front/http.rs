@@ -332,13 +332,17 @@ fn sse(rx: mpsc::Receiver<Value>) -> Sse<impl Stream<Item = Result<Event, Infall
 /// wait on them: they go to the session's GET stream instead.
 async fn json_answer(session: &ClientSession, mut rx: mpsc::Receiver<Value>, id: Value) -> Response {
     while let Some(msg) = rx.recv().await {
-        match (msg.get("method"), msg.get("id")) {
-            (None, Some(answered)) if *answered == id => return axum::Json(msg).into_response(),
-            (Some(_), Some(_)) if !session.send_unsolicited(msg.clone()) => {
-                tracing::warn!(session = %session.id, "dropped a request for a JSON-only client with no stream to take it");
-            }
+        let (is_request, is_answer) = match (msg.get("method"), msg.get("id")) {
+            (None, Some(answered)) => (false, *answered == id),
+            (Some(_), Some(_)) => (true, false),
             // Progress and logging about this request have nowhere to go.
-            _ => {}
+            _ => (false, false),
+        };
+        if is_answer {
+            return axum::Json(msg).into_response();
+        }
+        if is_request && !session.send_unsolicited(msg) {
+            tracing::warn!(session = %session.id, "dropped a request for a JSON-only client with no stream to take it");
         }
     }
     rpc_error(StatusCode::INTERNAL_SERVER_ERROR, GatewayError::Internal("the request ended without an answer".into()))
