@@ -8,8 +8,7 @@ mod common;
 use common::approval::*;
 use common::client::{connect_as, text_of, TestClient};
 use common::*;
-use rmcp::model::{CallToolResult, ElicitationAction};
-use rmcp::ServiceError;
+use rmcp::model::ElicitationAction;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -24,17 +23,6 @@ fn answering(content: Value) -> TestClient {
 
 fn without_elicitation() -> TestClient {
     TestClient { elicitation: false, ..TestClient::default() }
-}
-
-fn message(to: &str, body: &str) -> Value {
-    json!({"to": to, "body": body})
-}
-
-fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
-    match result {
-        Err(ServiceError::McpError(e)) => e,
-        other => panic!("expected a JSON-RPC error, got {other:?}"),
-    }
 }
 
 fn elicited(client: &common::client::Client) -> Vec<String> {

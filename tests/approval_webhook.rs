@@ -130,13 +130,6 @@ fn held_args() -> Value {
     json!({"to": "bob@example.com", "body": API_KEY})
 }
 
-fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
-    match result {
-        Err(ServiceError::McpError(e)) => e,
-        other => panic!("expected a JSON-RPC error, got {other:?}"),
-    }
-}
-
 /// The admin listener's base URL, as the gateway was told it.
 fn admin_base(s: &AdminGateway) -> String {
     s.console.trim_end_matches("/admin").to_string()

@@ -7,24 +7,11 @@ mod common;
 use common::approval::*;
 use common::client::{call_text, connect, text_of};
 use common::*;
-use rmcp::model::CallToolResult;
-use rmcp::ServiceError;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
 
 static POLICY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| mail_policy(""));
-
-fn message(to: &str, body: &str) -> Value {
-    json!({"to": to, "body": body})
-}
-
-fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
-    match result {
-        Err(ServiceError::McpError(e)) => e,
-        other => panic!("expected a JSON-RPC error, got {other:?}"),
-    }
-}
 
 #[tokio::test]
 async fn call_approved_through_the_api_arrives_exactly_once_and_progress_keeps_the_client_waiting() {

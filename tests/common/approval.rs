@@ -128,6 +128,19 @@ pub fn send_in_background(
     })
 }
 
+/// The arguments of a `send_message` call.
+pub fn message(to: &str, body: &str) -> Value {
+    json!({"to": to, "body": body})
+}
+
+/// The JSON-RPC error a call ended with; panics if it succeeded.
+pub fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
+    match result {
+        Err(ServiceError::McpError(e)) => e,
+        other => panic!("expected a JSON-RPC error, got {other:?}"),
+    }
+}
+
 /// What the demo upstream was asked to send: proof of what reached it.
 pub async fn sent(client: &Client) -> String {
     call_text(client, "demo__list_sent_messages", json!({})).await
