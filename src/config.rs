@@ -25,6 +25,11 @@ const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 const DEFAULT_SEPARATOR: &str = "__";
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
+const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Each open upstream session of a stdio server is a process; this bounds
+/// how many a gateway's clients can make it run.
+const DEFAULT_MAX_UPSTREAM_SESSIONS: usize = 256;
+const DEFAULT_MAX_INFLIGHT_PER_SESSION: usize = 100;
 const DEFAULT_AUDIT_PATH: &str = "audit.jsonl";
 /// Values of the form `env:NAME` are read from the gateway's environment at load.
 const ENV_PREFIX: &str = "env:";
@@ -118,6 +123,9 @@ pub struct ListenConfig {
     /// Host header values allowed in addition to localhost/127.0.0.1/[::1] with the listen port.
     pub allowed_hosts: Vec<String>,
     pub max_body_bytes: usize,
+    /// On SIGINT or SIGTERM, how long requests in flight may still finish
+    /// before open streams are closed and the process exits.
+    pub drain_timeout: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,6 +135,11 @@ pub struct RelayConfig {
     pub request_timeout: Duration,
     /// Cap on one message from an upstream.
     pub max_message_bytes: usize,
+    /// Upstream sessions open at once across all clients (warm spares not
+    /// counted); a client session that would open one more is refused.
+    pub max_upstream_sessions: usize,
+    /// Requests one client session may have in flight at once.
+    pub max_inflight_per_session: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -272,6 +285,7 @@ struct ListenTable {
     #[serde(default)]
     allowed_hosts: Vec<Spanned<String>>,
     max_body_bytes: Option<Spanned<u64>>,
+    drain_timeout: Option<Spanned<String>>,
 }
 
 #[derive(Default, Deserialize)]
@@ -280,6 +294,8 @@ struct RelayTable {
     separator: Option<Spanned<String>>,
     request_timeout: Option<Spanned<String>>,
     max_message_bytes: Option<Spanned<u64>>,
+    max_upstream_sessions: Option<Spanned<u64>>,
+    max_inflight_per_session: Option<Spanned<u64>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -628,6 +644,24 @@ fn positive_size(
     }
 }
 
+/// A positive duration written like "60s" or "2m 30s".
+fn duration(
+    value: &Option<Spanned<String>>,
+    default: Duration,
+    name: &str,
+    source: &Source<'_>,
+) -> Result<Duration, ConfigError> {
+    let Some(t) = value else { return Ok(default) };
+    match humantime::parse_duration(t.get_ref()) {
+        Ok(d) if d.is_zero() => Err(source.error(&t.span(), format!("{name} must be greater than 0"))),
+        Ok(d) => Ok(d),
+        Err(e) => {
+            Err(source
+                .error(&t.span(), format!("{name} {:?} is not a duration like \"60s\" or \"2m\": {e}", t.get_ref())))
+        }
+    }
+}
+
 fn listen_config(table: ListenTable, source: &Source<'_>) -> Result<ListenConfig, ConfigError> {
     let http = match &table.http {
         None => DEFAULT_HTTP.parse().expect("default listen address parses"),
@@ -691,6 +725,7 @@ fn listen_config(table: ListenTable, source: &Source<'_>) -> Result<ListenConfig
         allowed_origins,
         allowed_hosts,
         max_body_bytes: positive_size(table.max_body_bytes, DEFAULT_MAX_BODY_BYTES, "listen.max_body_bytes", source)?,
+        drain_timeout: duration(&table.drain_timeout, DEFAULT_DRAIN_TIMEOUT, "listen.drain_timeout", source)?,
     })
 }
 
@@ -723,19 +758,7 @@ fn relay_config(table: RelayTable, source: &Source<'_>) -> Result<RelayConfig, C
         }
     };
 
-    let request_timeout = match &table.request_timeout {
-        None => DEFAULT_REQUEST_TIMEOUT,
-        Some(t) => match humantime::parse_duration(t.get_ref()) {
-            Ok(d) if d.is_zero() => return Err(source.error(&t.span(), "relay.request_timeout must be greater than 0")),
-            Ok(d) => d,
-            Err(e) => {
-                return Err(source.error(
-                    &t.span(),
-                    format!("relay.request_timeout {:?} is not a duration like \"60s\" or \"2m\": {e}", t.get_ref()),
-                ))
-            }
-        },
-    };
+    let request_timeout = duration(&table.request_timeout, DEFAULT_REQUEST_TIMEOUT, "relay.request_timeout", source)?;
 
     Ok(RelayConfig {
         separator,
@@ -744,6 +767,18 @@ fn relay_config(table: RelayTable, source: &Source<'_>) -> Result<RelayConfig, C
             table.max_message_bytes,
             DEFAULT_MAX_MESSAGE_BYTES,
             "relay.max_message_bytes",
+            source,
+        )?,
+        max_upstream_sessions: positive_size(
+            table.max_upstream_sessions,
+            DEFAULT_MAX_UPSTREAM_SESSIONS,
+            "relay.max_upstream_sessions",
+            source,
+        )?,
+        max_inflight_per_session: positive_size(
+            table.max_inflight_per_session,
+            DEFAULT_MAX_INFLIGHT_PER_SESSION,
+            "relay.max_inflight_per_session",
             source,
         )?,
     })
@@ -1046,6 +1081,8 @@ mod tests {
         assert_eq!(c.listen.max_body_bytes, 4 * 1024 * 1024);
         assert_eq!(c.relay.separator, "__");
         assert_eq!(c.relay.request_timeout, Duration::from_secs(60));
+        assert_eq!(c.listen.drain_timeout, Duration::from_secs(10));
+        assert_eq!((c.relay.max_upstream_sessions, c.relay.max_inflight_per_session), (256, 100));
         assert_eq!(c.relay.max_message_bytes, 16 * 1024 * 1024);
         assert!(c.upstreams.is_empty());
         assert_eq!(c.audit.path, Path::new("/etc/warden/audit.jsonl"));
@@ -1342,6 +1379,13 @@ cwd = "work"
         assert!(err(&format!("{MINIMAL}[listen]\nmax_body_bytes = -1\n")).starts_with("/etc/warden/gateway.toml:3:18:"));
         assert!(err(&format!("{MINIMAL}[relay]\nrequest_timeout = \"soon\"\n")).contains("is not a duration"));
         assert!(err(&format!("{MINIMAL}[relay]\nrequest_timeout = \"0s\"\n")).contains("greater than 0"));
+        let c = ok(&format!(
+            "{MINIMAL}[listen]\ndrain_timeout = \"3s\"\n[relay]\nmax_upstream_sessions = 4\nmax_inflight_per_session = 2\n"
+        ));
+        assert_eq!(c.listen.drain_timeout, Duration::from_secs(3));
+        assert_eq!((c.relay.max_upstream_sessions, c.relay.max_inflight_per_session), (4, 2));
+        assert!(err(&format!("{MINIMAL}[listen]\ndrain_timeout = \"never\"\n")).contains("listen.drain_timeout"));
+        assert!(err(&format!("{MINIMAL}[relay]\nmax_upstream_sessions = 0\n")).contains("greater than 0"));
         assert!(err(&format!("{MINIMAL}[relay]\nseparator = \"\"\n")).contains("relay.separator"));
         assert!(err(&format!("{MINIMAL}[relay]\nseparator = \"/\"\n")).contains("relay.separator"));
     }

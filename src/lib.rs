@@ -14,5 +14,6 @@ pub mod gateway;
 pub mod jsonrpc;
 pub mod lines;
 pub mod policy;
+pub mod protocol;
 pub mod relay;
 pub mod upstream;

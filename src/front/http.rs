@@ -7,10 +7,10 @@
 //! the body size. Sessions are 128-bit random ids; an unknown one is a 404 so
 //! the client starts over.
 
-use super::{session_id, MAX_BATCH, SUPPORTED_PROTOCOL_VERSIONS};
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
+use crate::protocol::{self, session_id, MAX_BATCH, SESSION_HEADER, SUPPORTED_PROTOCOL_VERSIONS, VERSION_HEADER};
 use crate::relay::{ClientSession, Scope};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -27,8 +27,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-pub const SESSION_HEADER: &str = "mcp-session-id";
-pub const VERSION_HEADER: &str = "mcp-protocol-version";
 /// A session nobody has used for this long is closed with its upstreams.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Beyond this many open sessions, new ones are refused (503) rather than
@@ -172,7 +170,7 @@ impl HttpFront {
         }
         if let Some(version) = headers.get(VERSION_HEADER) {
             let version = version.to_str().unwrap_or_default();
-            if !SUPPORTED_PROTOCOL_VERSIONS.contains(&version) {
+            if !protocol::is_supported(version) {
                 let err = GatewayError::InvalidRequest(format!(
                     "unsupported MCP-Protocol-Version {version:?}; supported: {}",
                     SUPPORTED_PROTOCOL_VERSIONS.join(", ")

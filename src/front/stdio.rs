@@ -20,7 +20,7 @@ where
 {
     let max = gateway.config.listen.max_body_bytes;
     let (session, mut unsolicited) =
-        ClientSession::new(gateway, Scope::Aggregate, format!("stdio-{}", super::session_id()));
+        ClientSession::new(gateway, Scope::Aggregate, format!("stdio-{}", crate::protocol::session_id()));
     let (out, mut out_rx) = mpsc::channel::<Value>(256);
     let writer = tokio::spawn(async move {
         while let Some(msg) = out_rx.recv().await {
@@ -90,8 +90,8 @@ where
 }
 
 async fn batch_answer(session: &Arc<ClientSession>, batch: Vec<Value>, out: &mpsc::Sender<Value>) -> Option<Value> {
-    if batch.is_empty() || batch.len() > super::MAX_BATCH {
-        let reason = format!("a batch must hold 1 to {} messages", super::MAX_BATCH);
+    if batch.is_empty() || batch.len() > crate::protocol::MAX_BATCH {
+        let reason = format!("a batch must hold 1 to {} messages", crate::protocol::MAX_BATCH);
         return Some(GatewayError::InvalidRequest(reason).to_response(Value::Null));
     }
     let answers = super::run_batch(session, batch, out).await;

@@ -227,7 +227,7 @@ impl ClientSession {
         let params =
             jsonrpc::params(msg).ok_or_else(|| GatewayError::InvalidParams("initialize needs params".into()))?;
         let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or_default();
-        let version = crate::front::negotiate(requested);
+        let version = crate::protocol::negotiate(requested);
         let hello = ClientHello {
             name: params.get("clientInfo").and_then(|c| c.get("name")).and_then(Value::as_str).map(str::to_string),
             version: params

@@ -8,6 +8,7 @@
 //! carries the rest.
 
 use super::transport::{Outbound, TransportEvent};
+use crate::protocol::{SESSION_HEADER, VERSION_HEADER};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
@@ -16,9 +17,6 @@ use sse_stream::SseStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-const SESSION_HEADER: &str = "mcp-session-id";
-const VERSION_HEADER: &str = "mcp-protocol-version";
 
 struct Shared {
     client: reqwest::Client,

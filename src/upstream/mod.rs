@@ -26,7 +26,7 @@ pub struct Hello {
 
 impl Default for Hello {
     fn default() -> Self {
-        Hello { protocol_version: crate::front::LATEST_PROTOCOL_VERSION.to_string(), capabilities: json!({}) }
+        Hello { protocol_version: crate::protocol::LATEST_PROTOCOL_VERSION.to_string(), capabilities: json!({}) }
     }
 }
 
