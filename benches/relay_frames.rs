@@ -3,9 +3,9 @@
 //! serialize).
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use mcp_warden::naming::Naming;
 use mcp_warden::policy::Policy;
 use mcp_warden::relay::listing::visible_tools;
-use mcp_warden::relay::Naming;
 use serde_json::{json, Value};
 use std::hint::black_box;
 

@@ -15,7 +15,9 @@ pub mod code {
     pub const INTERNAL_ERROR: i64 = -32603;
     /// The policy refused the call.
     pub const POLICY_DENIED: i64 = -32010;
-    /// The upstream could not be reached, exited, or answered nonsense.
+    /// The upstream could not be reached, exited, or answered nonsense; or
+    /// the gateway is at a configured capacity (upstream sessions, requests
+    /// in flight) and the request may succeed later.
     pub const UPSTREAM_UNAVAILABLE: i64 = -32011;
     /// The upstream did not answer within the configured limit.
     pub const UPSTREAM_TIMEOUT: i64 = -32012;
@@ -62,6 +64,10 @@ pub enum GatewayError {
     ApprovalDenied { request: String, approver: String, reason: String, server: String, tool: String },
     #[error("approval request {request} for tool \"{tool}\" on server \"{server}\" timed out after {} without an answer", humantime::format_duration(*after))]
     ApprovalTimeout { request: String, server: String, tool: String, after: Duration },
+    /// A limit on what one client may hold at once was reached; trying
+    /// again later can succeed.
+    #[error("mcp-warden is at capacity: {0}")]
+    Overloaded(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -80,6 +86,7 @@ impl GatewayError {
             GatewayError::AuditFailed(_) => code::AUDIT_FAILED,
             GatewayError::ApprovalDenied { .. } => code::APPROVAL_DENIED,
             GatewayError::ApprovalTimeout { .. } => code::APPROVAL_TIMEOUT,
+            GatewayError::Overloaded(_) => code::UPSTREAM_UNAVAILABLE,
             GatewayError::Internal(_) => code::INTERNAL_ERROR,
         }
     }

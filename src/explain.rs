@@ -6,8 +6,8 @@
 //! be supplied by hand, and whether it advertises the tool at all).
 
 use crate::config::GatewayConfig;
+use crate::naming::Naming;
 use crate::policy::{CallContext, Decision, Policy, Verdict};
-use crate::relay::Naming;
 use serde_json::Value;
 
 /// The outcome of explaining one call.

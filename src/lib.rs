@@ -6,6 +6,7 @@
 pub mod admin;
 pub mod approval;
 pub mod audit;
+pub mod call;
 pub mod config;
 pub mod errors;
 pub mod explain;
@@ -13,6 +14,7 @@ pub mod front;
 pub mod gateway;
 pub mod jsonrpc;
 pub mod lines;
+pub mod naming;
 pub mod policy;
 pub mod protocol;
 pub mod relay;

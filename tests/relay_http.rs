@@ -261,3 +261,29 @@ async fn audit_mode_records_but_does_not_block() {
     assert_eq!(record["enforced"], false);
     assert_eq!(record["outcome"], "forwarded");
 }
+
+#[tokio::test]
+async fn each_forwarded_call_is_recorded_again_with_how_the_upstream_answered() {
+    let root = tempfile::tempdir().unwrap();
+    let gw = start_gateway(&stdio_demo("demo", root.path()), DEMO_POLICY).await;
+    let client = connect(&gw.url).await;
+    assert_eq!(call_text(&client, "demo__echo", json!({"text": "ping"})).await, "ping");
+    let crashed = client.call_tool(call("demo__crash", json!({}))).await;
+    assert!(crashed.is_err(), "a crashing upstream answers nothing: {crashed:?}");
+    let _ = client.call_tool(call("demo__run_command", json!({"command": "id"}))).await;
+    client.cancel().await.unwrap();
+
+    let records = all_audit_records(&gw.audit);
+    let of = |tool: &str| records.iter().filter(|r| r["tool"] == tool).cloned().collect::<Vec<_>>();
+    let outcomes = |tool: &str| of(tool).iter().map(|r| r["outcome"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    // The decision first (written before the call was forwarded), then how it ended.
+    assert_eq!(outcomes("echo"), ["forwarded", "completed"]);
+    assert_eq!(outcomes("crash"), ["forwarded", "upstream_error"]);
+    // A refused call never reached the upstream, so nothing more is said of it.
+    assert_eq!(outcomes("run_command"), ["blocked"]);
+    let ended = &of("echo")[1];
+    assert_eq!((ended["verdict"].as_str(), ended["rule"].as_str()), (Some("allow"), Some("demo-safe")));
+    assert_eq!(ended["args_digest"], of("echo")[0]["args_digest"], "both records are of the same call");
+    assert!(ended["latency_us"].as_u64().unwrap() > 0, "the upstream's latency is recorded");
+    assert_eq!(call_endings(&gw.audit).len(), 2);
+}

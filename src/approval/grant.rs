@@ -3,11 +3,11 @@
 //! caller passes `now`), so every rule here is a unit test.
 //!
 //! What must stay true:
-//! - an approval is bound to one call: session, client identity, server,
-//!   tool, the deciding rule, the argument digest and the policy version;
+//! - an approval is bound to one call: session, caller, client identity,
+//!   server, tool, the deciding rule, the argument digest and the policy version;
 //! - `once` covers only the held call itself (it never becomes a grant);
 //! - `session` covers later calls in the same session, `for N` covers later
-//!   calls of the same client identity until it expires; both keep the
+//!   calls of the same caller and client identity until it expires; both keep the
 //!   same tool and rule, and the same arguments unless `any_args` was given
 //!   (the rule's argument constraints still decide every call);
 //! - a grant made under another policy version covers nothing.
@@ -22,6 +22,10 @@ pub const MAX_GRANT_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallBinding {
     pub session: String,
+    /// Who made the call (`protocol::Caller`, as audit records spell it).
+    /// Absent in bindings stored before callers existed: those match no caller.
+    #[serde(default)]
+    pub caller: String,
     pub client_name: Option<String>,
     pub client_version: Option<String>,
     pub server: String,
@@ -122,7 +126,11 @@ impl Grant {
             && granted.rule == call.rule
             && granted.policy_version == call.policy_version
             && (self.any_args || granted.args_digest == call.args_digest);
-        let same_client = granted.client_name == call.client_name && granted.client_version == call.client_version;
+        // The caller is what the gateway can vouch for; the client's name is
+        // self-declared and only narrows a grant further, never widens it.
+        let same_client = granted.caller == call.caller
+            && granted.client_name == call.client_name
+            && granted.client_version == call.client_version;
         match self.scope {
             GrantScope::Once => false,
             GrantScope::Session => same_call && same_client && granted.session == call.session,
@@ -146,6 +154,7 @@ mod tests {
     fn call(session: &str, digest: &str) -> CallBinding {
         CallBinding {
             session: session.into(),
+            caller: "local".into(),
             client_name: Some("claude-code".into()),
             client_version: Some("2.0".into()),
             server: "mail".into(),
@@ -218,6 +227,17 @@ mod tests {
         let mut other = call("s2", "sha256:aaa");
         other.client_name = Some("some-agent".into());
         assert!(!grant(GrantScope::For(Duration::from_secs(900)), false).covers(&other, T0));
+    }
+
+    #[test]
+    fn another_caller_does_not_ride_on_an_approval_even_under_the_same_client_name() {
+        let mut other = call("s1", "sha256:aaa");
+        other.caller = "https://idp.example|mallory".into();
+        assert!(!grant(GrantScope::For(Duration::from_secs(900)), true).covers(&other, T0));
+        assert!(!grant(GrantScope::Session, true).covers(&other, T0));
+        let mut unknown = call("s2", "sha256:aaa");
+        unknown.caller = String::new();
+        assert!(!grant(GrantScope::For(Duration::from_secs(900)), false).covers(&unknown, T0));
     }
 
     #[test]

@@ -444,6 +444,7 @@ pub(crate) mod fixtures {
     pub fn binding(session: &str, digest: &str) -> CallBinding {
         CallBinding {
             session: session.into(),
+            caller: "local".into(),
             client_name: Some("c".into()),
             client_version: None,
             server: "demo".into(),

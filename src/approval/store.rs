@@ -178,6 +178,7 @@ impl ApprovalStore {
             self.decide(&id, &outcome, now)?;
             let binding = serde_json::from_str(&binding).unwrap_or_else(|_| CallBinding {
                 session: String::new(),
+                caller: String::new(),
                 client_name: None,
                 client_version: None,
                 server: String::new(),

@@ -7,10 +7,13 @@
 //! the body size. Sessions are 128-bit random ids; an unknown one is a 404 so
 //! the client starts over.
 
+use super::auth::{Authenticator, Unauthenticated};
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
-use crate::protocol::{self, session_id, MAX_BATCH, SESSION_HEADER, SUPPORTED_PROTOCOL_VERSIONS, VERSION_HEADER};
+use crate::protocol::{
+    self, session_id, Caller, ClientContext, SESSION_HEADER, SUPPORTED_PROTOCOL_VERSIONS, VERSION_HEADER,
+};
 use crate::relay::{ClientSession, Scope};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -38,6 +41,9 @@ type Refusal = Box<Response>;
 
 struct Entry {
     session: Arc<ClientSession>,
+    /// What the session's `initialize` established; every request on the
+    /// session is handled in it.
+    context: Arc<ClientContext>,
     scope: Scope,
     /// The GET stream's source; taken while a GET stream is open.
     unsolicited: Arc<Mutex<Option<mpsc::Receiver<Value>>>>,
@@ -46,14 +52,22 @@ struct Entry {
 
 pub struct HttpFront {
     gateway: Arc<Gateway>,
+    auth: Box<dyn Authenticator>,
     sessions: Mutex<HashMap<String, Entry>>,
+}
+
+/// A session found for a request.
+struct Found {
+    id: String,
+    session: Arc<ClientSession>,
+    context: Arc<ClientContext>,
 }
 
 /// The router for the client-facing endpoint.
 pub fn router(gateway: Arc<Gateway>) -> Router {
     let path = gateway.config.listen.path.trim_end_matches('/').to_string();
     let limit = gateway.config.listen.max_body_bytes;
-    let front = Arc::new(HttpFront { gateway, sessions: Mutex::new(HashMap::new()) });
+    let front = Arc::new(HttpFront { gateway, auth: Box::new(Unauthenticated), sessions: Mutex::new(HashMap::new()) });
     tokio::spawn(sweep_idle(Arc::downgrade(&front)));
     Router::new()
         .route(if path.is_empty() { "/" } else { &path }, any(aggregate))
@@ -149,16 +163,18 @@ impl HttpFront {
         Ok(())
     }
 
-    fn lookup(&self, headers: &HeaderMap, scope: Scope) -> Result<(String, Arc<ClientSession>), Refusal> {
+    /// The session a request names. A session belongs to the caller that
+    /// opened it: another caller presenting its id finds nothing.
+    fn lookup(&self, headers: &HeaderMap, scope: Scope, caller: &Caller) -> Result<Found, Refusal> {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
             let err = GatewayError::InvalidRequest("the Mcp-Session-Id header is required".into());
             return Err(Box::new(rpc_error(StatusCode::BAD_REQUEST, err)));
         };
         let mut sessions = self.sessions.lock().expect("sessions lock");
         match sessions.get_mut(id) {
-            Some(entry) if entry.scope == scope => {
+            Some(entry) if entry.scope == scope && entry.context.caller == *caller => {
                 entry.last_seen = Instant::now();
-                Ok((id.to_string(), entry.session.clone()))
+                Ok(Found { id: id.to_string(), session: entry.session.clone(), context: entry.context.clone() })
             }
             _ => Err(Box::new(plain(StatusCode::NOT_FOUND, "unknown or expired session: initialize a new one"))),
         }
@@ -168,6 +184,10 @@ impl HttpFront {
         if let Err(refused) = self.check_origin_and_host(&headers) {
             return *refused;
         }
+        let caller = match self.auth.authenticate(&headers) {
+            Ok(caller) => caller,
+            Err(refusal) => return plain(StatusCode::UNAUTHORIZED, &refusal.to_string()),
+        };
         if let Some(version) = headers.get(VERSION_HEADER) {
             let version = version.to_str().unwrap_or_default();
             if !protocol::is_supported(version) {
@@ -179,14 +199,14 @@ impl HttpFront {
             }
         }
         match method {
-            Method::POST => self.post(scope, &headers, body).await,
-            Method::GET => self.get(scope, &headers),
-            Method::DELETE => self.delete(scope, &headers),
+            Method::POST => self.post(scope, &headers, caller, body).await,
+            Method::GET => self.get(scope, &headers, &caller),
+            Method::DELETE => self.delete(scope, &headers, &caller),
             _ => (StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET, POST, DELETE")]).into_response(),
         }
     }
 
-    async fn post(self: Arc<Self>, scope: Scope, headers: &HeaderMap, body: Bytes) -> Response {
+    async fn post(self: Arc<Self>, scope: Scope, headers: &HeaderMap, caller: Caller, body: Bytes) -> Response {
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !content_type.to_ascii_lowercase().starts_with("application/json") {
             return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
@@ -201,20 +221,20 @@ impl HttpFront {
             Err(e) => return rpc_error(StatusCode::BAD_REQUEST, GatewayError::Parse(e.to_string())),
         };
         if jsonrpc::method(&msg) == Some("initialize") {
-            return self.initialize(scope, msg).await;
+            return self.initialize(scope, caller, msg).await;
         }
-        let (_, session) = match self.lookup(headers, scope) {
+        let Found { session, context, .. } = match self.lookup(headers, scope, &caller) {
             Ok(found) => found,
             Err(refused) => return *refused,
         };
         let msg = match msg {
-            Value::Array(batch) => return batch_response(&session, batch).await,
+            Value::Array(batch) => return batch_response(&session, &context, batch).await,
             msg => msg,
         };
         let id = match jsonrpc::classify(&msg) {
             Ok(Kind::Request { id, .. }) => id.clone(),
             Ok(_) => {
-                session.handle(msg, mpsc::channel(1).0).await;
+                session.handle(&context, msg, mpsc::channel(1).0).await;
                 return StatusCode::ACCEPTED.into_response();
             }
             Err(e) => {
@@ -228,7 +248,7 @@ impl HttpFront {
         };
         let (tx, rx) = mpsc::channel::<Value>(32);
         let handler = session.clone();
-        tokio::spawn(async move { handler.handle(msg, tx).await });
+        tokio::spawn(async move { handler.handle(&context, msg, tx).await });
         if wants_sse {
             sse(rx).into_response()
         } else {
@@ -236,39 +256,51 @@ impl HttpFront {
         }
     }
 
-    async fn initialize(&self, scope: Scope, msg: Value) -> Response {
-        if !matches!(jsonrpc::classify(&msg), Ok(Kind::Request { .. })) {
-            return rpc_error(
-                StatusCode::BAD_REQUEST,
-                GatewayError::InvalidRequest("initialize must be a request".into()),
-            );
-        }
+    async fn initialize(&self, scope: Scope, caller: Caller, msg: Value) -> Response {
+        let request_id = match jsonrpc::classify(&msg) {
+            Ok(Kind::Request { id, .. }) => id.clone(),
+            _ => {
+                return rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    GatewayError::InvalidRequest("initialize must be a request".into()),
+                )
+            }
+        };
+        let context = match super::context_from_initialize(&msg, caller) {
+            Ok(context) => Arc::new(context),
+            Err(err) => return (StatusCode::OK, axum::Json(err.to_response(request_id))).into_response(),
+        };
         if self.sessions.lock().expect("sessions lock").len() >= MAX_SESSIONS {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many open sessions");
         }
         let id = session_id();
         let (session, unsolicited) = ClientSession::new(self.gateway.clone(), scope, id.clone());
         let (tx, mut rx) = mpsc::channel(4);
-        session.handle(msg, tx).await;
+        session.handle(&context, msg, tx).await;
         let answer = rx.recv().await.unwrap_or(Value::Null);
         if answer.get("result").is_none() {
             return (StatusCode::OK, axum::Json(answer)).into_response();
         }
-        let entry =
-            Entry { session, scope, unsolicited: Arc::new(Mutex::new(Some(unsolicited))), last_seen: Instant::now() };
+        let entry = Entry {
+            session,
+            context,
+            scope,
+            unsolicited: Arc::new(Mutex::new(Some(unsolicited))),
+            last_seen: Instant::now(),
+        };
         self.sessions.lock().expect("sessions lock").insert(id.clone(), entry);
         let mut response = axum::Json(answer).into_response();
         response.headers_mut().insert(SESSION_HEADER, HeaderValue::from_str(&id).expect("hex is a valid header value"));
         response
     }
 
-    fn get(&self, scope: Scope, headers: &HeaderMap) -> Response {
+    fn get(&self, scope: Scope, headers: &HeaderMap, caller: &Caller) -> Response {
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !accept.contains("text/event-stream") {
             return plain(StatusCode::NOT_ACCEPTABLE, "Accept must include text/event-stream");
         }
-        let (id, _) = match self.lookup(headers, scope) {
-            Ok(found) => found,
+        let id = match self.lookup(headers, scope, caller) {
+            Ok(found) => found.id,
             Err(refused) => return *refused,
         };
         let slot = match self.sessions.lock().expect("sessions lock").get(&id) {
@@ -286,9 +318,9 @@ impl HttpFront {
         Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
     }
 
-    fn delete(&self, scope: Scope, headers: &HeaderMap) -> Response {
-        let (id, _) = match self.lookup(headers, scope) {
-            Ok(found) => found,
+    fn delete(&self, scope: Scope, headers: &HeaderMap, caller: &Caller) -> Response {
+        let id = match self.lookup(headers, scope, caller) {
+            Ok(found) => found.id,
             Err(refused) => return *refused,
         };
         // Dropping the session closes its upstream connections.
@@ -346,17 +378,13 @@ async fn json_answer(session: &ClientSession, mut rx: mpsc::Receiver<Value>, id:
     rpc_error(StatusCode::INTERNAL_SERVER_ERROR, GatewayError::Internal("the request ended without an answer".into()))
 }
 
-async fn batch_response(session: &Arc<ClientSession>, batch: Vec<Value>) -> Response {
-    if batch.is_empty() || batch.len() > MAX_BATCH {
-        let err = GatewayError::InvalidRequest(format!("a batch must hold 1 to {MAX_BATCH} messages"));
+async fn batch_response(session: &Arc<ClientSession>, context: &ClientContext, batch: Vec<Value>) -> Response {
+    if let Err(err) = super::check_batch(&batch) {
         return rpc_error(StatusCode::BAD_REQUEST, err);
-    }
-    if batch.iter().any(|m| jsonrpc::method(m) == Some("initialize")) {
-        return rpc_error(StatusCode::BAD_REQUEST, GatewayError::InvalidRequest("initialize cannot be batched".into()));
     }
     // Interim messages of a batch have no stream of their own; they are dropped.
     let (interim, _) = mpsc::channel(1);
-    let answers = super::run_batch(session, batch, &interim).await;
+    let answers = super::run_batch(session, context, batch, &interim).await;
     if answers.is_empty() {
         return StatusCode::ACCEPTED.into_response();
     }

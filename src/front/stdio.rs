@@ -5,7 +5,9 @@
 
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
+use crate::jsonrpc::{self, Kind};
 use crate::lines::{BoundedLines, Line};
+use crate::protocol::{Caller, ClientContext};
 use crate::relay::{ClientSession, Scope};
 use serde_json::Value;
 use std::sync::Arc;
@@ -44,6 +46,10 @@ where
 
     let mut lines = BoundedLines::new(input, max);
     let mut tasks = tokio::task::JoinSet::new();
+    // Set by the client's `initialize`, before any later line is read, so
+    // every request after it is handled in it. The process that launched
+    // the gateway is the local caller.
+    let mut context: Option<Arc<ClientContext>> = None;
     loop {
         let line = match lines.next_line().await {
             Ok(Some(Line::Complete(line))) if line.iter().all(u8::is_ascii_whitespace) => continue,
@@ -59,24 +65,50 @@ where
                 break;
             }
         };
-        match serde_json::from_slice::<Value>(&line) {
-            Ok(Value::Array(batch)) => {
-                let session = session.clone();
-                let out = out.clone();
+        let msg = match serde_json::from_slice::<Value>(&line) {
+            Ok(msg) => msg,
+            Err(e) => {
+                let _ = out.send(GatewayError::Parse(e.to_string()).to_response(Value::Null)).await;
+                continue;
+            }
+        };
+        if jsonrpc::method(&msg) == Some("initialize") {
+            let opened = match (&context, jsonrpc::classify(&msg)) {
+                (Some(_), Ok(Kind::Request { id, .. })) => {
+                    Err((id.clone(), GatewayError::InvalidRequest("the session is already initialized".into())))
+                }
+                (None, Ok(Kind::Request { id, .. })) => {
+                    super::context_from_initialize(&msg, Caller::Local).map(Arc::new).map_err(|e| (id.clone(), e))
+                }
+                _ => Err((Value::Null, GatewayError::InvalidRequest("initialize must be a request".into()))),
+            };
+            match opened {
+                Ok(opened) => context = Some(opened),
+                Err((id, err)) => {
+                    let _ = out.send(err.to_response(id)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(context) = context.clone() else {
+            // Before the handshake only a request deserves an answer.
+            if let Ok(Kind::Request { id, .. }) = jsonrpc::classify(&msg) {
+                let _ = out.send(super::not_initialized().to_response(id.clone())).await;
+            }
+            continue;
+        };
+        let session = session.clone();
+        let out = out.clone();
+        match msg {
+            Value::Array(batch) => {
                 tasks.spawn(async move {
-                    let answer = batch_answer(&session, batch, &out).await;
-                    if let Some(answer) = answer {
+                    if let Some(answer) = batch_answer(&session, &context, batch, &out).await {
                         let _ = out.send(answer).await;
                     }
                 });
             }
-            Ok(msg) => {
-                let session = session.clone();
-                let out = out.clone();
-                tasks.spawn(async move { session.handle(msg, out).await });
-            }
-            Err(e) => {
-                let _ = out.send(GatewayError::Parse(e.to_string()).to_response(Value::Null)).await;
+            msg => {
+                tasks.spawn(async move { session.handle(&context, msg, out).await });
             }
         }
         while tasks.try_join_next().is_some() {}
@@ -89,11 +121,15 @@ where
     let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
 }
 
-async fn batch_answer(session: &Arc<ClientSession>, batch: Vec<Value>, out: &mpsc::Sender<Value>) -> Option<Value> {
-    if batch.is_empty() || batch.len() > crate::protocol::MAX_BATCH {
-        let reason = format!("a batch must hold 1 to {} messages", crate::protocol::MAX_BATCH);
-        return Some(GatewayError::InvalidRequest(reason).to_response(Value::Null));
+async fn batch_answer(
+    session: &Arc<ClientSession>,
+    context: &ClientContext,
+    batch: Vec<Value>,
+    out: &mpsc::Sender<Value>,
+) -> Option<Value> {
+    if let Err(err) = super::check_batch(&batch) {
+        return Some(err.to_response(Value::Null));
     }
-    let answers = super::run_batch(session, batch, out).await;
+    let answers = super::run_batch(session, context, batch, out).await;
     (!answers.is_empty()).then_some(Value::Array(answers))
 }

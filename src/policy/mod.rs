@@ -24,6 +24,7 @@ mod net;
 mod paths;
 mod schema;
 mod shell;
+mod shim;
 #[cfg(test)]
 mod tests;
 
@@ -31,6 +32,7 @@ use std::path::PathBuf;
 
 pub use engine::Policy;
 pub use file::DEFAULT_APPROVAL_TIMEOUT;
+pub use shim::{Action, Enforcement};
 
 /// Whether decisions are enforced or only recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

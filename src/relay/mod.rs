@@ -1,33 +1,42 @@
 //! One client session: answers what the gateway answers itself
-//! (`initialize`, `ping`), polices `tools/list` and `tools/call`, and relays
-//! everything else between the client and the upstreams its policy lets it
-//! reach, in both directions, as raw JSON.
+//! (`initialize`, `ping`), routes each request to the upstream it belongs
+//! to, hands every `tools/call` to the call pipeline, and relays what the
+//! upstreams send back, in both directions, as raw JSON.
 //!
-//! The relay decides nothing itself: verdicts come from the policy engine,
-//! and every failure becomes a `GatewayError` that `errors` turns into the
-//! client's JSON-RPC error. A call whose verdict is Approve waits in
-//! `hold`.
+//! - `links`: this session's connections to its upstreams;
+//! - `catalog`: the tools each upstream advertised in this session;
+//! - `fanout`: listings across upstreams and the merged `initialize`;
+//! - `listing`: what a client sees of a `tools/list`;
+//! - `routes`: in-flight bookkeeping (client ↔ upstream request ids);
+//! - `port`: what the call pipeline may ask of this session.
+//!
+//! The relay decides nothing: calls are decided, recorded and forwarded by
+//! `call`, and every failure becomes a `GatewayError` that `errors` turns
+//! into the client's JSON-RPC error. The relay never reads `initialize`
+//! parameters: the front hands it a `ClientContext` with every request.
 
-mod hold;
+mod catalog;
+mod fanout;
+mod links;
 pub mod listing;
-mod naming;
+mod port;
 mod routes;
 
-pub use naming::Naming;
-
-use crate::approval::grant::CallBinding;
-use crate::audit::{digest_arguments, AuditEvent};
-use crate::errors::{Denial, GatewayError};
+use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
-use crate::policy::{CallContext, Mode, Verdict};
-use crate::upstream::{Hello, UpstreamEvent, UpstreamSession};
+use crate::protocol::ClientContext;
+use crate::upstream::UpstreamEvent;
+use catalog::ToolCatalog;
+use links::UpstreamLinks;
+use port::SessionPort;
 use routes::Routes;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Instant;
-use tokio::sync::mpsc;
+use std::sync::{Arc, Mutex, Weak};
+use tokio::sync::{mpsc, Semaphore};
+
+pub use links::is_policed;
 
 /// Which upstreams a session sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,45 +47,21 @@ pub enum Scope {
     Single(usize),
 }
 
-/// What the client said about itself in `initialize`.
-#[derive(Clone, Debug)]
-pub struct ClientHello {
-    pub name: Option<String>,
-    pub version: Option<String>,
-    pub protocol_version: String,
-    pub capabilities: Value,
-}
-
-impl ClientHello {
-    /// Whether the client declared form elicitation: `elicitation: {}` (as
-    /// before modes existed) or `elicitation: {"form": {...}}`.
-    pub fn elicits_forms(&self) -> bool {
-        match self.capabilities.get("elicitation").and_then(Value::as_object) {
-            Some(modes) => modes.is_empty() || modes.contains_key("form"),
-            None => false,
-        }
-    }
-}
-
 /// Unsolicited messages wait here for a client with no stream to take them.
 const UNSOLICITED_BUFFER: usize = 256;
-/// No upstream may flood a session with pages of listings.
-const MAX_LIST_PAGES: usize = 100;
 
 pub struct ClientSession {
     pub id: String,
     gateway: Arc<Gateway>,
     scope: Scope,
-    client: OnceLock<ClientHello>,
-    upstreams: Mutex<Vec<Option<Arc<UpstreamSession>>>>,
-    events: mpsc::Sender<UpstreamEvent>,
+    links: UpstreamLinks,
     routes: Mutex<Routes>,
-    /// Each upstream's tool definitions as it last listed them: the schema
-    /// a call is checked against, and proof the tool was advertised.
-    catalog: Mutex<HashMap<usize, HashMap<String, Arc<Value>>>>,
+    catalog: ToolCatalog,
     /// Resource URIs learned from listings -> upstream, for routing reads.
     resources: Mutex<HashMap<String, usize>>,
     unsolicited: mpsc::Sender<Value>,
+    /// Requests of this session being worked on; beyond the limit, refused.
+    inflight: Arc<Semaphore>,
 }
 
 impl ClientSession {
@@ -85,21 +70,27 @@ impl ClientSession {
     pub fn new(gateway: Arc<Gateway>, scope: Scope, id: String) -> (Arc<ClientSession>, mpsc::Receiver<Value>) {
         let (events, events_rx) = mpsc::channel(64);
         let (unsolicited, unsolicited_rx) = mpsc::channel(UNSOLICITED_BUFFER);
-        let upstreams = (0..gateway.pool.len()).map(|_| None).collect();
+        let relay = &gateway.config.relay;
+        let links = UpstreamLinks::new(gateway.pool.clone(), events, relay.request_timeout);
+        let inflight = Arc::new(Semaphore::new(relay.max_inflight_per_session));
         let session = Arc::new(ClientSession {
             id,
             gateway,
             scope,
-            client: OnceLock::new(),
-            upstreams: Mutex::new(upstreams),
-            events,
+            links,
             routes: Mutex::new(Routes::default()),
-            catalog: Mutex::new(HashMap::new()),
+            catalog: ToolCatalog::default(),
             resources: Mutex::new(HashMap::new()),
             unsolicited,
+            inflight,
         });
         tokio::spawn(route_upstream_events(Arc::downgrade(&session), events_rx));
         (session, unsolicited_rx)
+    }
+
+    /// How many requests this session may have in flight at once.
+    pub fn inflight_limit(&self) -> usize {
+        self.gateway.config.relay.max_inflight_per_session
     }
 
     /// Queues a message for the session's GET stream; false when the queue is full.
@@ -107,14 +98,10 @@ impl ClientSession {
         self.unsolicited.try_send(msg).is_ok()
     }
 
-    pub fn client(&self) -> Option<&ClientHello> {
-        self.client.get()
-    }
-
     /// Handles one client message of any kind. Requests are answered on
     /// `out`, together with whatever the upstream sends while working on
     /// them; `out` closing means the client went away.
-    pub async fn handle(self: &Arc<Self>, msg: Value, out: mpsc::Sender<Value>) {
+    pub async fn handle(self: &Arc<Self>, context: &ClientContext, msg: Value, out: mpsc::Sender<Value>) {
         let kind = match jsonrpc::classify(&msg) {
             Ok(kind) => kind,
             Err(e) => {
@@ -126,7 +113,7 @@ impl ClientSession {
         match kind {
             Kind::Request { id, .. } => {
                 let id = id.clone();
-                self.handle_request(id, msg, out).await
+                self.handle_request(context, id, msg, out).await
             }
             Kind::Notification { method } => {
                 let method = method.to_string();
@@ -139,20 +126,33 @@ impl ClientSession {
         }
     }
 
-    async fn handle_request(self: &Arc<Self>, id: Value, msg: Value, out: mpsc::Sender<Value>) {
+    async fn handle_request(
+        self: &Arc<Self>,
+        context: &ClientContext,
+        id: Value,
+        msg: Value,
+        out: mpsc::Sender<Value>,
+    ) {
+        let Ok(_permit) = self.inflight.clone().try_acquire_owned() else {
+            let limit = self.gateway.config.relay.max_inflight_per_session;
+            let err = GatewayError::Overloaded(format!(
+                "this session already has {limit} requests in flight (relay.max_inflight_per_session); \
+                 wait for some to finish"
+            ));
+            let _ = out.send(err.to_response(id)).await;
+            return;
+        };
         let token = msg.pointer("/params/_meta/progressToken").cloned();
         self.routes.lock().expect("routes lock").begin(&id, out.clone(), token);
         let answer = tokio::select! {
-            answer = self.dispatch(&id, msg) => Some(answer),
+            answer = self.dispatch(context, &id, msg) => Some(answer),
             _ = out.closed() => None,
         };
         let entry = self.routes.lock().expect("routes lock").finish(&id);
         let Some(answer) = answer else {
             // The client disconnected mid-call: the upstream stops too.
             if let Some((upstream, upstream_id)) = entry.and_then(|e| e.upstream) {
-                if let Some(session) = self.opened(upstream) {
-                    session.cancel(upstream_id, "the client disconnected").await;
-                }
+                self.links.cancel(upstream, upstream_id, "the client disconnected").await;
             }
             return;
         };
@@ -169,28 +169,35 @@ impl ClientSession {
         let _ = out.send(response).await;
     }
 
-    async fn dispatch(self: &Arc<Self>, id: &Value, msg: Value) -> Result<Value, GatewayError> {
+    async fn dispatch(
+        self: &Arc<Self>,
+        context: &ClientContext,
+        id: &Value,
+        msg: Value,
+    ) -> Result<Value, GatewayError> {
         let method = jsonrpc::method(&msg).unwrap_or_default().to_string();
-        if method == "initialize" {
-            return self.initialize(&msg).await;
-        }
-        if self.client.get().is_none() {
-            return Err(GatewayError::InvalidRequest("the session is not initialized: send initialize first".into()));
-        }
-        if method == "ping" {
-            return Ok(jsonrpc::result(Value::Null, json!({})));
-        }
         match (self.scope, method.as_str()) {
-            (_, "tools/list") => self.list_tools().await,
-            (_, "tools/call") => self.call_tool(id, msg).await,
-            (Scope::Single(upstream), _) => self.forward(upstream, id, msg).await,
-            (Scope::Aggregate, "resources/list") => self.list_merged(&msg, "resources", None).await,
-            (Scope::Aggregate, "resources/templates/list") => self.list_merged(&msg, "resourceTemplates", None).await,
-            (Scope::Aggregate, "prompts/list") => self.list_merged(&msg, "prompts", Some("name")).await,
+            (_, "initialize") => self.initialize(context).await,
+            (_, "ping") => Ok(jsonrpc::result(Value::Null, json!({}))),
+            (_, "tools/list") => self.list_tools(context).await,
+            (_, "tools/call") => {
+                let port = SessionPort { session: self, context };
+                crate::call::call_tool(&self.gateway, &port, context, id, msg).await
+            }
+            (Scope::Single(upstream), _) => self.forward(context, upstream, id, msg).await,
+            (Scope::Aggregate, "resources/list") => {
+                self.list_merged(context, "resources/list", "resources", None).await
+            }
+            (Scope::Aggregate, "resources/templates/list") => {
+                self.list_merged(context, "resources/templates/list", "resourceTemplates", None).await
+            }
+            (Scope::Aggregate, "prompts/list") => {
+                self.list_merged(context, "prompts/list", "prompts", Some("name")).await
+            }
             (Scope::Aggregate, "resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
                 let uri = param_str(&msg, "/params/uri")?;
-                let upstream = self.resource_owner(&uri).await?;
-                self.forward(upstream, id, msg).await
+                let upstream = self.resource_owner(context, &uri).await?;
+                self.forward(context, upstream, id, msg).await
             }
             (Scope::Aggregate, "prompts/get") => {
                 let name = param_str(&msg, "/params/name")?;
@@ -199,13 +206,13 @@ impl ClientSession {
                     .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt \"{name}\"")))?;
                 let mut msg = msg;
                 msg["params"]["name"] = json!(original);
-                self.forward(upstream, id, msg).await
+                self.forward(context, upstream, id, msg).await
             }
-            (Scope::Aggregate, "completion/complete") => self.complete(id, msg).await,
+            (Scope::Aggregate, "completion/complete") => self.complete(context, id, msg).await,
             (Scope::Aggregate, "logging/setLevel") => {
                 for upstream in self.reachable() {
                     if self.capable(upstream, "logging") {
-                        self.forward(upstream, id, msg.clone()).await?;
+                        self.forward(context, upstream, id, msg.clone()).await?;
                     }
                 }
                 Ok(jsonrpc::result(Value::Null, json!({})))
@@ -214,7 +221,7 @@ impl ClientSession {
                 // A method the gateway does not know can only be relayed when
                 // there is exactly one place it could go.
                 match self.reachable().as_slice() {
-                    [only] => self.forward(*only, id, msg).await,
+                    [only] => self.forward(context, *only, id, msg).await,
                     _ => Err(GatewayError::MethodNotFound(format!(
                         "\"{method}\" cannot be routed on the aggregated endpoint; use /mcp/<server>"
                     ))),
@@ -223,65 +230,26 @@ impl ClientSession {
         }
     }
 
-    async fn initialize(&self, msg: &Value) -> Result<Value, GatewayError> {
-        let params =
-            jsonrpc::params(msg).ok_or_else(|| GatewayError::InvalidParams("initialize needs params".into()))?;
-        let requested = params.get("protocolVersion").and_then(Value::as_str).unwrap_or_default();
-        let version = crate::protocol::negotiate(requested);
-        let hello = ClientHello {
-            name: params.get("clientInfo").and_then(|c| c.get("name")).and_then(Value::as_str).map(str::to_string),
-            version: params
-                .get("clientInfo")
-                .and_then(|c| c.get("version"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            protocol_version: version.to_string(),
-            capabilities: params.get("capabilities").cloned().unwrap_or_else(|| json!({})),
-        };
-        if self.client.set(hello).is_err() {
-            return Err(GatewayError::InvalidRequest("the session is already initialized".into()));
-        }
+    /// The answer to `initialize`: the single-server endpoint presents the
+    /// server as it is; the aggregated one presents the gateway and the
+    /// union of what its upstreams offer.
+    async fn initialize(&self, context: &ClientContext) -> Result<Value, GatewayError> {
+        let version = context.protocol_version.as_str();
         let result = match self.scope {
             Scope::Single(upstream) => {
-                // The single-server endpoint presents the server as it is.
-                let init = self.upstream(upstream)?.ready(self.gateway.config.relay.request_timeout).await?;
+                let init = self.links.open(upstream, context)?.ready(self.links.request_timeout()).await?;
                 let mut result = (*init).clone();
                 result["protocolVersion"] = json!(version);
                 result
             }
-            Scope::Aggregate => self.merged_init(version),
+            Scope::Aggregate => {
+                let pool = &self.gateway.pool;
+                let inits: Vec<(usize, Arc<Value>)> =
+                    self.reachable().into_iter().filter_map(|u| Some((u, pool.init_result(u)?))).collect();
+                fanout::merged_init(version, inits.iter().map(|(u, init)| (pool.config(*u).prefix(), &**init)))
+            }
         };
         Ok(jsonrpc::result(Value::Null, result))
-    }
-
-    /// The aggregated endpoint's `initialize` answer: the gateway's identity
-    /// and the union of what the reachable upstreams offer.
-    fn merged_init(&self, version: &str) -> Value {
-        let mut capabilities = Map::new();
-        capabilities.insert("tools".into(), json!({ "listChanged": true }));
-        let mut instructions = Vec::new();
-        for upstream in self.reachable() {
-            let Some(init) = self.gateway.pool.init_result(upstream) else { continue };
-            if let Some(caps) = init.get("capabilities").and_then(Value::as_object) {
-                for key in ["resources", "prompts", "logging", "completions"] {
-                    if let Some(cap) = caps.get(key) {
-                        merge_capability(capabilities.entry(key).or_insert_with(|| json!({})), cap);
-                    }
-                }
-            }
-            if let Some(text) = init.get("instructions").and_then(Value::as_str) {
-                instructions.push(format!("[{}] {}", self.gateway.pool.config(upstream).prefix(), text));
-            }
-        }
-        let mut result = json!({
-            "protocolVersion": version,
-            "capabilities": capabilities,
-            "serverInfo": { "name": "mcp-warden", "version": env!("CARGO_PKG_VERSION") },
-        });
-        if !instructions.is_empty() {
-            result["instructions"] = json!(instructions.join("\n\n"));
-        }
-        result
     }
 
     /// Upstreams this session may talk to, in configuration order.
@@ -306,72 +274,20 @@ impl ClientSession {
         }
     }
 
-    fn opened(&self, upstream: usize) -> Option<Arc<UpstreamSession>> {
-        self.upstreams.lock().expect("upstreams lock").get(upstream).cloned().flatten()
-    }
-
-    /// This session's connection to an upstream, opened on first use so
-    /// that idle sessions cost no upstream processes.
-    fn upstream(&self, upstream: usize) -> Result<Arc<UpstreamSession>, GatewayError> {
-        let client =
-            self.client.get().ok_or_else(|| GatewayError::InvalidRequest("the session is not initialized".into()))?;
-        let mut upstreams = self.upstreams.lock().expect("upstreams lock");
-        let slot = upstreams.get_mut(upstream).ok_or_else(|| GatewayError::Internal("no such upstream".into()))?;
-        if let Some(session) = slot {
-            return Ok(session.clone());
-        }
-        let hello =
-            Hello { protocol_version: client.protocol_version.clone(), capabilities: client.capabilities.clone() };
-        let session = Arc::new(self.gateway.pool.open(upstream, hello, self.events.clone()));
-        *slot = Some(session.clone());
-        Ok(session)
-    }
-
-    /// Sends a client request to an upstream and returns its answer (with
+    /// Relays a client request to an upstream and returns its answer (with
     /// the gateway's id; the caller puts the client's back).
-    async fn forward(&self, upstream: usize, client_id: &Value, msg: Value) -> Result<Value, GatewayError> {
-        let session = self.upstream(upstream)?;
-        let timeout = self.gateway.config.relay.request_timeout;
-        session
-            .request(msg, timeout, |upstream_id| {
+    async fn forward(
+        &self,
+        context: &ClientContext,
+        upstream: usize,
+        client_id: &Value,
+        msg: Value,
+    ) -> Result<Value, GatewayError> {
+        self.links
+            .request(upstream, context, msg, |upstream_id| {
                 self.routes.lock().expect("routes lock").forwarded(client_id, upstream, upstream_id);
             })
             .await
-    }
-
-    /// A request of the gateway's own to an upstream; returns its result.
-    async fn ask(&self, upstream: usize, method: &str, params: Value) -> Result<Value, GatewayError> {
-        let session = self.upstream(upstream)?;
-        let msg = jsonrpc::request(Value::Null, method, params);
-        let answer = session.request(msg, self.gateway.config.relay.request_timeout, |_| {}).await?;
-        if let Some(error) = answer.get("error") {
-            return Err(GatewayError::UpstreamUnavailable {
-                server: session.name().to_string(),
-                detail: format!("{method} failed: {error}"),
-            });
-        }
-        Ok(answer.get("result").cloned().unwrap_or(Value::Null))
-    }
-
-    /// Every page of a listing from one upstream.
-    async fn list_all(&self, upstream: usize, method: &str, key: &str) -> Result<Vec<Value>, GatewayError> {
-        let mut items = Vec::new();
-        let mut cursor: Option<Value> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let params = match &cursor {
-                Some(cursor) => json!({ "cursor": cursor }),
-                None => json!({}),
-            };
-            let result = self.ask(upstream, method, params).await?;
-            if let Some(Value::Array(page)) = result.get(key) {
-                items.extend(page.iter().cloned());
-            }
-            cursor = result.get("nextCursor").filter(|c| !c.is_null()).cloned();
-            if cursor.is_none() {
-                break;
-            }
-        }
-        Ok(items)
     }
 
     fn resolve(&self, exposed: &str) -> Option<(usize, String)> {
@@ -381,14 +297,12 @@ impl ClientSession {
         }
     }
 
-    async fn list_tools(&self) -> Result<Value, GatewayError> {
+    async fn list_tools(&self, context: &ClientContext) -> Result<Value, GatewayError> {
         let policy = self.gateway.policy();
         let naming = &self.gateway.naming;
         let upstreams: Vec<usize> = self.reachable().into_iter().filter(|&u| self.capable(u, "tools")).collect();
-        let listings =
-            futures::future::join_all(upstreams.iter().map(|&u| self.list_all(u, "tools/list", "tools"))).await;
         let mut tools = Vec::new();
-        for (&upstream, listing) in upstreams.iter().zip(listings) {
+        for (upstream, listing) in fanout::list_each(&self.links, &upstreams, context, "tools/list", "tools").await {
             let server = &self.gateway.pool.config(upstream).name;
             let listing = match listing {
                 Ok(listing) => listing,
@@ -399,7 +313,7 @@ impl ClientSession {
                 }
                 Err(e) => return Err(e),
             };
-            self.remember_tools(upstream, &listing);
+            self.catalog.remember(upstream, &listing);
             tools.extend(listing::visible_tools(&policy, server, listing, |name| match self.scope {
                 Scope::Aggregate => naming.expose(upstream, name),
                 Scope::Single(_) => name.to_string(),
@@ -408,133 +322,21 @@ impl ClientSession {
         Ok(jsonrpc::result(Value::Null, json!({ "tools": tools })))
     }
 
-    async fn call_tool(&self, id: &Value, mut msg: Value) -> Result<Value, GatewayError> {
-        let started = Instant::now();
-        let exposed = param_str(&msg, "/params/name")?;
-        let arguments = msg.pointer("/params/arguments").cloned();
-        let client = self.client.get();
-        let mut event = AuditEvent {
-            session: self.id.clone(),
-            client_name: client.and_then(|c| c.name.clone()),
-            client_version: client.and_then(|c| c.version.clone()),
-            server: String::new(),
-            tool: exposed.clone(),
-            verdict: "deny".into(),
-            enforced: true,
-            rule: "unknown-tool".into(),
-            reason: String::new(),
-            argument: None,
-            constraint: None,
-            args_digest: digest_arguments(arguments.as_ref()),
-            latency_us: 0,
-            outcome: Some("blocked".into()),
-            approval: None,
-        };
-        let resolved = self.resolve(&exposed);
-        let definition = match &resolved {
-            Some((upstream, tool)) => self.advertised(*upstream, tool).await?,
-            None => None,
-        };
-        let (Some((upstream, tool)), Some(definition)) = (resolved, definition) else {
-            // A tool the upstream never advertised is refused whatever the
-            // policy says: nothing was ever shown to anyone to review.
-            let reason = match self.resolve(&exposed) {
-                Some((upstream, tool)) => {
-                    event.server = self.gateway.pool.config(upstream).name.clone();
-                    event.tool = tool.clone();
-                    format!("server \"{}\" does not advertise a tool named \"{tool}\"", event.server)
-                }
-                None => format!("no upstream server has a tool named \"{exposed}\""),
-            };
-            event.reason = reason.clone();
-            event.latency_us = started.elapsed().as_micros() as u64;
-            self.gateway.record(&event)?;
-            return Err(GatewayError::UnknownTool { tool: exposed, reason });
-        };
-        let server = self.gateway.pool.config(upstream).name.clone();
-        let policy = self.gateway.policy();
-        let context =
-            CallContext::new(&server, &tool, arguments.as_ref()).with_input_schema(definition.get("inputSchema"));
-        let decision = policy.decide(&context);
-        let enforce = policy.mode() == Mode::Enforce;
-        let blocked = decision.verdict == Verdict::Deny && enforce;
-        let held = decision.verdict == Verdict::Approve && enforce;
-        event.server = server.clone();
-        event.tool = tool.clone();
-        event.verdict = decision.verdict.as_str().into();
-        event.enforced = enforce;
-        event.rule = decision.rule_id.clone();
-        event.reason = decision.reason.clone();
-        event.argument = decision.argument.clone();
-        event.constraint = decision.constraint.clone();
-        event.outcome = Some(if blocked { "blocked" } else { "forwarded" }.into());
-        event.latency_us = started.elapsed().as_micros() as u64;
-        if held {
-            let terms = decision.approval.clone().unwrap_or_else(|| crate::policy::ApprovalTerms {
-                timeout: None,
-                channels: crate::policy::ApprovalChannel::DEFAULT.to_vec(),
-            });
-            let binding = CallBinding {
-                session: self.id.clone(),
-                client_name: event.client_name.clone(),
-                client_version: event.client_version.clone(),
-                server: server.clone(),
-                tool: tool.clone(),
-                rule: decision.rule_id.clone(),
-                args_digest: event.args_digest.clone(),
-                policy_version: policy.version().to_string(),
-            };
-            drop(policy);
-            self.await_approval(id, binding, arguments.as_ref(), &terms, event).await?;
-        } else {
-            self.gateway.record(&event)?;
-        }
-        if blocked {
-            return Err(GatewayError::PolicyDenied(Box::new(Denial {
-                rule: decision.rule_id,
-                reason: decision.reason,
-                server,
-                tool,
-                argument: decision.argument,
-                constraint: decision.constraint,
-            })));
-        }
-        msg["params"]["name"] = json!(tool);
-        self.forward(upstream, id, msg).await
-    }
-
-    /// The upstream's own definition of a tool, from this session's last
-    /// listing of it, listing again once if the tool is not there.
-    async fn advertised(&self, upstream: usize, tool: &str) -> Result<Option<Arc<Value>>, GatewayError> {
-        if let Some(found) = self.catalog_entry(upstream, tool) {
-            return Ok(Some(found));
-        }
-        let listing = self.list_all(upstream, "tools/list", "tools").await?;
-        self.remember_tools(upstream, &listing);
-        Ok(self.catalog_entry(upstream, tool))
-    }
-
-    fn catalog_entry(&self, upstream: usize, tool: &str) -> Option<Arc<Value>> {
-        self.catalog.lock().expect("catalog lock").get(&upstream).and_then(|tools| tools.get(tool).cloned())
-    }
-
-    fn remember_tools(&self, upstream: usize, listing: &[Value]) {
-        let tools =
-            listing.iter().filter_map(|t| Some((t.get("name")?.as_str()?.to_string(), Arc::new(t.clone())))).collect();
-        self.catalog.lock().expect("catalog lock").insert(upstream, tools);
-    }
-
     /// Merges a listing across upstreams. `rename` names the field that is
     /// namespaced like tools (prompts); resources keep their URIs, which are
     /// remembered for routing reads.
-    async fn list_merged(&self, msg: &Value, key: &str, rename: Option<&str>) -> Result<Value, GatewayError> {
+    async fn list_merged(
+        &self,
+        context: &ClientContext,
+        method: &str,
+        key: &str,
+        rename: Option<&str>,
+    ) -> Result<Value, GatewayError> {
         let capability = if key == "prompts" { "prompts" } else { "resources" };
-        let method = jsonrpc::method(msg).unwrap_or_default().to_string();
         let naming = &self.gateway.naming;
         let upstreams: Vec<usize> = self.reachable().into_iter().filter(|&u| self.capable(u, capability)).collect();
-        let listings = futures::future::join_all(upstreams.iter().map(|&u| self.list_all(u, &method, key))).await;
         let mut items = Vec::new();
-        for (&upstream, listing) in upstreams.iter().zip(listings) {
+        for (upstream, listing) in fanout::list_each(&self.links, &upstreams, context, method, key).await {
             let listing = match listing {
                 Ok(listing) => listing,
                 Err(e) => {
@@ -562,7 +364,7 @@ impl ClientSession {
 
     /// Which upstream serves a resource URI: a listed URI, else the longest
     /// matching template prefix, else the only upstream with resources.
-    async fn resource_owner(&self, uri: &str) -> Result<usize, GatewayError> {
+    async fn resource_owner(&self, context: &ClientContext, uri: &str) -> Result<usize, GatewayError> {
         for attempt in 0..2 {
             {
                 let known = self.resources.lock().expect("resources lock");
@@ -586,16 +388,14 @@ impl ClientSession {
             if attempt == 0 {
                 // The client may read a URI it learned elsewhere: learn the
                 // listings once and look again.
-                let list = jsonrpc::request(Value::Null, "resources/list", json!({}));
-                let templates = jsonrpc::request(Value::Null, "resources/templates/list", json!({}));
-                let _ = self.list_merged(&list, "resources", None).await;
-                let _ = self.list_merged(&templates, "resourceTemplates", None).await;
+                let _ = self.list_merged(context, "resources/list", "resources", None).await;
+                let _ = self.list_merged(context, "resources/templates/list", "resourceTemplates", None).await;
             }
         }
         Err(GatewayError::InvalidParams(format!("no upstream server offers the resource \"{uri}\"")))
     }
 
-    async fn complete(&self, id: &Value, mut msg: Value) -> Result<Value, GatewayError> {
+    async fn complete(&self, context: &ClientContext, id: &Value, mut msg: Value) -> Result<Value, GatewayError> {
         let reference = msg.pointer("/params/ref").cloned().unwrap_or(Value::Null);
         let upstream = match reference.get("type").and_then(Value::as_str) {
             Some("ref/prompt") => {
@@ -606,14 +406,14 @@ impl ClientSession {
                 msg["params"]["ref"]["name"] = json!(original);
                 upstream
             }
-            Some("ref/resource") => self.resource_owner(&param_str(&msg, "/params/ref/uri")?).await?,
+            Some("ref/resource") => self.resource_owner(context, &param_str(&msg, "/params/ref/uri")?).await?,
             _ => {
                 return Err(GatewayError::InvalidParams(
                     "completion/complete needs a ref/prompt or ref/resource".into(),
                 ))
             }
         };
-        self.forward(upstream, id, msg).await
+        self.forward(context, upstream, id, msg).await
     }
 
     async fn handle_notification(&self, method: &str, msg: Value) {
@@ -624,11 +424,9 @@ impl ClientSession {
                 let Some(request_id) = msg.pointer("/params/requestId") else { return };
                 let target = self.routes.lock().expect("routes lock").cancel(request_id);
                 if let Some((upstream, upstream_id)) = target {
-                    if let Some(session) = self.opened(upstream) {
-                        let reason =
-                            msg.pointer("/params/reason").and_then(Value::as_str).unwrap_or("cancelled by the client");
-                        session.cancel(upstream_id, reason).await;
-                    }
+                    let reason =
+                        msg.pointer("/params/reason").and_then(Value::as_str).unwrap_or("cancelled by the client");
+                    self.links.cancel(upstream, upstream_id, reason).await;
                 }
             }
             "notifications/progress" => {
@@ -636,19 +434,13 @@ impl ClientSession {
                 // server that asked.
                 let Some(token) = msg.pointer("/params/progressToken") else { return };
                 let upstream = self.routes.lock().expect("routes lock").progress_upstream(token);
-                if let Some(session) = upstream.and_then(|u| self.opened(u)) {
-                    session.send(msg).await;
+                if let Some(upstream) = upstream {
+                    self.links.notify(upstream, msg).await;
                 }
             }
-            _ => {
-                // roots/list_changed and notifications the gateway does not
-                // know concern every upstream the client talks to.
-                let sessions: Vec<_> =
-                    self.upstreams.lock().expect("upstreams lock").iter().flatten().cloned().collect();
-                for session in sessions {
-                    session.send(msg.clone()).await;
-                }
-            }
+            // roots/list_changed and notifications the gateway does not
+            // know concern every upstream the client talks to.
+            _ => self.links.notify_all(&msg).await,
         }
     }
 
@@ -664,9 +456,7 @@ impl ClientSession {
             return;
         };
         msg["id"] = upstream_id;
-        if let Some(session) = self.opened(upstream) {
-            session.send(msg).await;
-        }
+        self.links.notify(upstream, msg).await;
     }
 
     /// Relays one message an upstream sent on its own initiative.
@@ -674,7 +464,7 @@ impl ClientSession {
         let UpstreamEvent { upstream, mut msg, related } = event;
         if jsonrpc::method(&msg) == Some("notifications/tools/list_changed") {
             // The next call re-reads the definitions it is checked against.
-            self.catalog.lock().expect("catalog lock").remove(&upstream);
+            self.catalog.forget(upstream);
         }
         let token =
             msg.pointer("/params/progressToken").or_else(|| msg.pointer("/params/_meta/progressToken")).cloned();
@@ -717,9 +507,7 @@ impl ClientSession {
                     "mcp-warden could not reach the client",
                     None,
                 );
-                if let Some(session) = self.opened(upstream) {
-                    session.send(error).await;
-                }
+                self.links.notify(upstream, error).await;
             }
         }
     }
@@ -736,16 +524,4 @@ fn param_str(msg: &Value, pointer: &str) -> Result<String, GatewayError> {
     msg.pointer(pointer).and_then(Value::as_str).map(str::to_string).ok_or_else(|| {
         GatewayError::InvalidParams(format!("missing string {}", pointer.trim_start_matches('/').replace('/', ".")))
     })
-}
-
-/// Capability objects merge by union of their flags.
-fn merge_capability(into: &mut Value, from: &Value) {
-    if let (Some(into), Some(from)) = (into.as_object_mut(), from.as_object()) {
-        for (key, value) in from {
-            let merged = into.entry(key.clone()).or_insert(Value::Bool(false));
-            if value.as_bool() == Some(true) || !value.is_boolean() {
-                *merged = value.clone();
-            }
-        }
-    }
 }

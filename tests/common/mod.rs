@@ -149,13 +149,30 @@ impl HttpDemo {
     }
 }
 
-/// Reads the audit file as JSON records.
-pub fn audit_records(path: &Path) -> Vec<serde_json::Value> {
+/// Every record of the audit file, as JSON.
+pub fn all_audit_records(path: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
         .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
         .collect()
+}
+
+/// Whether a record says how the upstream answered a forwarded call,
+/// rather than what was decided about it.
+pub fn is_call_ending(record: &serde_json::Value) -> bool {
+    matches!(record["outcome"].as_str(), Some("completed" | "upstream_error"))
+}
+
+/// The audit file's decision records: what was decided about each call
+/// and how its approval ended, without the records of how upstreams answered.
+pub fn audit_records(path: &Path) -> Vec<serde_json::Value> {
+    all_audit_records(path).into_iter().filter(|r| !is_call_ending(r)).collect()
+}
+
+/// The audit file's records of how upstreams answered forwarded calls.
+pub fn call_endings(path: &Path) -> Vec<serde_json::Value> {
+    all_audit_records(path).into_iter().filter(is_call_ending).collect()
 }
 
 pub fn hostile_bin() -> PathBuf {

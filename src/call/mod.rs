@@ -1,0 +1,289 @@
+//! The call pipeline: one `tools/call` as a typed pass through stages.
+//!
+//! ```text
+//! resolve -> check the definition -> decide -> enforce -> [limit] -> hold -> forward -> [inspect] -> record
+//! ```
+//!
+//! Each stage takes and returns types: a `Resolved` name, a checked
+//! `Definition`, the policy's `Decision`, an `Action` under the policy's
+//! mode, a held call's `Ending`, the upstream's answer. `[limit]` and
+//! `[inspect]` are the places rate limits and result inspection plug in.
+//!
+//! What must stay true (ARCHITECTURE.md states it for the whole gateway):
+//! - only this module decides a call (`Policy::decide`), writes a call's
+//!   audit records and forwards a `tools/call`: the relay's upstream link
+//!   sends a call only with a `Cleared`, which nothing else can make;
+//! - the decision's record is written before the call is forwarded; if it
+//!   cannot be written, the call is not forwarded;
+//! - a call is recorded again when the upstream answers (`completed` or
+//!   `upstream_error`, with the upstream's latency);
+//! - a tool the upstream never advertised in this session is refused,
+//!   whatever the policy says.
+
+mod hold;
+mod port;
+mod record;
+
+pub use hold::{Ending, HeldCall, HoldRequest};
+pub use port::{CallPort, Cleared, Definition};
+pub use record::{CallRecord, Outcome};
+
+use crate::approval::grant::CallBinding;
+use crate::audit::ApprovalAudit;
+use crate::errors::{Denial, GatewayError};
+use crate::gateway::Gateway;
+use crate::policy::{Action, ApprovalChannel, ApprovalTerms, CallContext, Decision, Policy};
+use crate::protocol::ClientContext;
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A call whose name resolved to an upstream and an advertised tool.
+pub struct Resolved {
+    pub upstream: usize,
+    pub server: String,
+    pub tool: String,
+    pub definition: Arc<Definition>,
+}
+
+/// Runs one `tools/call` (`msg`, the client's id `call`) through the
+/// pipeline and returns the upstream's answer, or the error the client sees.
+pub async fn call_tool<P: CallPort>(
+    gateway: &Arc<Gateway>,
+    port: &P,
+    context: &ClientContext,
+    call: &Value,
+    mut msg: Value,
+) -> Result<Value, GatewayError> {
+    let exposed = msg
+        .pointer("/params/name")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| GatewayError::InvalidParams("missing string params.name".into()))?;
+    let arguments = msg.pointer("/params/arguments").cloned();
+    let mut record = CallRecord::begin(port.session_id(), context, &exposed, arguments.as_ref());
+
+    let resolved = match resolve(port, &exposed, &mut record).await? {
+        Ok(resolved) => resolved,
+        Err(refusal) => return refuse_unresolved(gateway, &record, refusal).await,
+    };
+    let policy = gateway.policy();
+    let decision = decide(&policy, &resolved, arguments.as_ref());
+    let enforcement = policy.enforce(&decision);
+    record.decided(&decision, enforcement.enforced);
+    match enforcement.action {
+        Action::Refuse => {
+            gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None))?;
+            return Err(denial(decision, &resolved));
+        }
+        Action::Forward => gateway.record(&record.event(Outcome::Forwarded, record.elapsed_us(), None))?,
+        Action::Hold => {
+            let policy_version = policy.version().to_string();
+            drop(policy);
+            let terms = decision
+                .approval
+                .clone()
+                .unwrap_or_else(|| ApprovalTerms { timeout: None, channels: ApprovalChannel::DEFAULT.to_vec() });
+            let held = HoldRequest {
+                binding: binding(&record, &policy_version),
+                arguments: arguments.as_ref(),
+                terms: &terms,
+            };
+            hold(gateway, port, context, call, held, &record).await?;
+        }
+    }
+    // [limit]: rate and concurrency limits per caller plug in here.
+    msg["params"]["name"] = json!(resolved.tool);
+    forward(gateway, port, &record, &resolved, call, msg).await
+}
+
+/// Why a name did not resolve to an advertised tool.
+enum Unresolved {
+    /// No upstream owns the name.
+    NoServer,
+    /// The upstream exists but did not list the tool in this session.
+    NotAdvertised,
+}
+
+/// Stages 1 and 2: the exposed name to an upstream and a tool, and that
+/// tool to the definition the upstream advertised in this session.
+async fn resolve<P: CallPort>(
+    port: &P,
+    exposed: &str,
+    record: &mut CallRecord,
+) -> Result<Result<Resolved, Unresolved>, GatewayError> {
+    let Some((upstream, tool)) = port.resolve(exposed) else {
+        return Ok(Err(Unresolved::NoServer));
+    };
+    let server = port.server_name(upstream).to_string();
+    record.resolved(&server, &tool);
+    // A definition check against pins will join the session's advertisement here.
+    match port.definition(upstream, &tool).await? {
+        Some(definition) => Ok(Ok(Resolved { upstream, server, tool, definition })),
+        None => Ok(Err(Unresolved::NotAdvertised)),
+    }
+}
+
+/// Refuses a call that never reached a decision: nothing was ever shown to
+/// anyone to review, so it is refused whatever the policy or its mode.
+async fn refuse_unresolved(gateway: &Gateway, record: &CallRecord, why: Unresolved) -> Result<Value, GatewayError> {
+    let decision = match why {
+        Unresolved::NoServer => Decision::unknown_tool(record.tool()),
+        Unresolved::NotAdvertised => Decision::unadvertised(record.server(), record.tool()),
+    };
+    let mut record = record.clone();
+    record.decided(&decision, true);
+    gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None))?;
+    Err(GatewayError::UnknownTool { tool: record.tool().to_string(), reason: decision.reason })
+}
+
+/// Stage 3: the pure policy decision, against the advertised schema.
+fn decide(policy: &Policy, resolved: &Resolved, arguments: Option<&Value>) -> Decision {
+    let context = CallContext::new(&resolved.server, &resolved.tool, arguments)
+        .with_input_schema(resolved.definition.input_schema.as_ref());
+    policy.decide(&context)
+}
+
+fn denial(decision: Decision, resolved: &Resolved) -> GatewayError {
+    GatewayError::PolicyDenied(Box::new(Denial {
+        rule: decision.rule_id,
+        reason: decision.reason,
+        server: resolved.server.clone(),
+        tool: resolved.tool.clone(),
+        argument: decision.argument,
+        constraint: decision.constraint,
+    }))
+}
+
+/// What an approval of this call is bound to.
+fn binding(record: &CallRecord, policy_version: &str) -> CallBinding {
+    CallBinding {
+        session: record.session().to_string(),
+        caller: record.caller().to_string(),
+        client_name: record.client_name().map(str::to_string),
+        client_version: record.client_version().map(str::to_string),
+        server: record.server().to_string(),
+        tool: record.tool().to_string(),
+        rule: record.rule().to_string(),
+        args_digest: record.args_digest().to_string(),
+        policy_version: policy_version.to_string(),
+    }
+}
+
+/// Stage 5: holds the call until a grant covers it or a person approves
+/// it. Returns Ok only when this exact call may be forwarded; every ending
+/// is recorded.
+async fn hold<P: CallPort>(
+    gateway: &Arc<Gateway>,
+    port: &P,
+    context: &ClientContext,
+    call: &Value,
+    held: HoldRequest<'_>,
+    record: &CallRecord,
+) -> Result<(), GatewayError> {
+    let binding = &held.binding;
+    let (server, tool) = (record.server().to_string(), record.tool().to_string());
+    if let Some(grant) = gateway.approvals.covering_grant(binding) {
+        let approval = ApprovalAudit {
+            request: grant.request.clone(),
+            approver: Some(grant.approver.clone()),
+            reason: Some(grant.reason.clone()),
+            scope: Some(format!("grant:{}", grant.scope.label())),
+            any_args: Some(grant.any_args),
+            channel: None,
+        };
+        return gateway.record(&record.event(Outcome::Approved, record.elapsed_us(), Some(approval)));
+    }
+    let policy_version = binding.policy_version.clone();
+    let held = match HeldCall::hold(gateway, port, call, context, held, record) {
+        Ok(held) => held,
+        Err(e) => {
+            // Fail closed: a call that cannot be held is denied, with a record.
+            let reason = e.to_string();
+            let approval = ApprovalAudit {
+                approver: Some(hold::GATEWAY.into()),
+                reason: Some(reason.clone()),
+                ..Default::default()
+            };
+            gateway.record(&record.event(Outcome::Denied, record.elapsed_us(), Some(approval)))?;
+            return Err(GatewayError::ApprovalDenied {
+                request: String::new(),
+                approver: hold::GATEWAY.into(),
+                reason,
+                server,
+                tool,
+            });
+        }
+    };
+    let request = held.request().id.clone();
+    let pending = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };
+    // If this cannot be recorded, dropping `held` withdraws the request.
+    gateway.record(&record.event(Outcome::Pending, record.elapsed_us(), Some(pending)))?;
+    tracing::info!(session = %port.session_id(), request = %request, server = %server, tool = %tool, "call held for approval");
+    gateway.announce_held(held.request());
+
+    let ending = held.wait().await;
+    let mut approval = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };
+    let (outcome, result) = match ending {
+        Ending::Approved { .. } if gateway.policy().version() != policy_version => {
+            // Fail closed: the approval answered a decision the policy in force might not make.
+            let reason = "the policy changed while the call waited for approval; make the call again".to_string();
+            approval.approver = Some(hold::GATEWAY.into());
+            approval.reason = Some(reason.clone());
+            let denied = GatewayError::ApprovalDenied { request, approver: hold::GATEWAY.into(), reason, server, tool };
+            (Outcome::Denied, Err(denied))
+        }
+        Ending::Approved { approver, reason, scope, any_args, channel } => {
+            approval.approver = Some(approver);
+            approval.reason = Some(reason);
+            approval.scope = Some(scope.label());
+            approval.any_args = Some(any_args);
+            approval.channel = channel.map(|c| c.as_str().to_string());
+            (Outcome::Approved, Ok(()))
+        }
+        Ending::Denied { approver, reason, channel } => {
+            approval.approver = Some(approver.clone());
+            approval.reason = Some(reason.clone());
+            approval.channel = channel.map(|c| c.as_str().to_string());
+            (Outcome::Denied, Err(GatewayError::ApprovalDenied { request, approver, reason, server, tool }))
+        }
+        Ending::TimedOut { after } => {
+            approval.approver = Some(hold::GATEWAY.into());
+            approval.reason = Some(format!("nobody answered within {}", humantime::format_duration(after)));
+            (Outcome::Timeout, Err(GatewayError::ApprovalTimeout { request, server, tool, after }))
+        }
+        Ending::Cancelled { reason } => {
+            approval.approver = Some(hold::GATEWAY.into());
+            approval.reason = Some(reason);
+            (Outcome::Cancelled, Err(GatewayError::InvalidRequest("the client cancelled the call".into())))
+        }
+    };
+    gateway.record(&record.event(outcome, 0, Some(approval)))?;
+    result
+}
+
+/// Stages 6 to 8: sends the cleared call, inspects the answer and records
+/// how the upstream answered.
+async fn forward<P: CallPort>(
+    gateway: &Gateway,
+    port: &P,
+    record: &CallRecord,
+    resolved: &Resolved,
+    call: &Value,
+    msg: Value,
+) -> Result<Value, GatewayError> {
+    let sent = Instant::now();
+    let answer = port.send_call(Cleared(()), resolved.upstream, call, msg).await;
+    let latency_us = sent.elapsed().as_micros() as u64;
+    // [inspect]: result inspection (secrets, injected instructions) plugs in here.
+    let outcome = match &answer {
+        Ok(response) if response.get("error").is_none() => Outcome::Completed,
+        _ => Outcome::UpstreamError,
+    };
+    // The decision is on record already; this one only says how it ended,
+    // and nothing waits on it.
+    if let Err(e) = gateway.record(&record.event(outcome, latency_us, None)) {
+        tracing::error!(server = %resolved.server, tool = %resolved.tool, "could not record how a call ended: {e}");
+    }
+    answer
+}

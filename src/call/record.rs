@@ -1,0 +1,162 @@
+//! The audit record of one call: who made it, what it was, what was decided
+//! and how it ended. Every record of a call is built here, by one
+//! constructor, from the facts gathered as the call goes through the
+//! pipeline and the stage it has reached.
+
+use crate::audit::{digest_arguments, ApprovalAudit, AuditEvent};
+use crate::policy::{Decision, Verdict};
+use crate::protocol::ClientContext;
+use serde_json::Value;
+use std::time::Instant;
+
+/// How a stage of the pipeline ended for a call, as the audit log spells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Refused by policy (or never advertised): nothing reached the upstream.
+    Blocked,
+    /// Decided and on its way to the upstream.
+    Forwarded,
+    /// Held for a person.
+    Pending,
+    Approved,
+    Denied,
+    Timeout,
+    Cancelled,
+    /// The upstream answered with a result.
+    Completed,
+    /// The upstream answered with an error, or could not be reached in time.
+    UpstreamError,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Blocked => "blocked",
+            Outcome::Forwarded => "forwarded",
+            Outcome::Pending => "pending",
+            Outcome::Approved => "approved",
+            Outcome::Denied => "denied",
+            Outcome::Timeout => "timeout",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Completed => "completed",
+            Outcome::UpstreamError => "upstream_error",
+        }
+    }
+}
+
+/// What is known about a call so far. Starts with the caller and the name
+/// the client used; resolution and the decision fill in the rest.
+#[derive(Clone, Debug)]
+pub struct CallRecord {
+    session: String,
+    caller: String,
+    client_name: Option<String>,
+    client_version: Option<String>,
+    server: String,
+    tool: String,
+    verdict: Verdict,
+    enforced: bool,
+    rule: String,
+    reason: String,
+    argument: Option<String>,
+    constraint: Option<String>,
+    args_digest: String,
+    started: Instant,
+}
+
+impl CallRecord {
+    /// A call to `exposed`, before anything is resolved or decided.
+    pub fn begin(session: &str, context: &ClientContext, exposed: &str, arguments: Option<&Value>) -> CallRecord {
+        CallRecord {
+            session: session.to_string(),
+            caller: context.caller.to_string(),
+            client_name: context.client_info.name.clone(),
+            client_version: context.client_info.version.clone(),
+            server: String::new(),
+            tool: exposed.to_string(),
+            verdict: Verdict::Deny,
+            enforced: true,
+            rule: String::new(),
+            reason: String::new(),
+            argument: None,
+            constraint: None,
+            args_digest: digest_arguments(arguments),
+            started: Instant::now(),
+        }
+    }
+
+    /// The upstream and the tool's own name, once the exposed name resolved.
+    pub fn resolved(&mut self, server: &str, tool: &str) {
+        self.server = server.to_string();
+        self.tool = tool.to_string();
+    }
+
+    pub fn decided(&mut self, decision: &Decision, enforced: bool) {
+        self.verdict = decision.verdict;
+        self.enforced = enforced;
+        self.rule = decision.rule_id.clone();
+        self.reason = decision.reason.clone();
+        self.argument = decision.argument.clone();
+        self.constraint = decision.constraint.clone();
+    }
+
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+
+    pub fn client_name(&self) -> Option<&str> {
+        self.client_name.as_deref()
+    }
+
+    pub fn client_version(&self) -> Option<&str> {
+        self.client_version.as_deref()
+    }
+
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    pub fn tool(&self) -> &str {
+        &self.tool
+    }
+
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    pub fn args_digest(&self) -> &str {
+        &self.args_digest
+    }
+
+    /// Microseconds since the call arrived.
+    pub fn elapsed_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// The one constructor of a call's audit records: the call as known, the
+    /// outcome of the stage it reached, how long that took, and for held
+    /// calls the approval's part.
+    pub fn event(&self, outcome: Outcome, latency_us: u64, approval: Option<ApprovalAudit>) -> AuditEvent {
+        AuditEvent {
+            session: self.session.clone(),
+            client_name: self.client_name.clone(),
+            client_version: self.client_version.clone(),
+            server: self.server.clone(),
+            tool: self.tool.clone(),
+            verdict: self.verdict.as_str().to_string(),
+            enforced: self.enforced,
+            rule: self.rule.clone(),
+            reason: self.reason.clone(),
+            argument: self.argument.clone(),
+            constraint: self.constraint.clone(),
+            args_digest: self.args_digest.clone(),
+            latency_us,
+            outcome: Some(outcome.as_str().to_string()),
+            approval,
+        }
+    }
+}
