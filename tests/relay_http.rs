@@ -287,3 +287,30 @@ async fn each_forwarded_call_is_recorded_again_with_how_the_upstream_answered() 
     assert!(ended["latency_us"].as_u64().unwrap() > 0, "the upstream's latency is recorded");
     assert_eq!(call_endings(&gw.audit).len(), 2);
 }
+
+#[tokio::test]
+async fn a_session_cannot_hold_more_requests_in_flight_than_its_limit() {
+    let root = tempfile::tempdir().unwrap();
+    let relay = "request_timeout = \"5s\"\nmax_inflight_per_session = 1";
+    let gw = start_gateway_with_relay(&stdio_demo("demo", root.path()), DEMO_POLICY, relay).await;
+    let greedy = connect(&gw.url).await;
+    // A slow call in flight (the client may have had a request of its own
+    // in flight when it was sent: then it is refused, and sent again).
+    let slow = loop {
+        let peer = greedy.peer().clone();
+        let slow = tokio::spawn(async move { peer.call_tool(call("demo__sleep", json!({"ms": 1500}))).await });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if !slow.is_finished() {
+            break slow;
+        }
+    };
+    let refused = mcp_error(greedy.call_tool(call("demo__echo", json!({"text": "more"}))).await.unwrap_err());
+    assert_eq!(refused.code.0 as i64, mcp_warden::errors::code::UPSTREAM_UNAVAILABLE);
+    assert!(refused.message.contains("max_inflight_per_session"), "{}", refused.message);
+    // Another session is not held back by this one.
+    let other = connect(&gw.url).await;
+    assert_eq!(call_text(&other, "demo__echo", json!({"text": "fine"})).await, "fine");
+    assert_eq!(text_of(&slow.await.unwrap().unwrap()), "slept 1500 ms");
+    // Once the slow call is done, the session may call again.
+    assert_eq!(call_text(&greedy, "demo__echo", json!({"text": "again"})).await, "again");
+}

@@ -287,3 +287,6 @@ async fn forward<P: CallPort>(
     }
     answer
 }
+
+#[cfg(test)]
+mod tests;

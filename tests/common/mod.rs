@@ -92,11 +92,15 @@ pub async fn start_gateway(upstreams: &str, policy: &str) -> TestGateway {
 
 /// As `start_gateway`, with another upstream request timeout.
 pub async fn start_gateway_with_timeout(upstreams: &str, policy: &str, timeout: &str) -> TestGateway {
+    start_gateway_with_relay(upstreams, policy, &format!("request_timeout = \"{timeout}\"")).await
+}
+
+/// As `start_gateway`, with these `[relay]` settings (whole TOML lines)
+/// instead of the default `request_timeout = "5s"`.
+pub async fn start_gateway_with_relay(upstreams: &str, policy: &str, relay: &str) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config(dir.path(), upstreams, policy);
-    let text = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("request_timeout = \"5s\"", &format!("request_timeout = \"{timeout}\""));
+    let text = std::fs::read_to_string(&config_path).unwrap().replace("request_timeout = \"5s\"", relay);
     std::fs::write(&config_path, text).unwrap();
     let config = GatewayConfig::load(&config_path).expect("test config loads");
     let audit = config.audit.path.clone();
