@@ -399,8 +399,7 @@ async fn serve_admin(
 }
 
 async fn serve_stdio(gateway: Arc<Gateway>, shutdown: CancellationToken) -> ExitCode {
-    let _ = shutdown;
-    mcp_warden::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()).await;
+    mcp_warden::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout(), shutdown).await;
     ExitCode::SUCCESS
 }
 
