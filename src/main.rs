@@ -7,6 +7,10 @@ use mcp_warden::gateway::Gateway;
 use mcp_warden::policy::Policy;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
 #[command(
@@ -288,6 +292,10 @@ enum Front {
     Stdio,
 }
 
+/// How long to wait, after the gateway is done, for the runtime's blocking
+/// threads: tokio reads stdin on one, and nothing can interrupt that read.
+const RUNTIME_SHUTDOWN: Duration = Duration::from_millis(200);
+
 fn run(path: &std::path::Path, front: Front) -> ExitCode {
     let config = match GatewayConfig::load(path) {
         Ok(config) => config,
@@ -297,7 +305,16 @@ fn run(path: &std::path::Path, front: Front) -> ExitCode {
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime");
-    runtime.block_on(async move {
+    let code = runtime.block_on(async move {
+        // Before anything announces itself: a signal arriving in between
+        // would otherwise kill the process without a drain.
+        let mut signals = match Signals::install() {
+            Ok(signals) => signals,
+            Err(e) => {
+                eprintln!("error: cannot handle SIGINT and SIGTERM: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let gateway = match Gateway::start(config) {
             Ok(gateway) => gateway,
             Err(e) => {
@@ -306,54 +323,110 @@ fn run(path: &std::path::Path, front: Front) -> ExitCode {
             }
         };
         tokio::spawn(reload_on_sighup(gateway.clone()));
-        if let Some(admin) = &gateway.config.admin {
-            // Fail closed: a configured admin listener that cannot bind stops the gateway.
-            let listener = match tokio::net::TcpListener::bind(admin.listen).await {
-                Ok(listener) => listener,
-                Err(e) => {
-                    eprintln!("error: cannot listen for the admin API on {}: {e}", admin.listen);
-                    return ExitCode::FAILURE;
-                }
-            };
-            let local = listener.local_addr().map_or(admin.listen, |a| a);
-            tracing::info!("serving the admin API on http://{local}/admin/api");
-            tokio::spawn(mcp_warden::admin::serve(gateway.clone(), listener, std::future::pending()));
-        }
-        match front {
-            Front::Stdio => {
-                mcp_warden::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout()).await;
-                ExitCode::SUCCESS
+        let shutdown = CancellationToken::new();
+        let admin = match serve_admin(&gateway, &shutdown).await {
+            Ok(admin) => admin,
+            Err(code) => return code,
+        };
+        let drain = gateway.config.listen.drain_timeout;
+        let serving = async {
+            match front {
+                Front::Stdio => serve_stdio(gateway, shutdown.clone()).await,
+                Front::Http => serve_http(gateway, shutdown.clone()).await,
             }
-            Front::Http => {
-                let addr = gateway.config.listen.http;
-                let listener = match tokio::net::TcpListener::bind(addr).await {
-                    Ok(listener) => listener,
-                    Err(e) => {
-                        eprintln!("error: cannot listen on {addr}: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                };
-                let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
-                tracing::info!("serving MCP on http://{local}{}", gateway.config.listen.path);
-                let shutdown = async {
-                    let _ = tokio::signal::ctrl_c().await;
-                };
-                match mcp_warden::front::http::serve(gateway, listener, shutdown).await {
-                    Ok(()) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    }
-                }
-            }
+        };
+        let signalled = async {
+            signals.next().await;
+            shutdown.cancel();
+            let second = signals.next().await;
+            tracing::warn!("{second} during the drain: exiting now, without waiting for requests in flight");
+        };
+        let code = tokio::select! {
+            code = serving => code,
+            () = signalled => return ExitCode::SUCCESS,
+        };
+        // The front may have ended on its own (stdin closed, the listener
+        // failed): the admin listener goes with it.
+        shutdown.cancel();
+        if let Some(admin) = admin {
+            let _ = tokio::time::timeout(drain, admin).await;
         }
-    })
+        code
+    });
+    // Dropping the runtime's tasks closes what is still open and kills the
+    // upstream children; a blocked stdin read must not hold up the exit.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    code
+}
+
+/// SIGINT and SIGTERM: the first starts the drain, the second ends it.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl Signals {
+    fn install() -> std::io::Result<Signals> {
+        Ok(Signals { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    /// Waits for the next SIGINT or SIGTERM and names it.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "SIGINT",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// Binds and spawns the admin listener, if `[admin]` is configured.
+async fn serve_admin(
+    gateway: &Arc<Gateway>,
+    shutdown: &CancellationToken,
+) -> Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>, ExitCode> {
+    let Some(admin) = &gateway.config.admin else { return Ok(None) };
+    // Fail closed: a configured admin listener that cannot bind stops the gateway.
+    let listener = match tokio::net::TcpListener::bind(admin.listen).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen for the admin API on {}: {e}", admin.listen);
+            return Err(ExitCode::FAILURE);
+        }
+    };
+    let local = listener.local_addr().map_or(admin.listen, |a| a);
+    tracing::info!("serving the admin API on http://{local}/admin/api");
+    Ok(Some(tokio::spawn(mcp_warden::admin::serve(gateway.clone(), listener, shutdown.clone()))))
+}
+
+async fn serve_stdio(gateway: Arc<Gateway>, shutdown: CancellationToken) -> ExitCode {
+    mcp_warden::front::stdio::serve(gateway, tokio::io::stdin(), tokio::io::stdout(), shutdown).await;
+    ExitCode::SUCCESS
+}
+
+async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> ExitCode {
+    let addr = gateway.config.listen.http;
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("error: cannot listen on {addr}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
+    tracing::info!("serving MCP on http://{local}{}", gateway.config.listen.path);
+    match mcp_warden::front::http::serve(gateway, listener, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// SIGHUP re-reads the policy files; a policy that does not load leaves the
 /// one in force untouched.
-async fn reload_on_sighup(gateway: std::sync::Arc<Gateway>) {
-    let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else { return };
+async fn reload_on_sighup(gateway: Arc<Gateway>) {
+    let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
     while hangups.recv().await.is_some() {
         match gateway.reload_policy() {
             Ok(version) => tracing::info!(policy_version = %version, "policy reloaded"),

@@ -73,14 +73,27 @@ pub fn router(gateway: Arc<Gateway>) -> Option<Router> {
     })
 }
 
-/// Serves the admin API until `shutdown` resolves.
+/// Serves the admin API until `shutdown` is cancelled, then stops
+/// accepting and lets the requests already in flight finish, for no longer
+/// than `[listen] drain_timeout`.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> std::io::Result<()> {
+    use std::future::IntoFuture;
+    let drain = gateway.config.listen.drain_timeout;
     let Some(router) = router(gateway) else { return Ok(()) };
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await
+    let server = axum::serve(listener, router).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    // Admin answers are immediate; what is still open at the deadline is a
+    // client that stopped reading, and it must not keep the gateway alive.
+    tokio::select! {
+        ended = server.into_future() => ended,
+        () = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(drain).await;
+        } => Ok(()),
+    }
 }
 
 async fn require_token(State(admin): State<Admin>, request: Request, next: Next) -> Response {

@@ -6,6 +6,11 @@
 //! Host header (DNS rebinding), the Origin header (cross-site requests), and
 //! the body size. Sessions are 128-bit random ids; an unknown one is a 404 so
 //! the client starts over.
+//!
+//! Shutdown drains: once the shutdown token is cancelled, new requests are
+//! refused, GET streams end, and requests in flight have until
+//! `[listen] drain_timeout` to be answered; those still open then end with
+//! an error.
 
 use super::auth::{Authenticator, Unauthenticated};
 use crate::errors::GatewayError;
@@ -22,19 +27,26 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// A session nobody has used for this long is closed with its upstreams.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Beyond this many open sessions, new ones are refused (503) rather than
 /// letting memory grow without bound.
 const MAX_SESSIONS: usize = 50_000;
+
+/// After the drain deadline, how long the requests cut off get to carry
+/// their error to the client; a client that does not read it does not hold
+/// up the exit.
+const CUT_OFF_GRACE: Duration = Duration::from_millis(500);
 
 /// A response that ends the request early (boxed: responses are large).
 type Refusal = Box<Response>;
@@ -54,6 +66,14 @@ pub struct HttpFront {
     gateway: Arc<Gateway>,
     auth: Box<dyn Authenticator>,
     sessions: Mutex<HashMap<String, Entry>>,
+    /// Cancelled when shutdown starts: new requests are refused and GET
+    /// streams end, since nothing in flight waits on them.
+    closing: CancellationToken,
+    /// Cancelled when the drain deadline passes: the requests still open
+    /// end with an error rather than a stream that simply stops.
+    deadline: CancellationToken,
+    /// POST requests whose answer has not been sent yet.
+    in_flight: Arc<AtomicUsize>,
 }
 
 /// A session found for a request.
@@ -63,32 +83,82 @@ struct Found {
     context: Arc<ClientContext>,
 }
 
-/// The router for the client-facing endpoint.
-pub fn router(gateway: Arc<Gateway>) -> Router {
-    let path = gateway.config.listen.path.trim_end_matches('/').to_string();
-    let limit = gateway.config.listen.max_body_bytes;
-    let front = Arc::new(HttpFront { gateway, auth: Box::new(Unauthenticated), sessions: Mutex::new(HashMap::new()) });
-    tokio::spawn(sweep_idle(Arc::downgrade(&front)));
+/// Counts one POST from its arrival to the end of its answer, which for an
+/// SSE answer is when the stream ends, long after the handler returned.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn enter(count: &Arc<AtomicUsize>) -> InFlight {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+fn router(front: &Arc<HttpFront>) -> Router {
+    let path = front.gateway.config.listen.path.trim_end_matches('/').to_string();
+    let limit = front.gateway.config.listen.max_body_bytes;
+    tokio::spawn(sweep_idle(Arc::downgrade(front)));
     Router::new()
         .route(if path.is_empty() { "/" } else { &path }, any(aggregate))
         .route(&format!("{path}/{{server}}"), any(single))
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(front)
+        .with_state(front.clone())
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` is cancelled, then drains: no new connections
+/// or requests, GET streams end at once, and requests in flight have until
+/// `[listen] drain_timeout` to be answered. Returns when every connection
+/// has closed or the deadline (plus a short grace for the errors it sends)
+/// has passed; connections still open then are the caller's to drop.
 pub async fn serve(
     gateway: Arc<Gateway>,
     listener: tokio::net::TcpListener,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: CancellationToken,
 ) -> std::io::Result<()> {
     use axum::serve::ListenerExt;
+    use std::future::IntoFuture;
     // SSE answers are written in small pieces; with Nagle's algorithm on,
     // each would wait for the peer's delayed ACK (about 40 ms per call).
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, router(gateway)).with_graceful_shutdown(shutdown).await
+    let drain = gateway.config.listen.drain_timeout;
+    let front = Arc::new(HttpFront {
+        gateway,
+        auth: Box::new(Unauthenticated),
+        sessions: Mutex::new(HashMap::new()),
+        closing: shutdown.clone(),
+        deadline: CancellationToken::new(),
+        in_flight: Arc::new(AtomicUsize::new(0)),
+    });
+    let server = axum::serve(listener, router(&front)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => {}
+        ended = &mut server => return ended,
+    }
+    let started = Instant::now();
+    tracing::info!(
+        "shutting down: {} request(s) in flight, waiting up to {} for them (a second SIGINT or SIGTERM exits at once)",
+        front.in_flight.load(Ordering::Relaxed),
+        humantime::format_duration(drain)
+    );
+    if let Ok(ended) = tokio::time::timeout(drain, &mut server).await {
+        tracing::info!("drained in {} ms: every request was answered", started.elapsed().as_millis());
+        return ended;
+    }
+    let cut_off = front.in_flight.load(Ordering::Relaxed);
+    front.deadline.cancel();
+    let _ = tokio::time::timeout(CUT_OFF_GRACE, &mut server).await;
+    tracing::warn!("drain deadline passed: {cut_off} request(s) still in flight were ended with an error");
+    Ok(())
 }
 
 async fn sweep_idle(front: std::sync::Weak<HttpFront>) {
@@ -184,6 +254,9 @@ impl HttpFront {
         if let Err(refused) = self.check_origin_and_host(&headers) {
             return *refused;
         }
+        if self.closing.is_cancelled() {
+            return plain(StatusCode::SERVICE_UNAVAILABLE, "the gateway is shutting down");
+        }
         let caller = match self.auth.authenticate(&headers) {
             Ok(caller) => caller,
             Err(refusal) => return plain(StatusCode::UNAUTHORIZED, &refusal.to_string()),
@@ -207,6 +280,7 @@ impl HttpFront {
     }
 
     async fn post(self: Arc<Self>, scope: Scope, headers: &HeaderMap, caller: Caller, body: Bytes) -> Response {
+        let in_flight = InFlight::enter(&self.in_flight);
         let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !content_type.to_ascii_lowercase().starts_with("application/json") {
             return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
@@ -228,7 +302,14 @@ impl HttpFront {
             Err(refused) => return *refused,
         };
         let msg = match msg {
-            Value::Array(batch) => return batch_response(&session, &context, batch).await,
+            Value::Array(batch) => {
+                return tokio::select! {
+                    answer = batch_response(&session, &context, batch) => answer,
+                    () = self.deadline.cancelled() => {
+                        rpc_error(StatusCode::SERVICE_UNAVAILABLE, shut_down_unanswered())
+                    }
+                }
+            }
             msg => msg,
         };
         let id = match jsonrpc::classify(&msg) {
@@ -250,9 +331,9 @@ impl HttpFront {
         let handler = session.clone();
         tokio::spawn(async move { handler.handle(&context, msg, tx).await });
         if wants_sse {
-            sse(rx).into_response()
+            sse(Answering { rx, id, deadline: self.deadline.clone(), _in_flight: in_flight }).into_response()
         } else {
-            json_answer(&session, rx, id).await
+            json_answer(&session, rx, id, &self.deadline).await
         }
     }
 
@@ -315,6 +396,9 @@ impl HttpFront {
             let msg = state.rx.as_mut()?.recv().await?;
             Some((Ok::<_, Infallible>(event(&msg)), state))
         });
+        // Nothing in flight waits on this stream, and the server's graceful
+        // shutdown waits on every open response: it ends as shutdown starts.
+        let stream = stream.take_until(self.closing.clone().cancelled_owned());
         Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
     }
 
@@ -346,12 +430,35 @@ fn event(msg: &Value) -> Event {
     Event::default().event("message").data(msg.to_string())
 }
 
+/// What the client is told of a request still unanswered at the drain deadline.
+fn shut_down_unanswered() -> GatewayError {
+    GatewayError::Internal("the gateway shut down before this request was answered".into())
+}
+
+/// One POST's answer in progress.
+struct Answering {
+    rx: mpsc::Receiver<Value>,
+    id: Value,
+    deadline: CancellationToken,
+    _in_flight: InFlight,
+}
+
 /// The request's SSE stream: what the upstream sends while working, then
-/// the answer; it ends when the relay lets go of the sender.
-fn sse(rx: mpsc::Receiver<Value>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        let msg = rx.recv().await?;
-        Some((Ok(event(&msg)), rx))
+/// the answer; it ends when the relay lets go of the sender, or with an
+/// error at the drain deadline (dropping the receiver then tells the relay
+/// the client is gone, which cancels the upstream call).
+fn sse(answering: Answering) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures::stream::unfold(Some(answering), |state| async move {
+        let mut answering = state?;
+        let next = tokio::select! {
+            biased;
+            msg = answering.rx.recv() => Some(msg?),
+            () = answering.deadline.cancelled() => None,
+        };
+        match next {
+            Some(msg) => Some((Ok(event(&msg)), Some(answering))),
+            None => Some((Ok(event(&shut_down_unanswered().to_response(answering.id.clone()))), None)),
+        }
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
@@ -360,8 +467,22 @@ fn sse(rx: mpsc::Receiver<Value>) -> Sse<impl Stream<Item = Result<Event, Infall
 /// Requests for the client made meanwhile (an upstream's elicitation, the
 /// gateway's approval form) cannot ride on a JSON answer, and the call may
 /// wait on them: they go to the session's GET stream instead.
-async fn json_answer(session: &ClientSession, mut rx: mpsc::Receiver<Value>, id: Value) -> Response {
-    while let Some(msg) = rx.recv().await {
+async fn json_answer(
+    session: &ClientSession,
+    mut rx: mpsc::Receiver<Value>,
+    id: Value,
+    deadline: &CancellationToken,
+) -> Response {
+    loop {
+        let msg = tokio::select! {
+            biased;
+            msg = rx.recv() => msg,
+            () = deadline.cancelled() => {
+                return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(shut_down_unanswered().to_response(id)))
+                    .into_response();
+            }
+        };
+        let Some(msg) = msg else { break };
         let (is_request, is_answer) = match (msg.get("method"), msg.get("id")) {
             (None, Some(answered)) => (false, *answered == id),
             (Some(_), Some(_)) => (true, false),

@@ -74,7 +74,7 @@ impl AdminGateway {
         let approval = approval(&format!("http://127.0.0.1:{port}"));
         let config = format!("{}{}{approval}", stdio_demo("demo", root.path()), admin_section(port));
         let gw = start_gateway(&config, policy).await;
-        tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, std::future::pending()));
+        tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), listener, Default::default()));
         let console = format!("http://127.0.0.1:{port}/admin");
         AdminGateway { gw, admin_api: format!("{console}/api"), console, http: reqwest::Client::new(), _root: root }
     }

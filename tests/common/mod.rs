@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_util::sync::CancellationToken;
 
 /// The demo upstream, which `cargo test` builds with the examples.
 pub fn demo_bin() -> PathBuf {
@@ -112,7 +113,7 @@ pub async fn start_gateway_with_relay(upstreams: &str, policy: &str, relay: &str
     let server = tokio::spawn({
         let gateway = gateway.clone();
         async move {
-            let _ = mcp_warden::front::http::serve(gateway, listener, std::future::pending()).await;
+            let _ = mcp_warden::front::http::serve(gateway, listener, CancellationToken::new()).await;
         }
     });
     TestGateway { url, dir, config_path, audit, gateway, server }

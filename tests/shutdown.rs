@@ -1,0 +1,485 @@
+//! Stopping the real binary: SIGINT and SIGTERM drain the gateway within
+//! `[listen] drain_timeout` even while a client holds a GET stream open,
+//! calls in flight get their answer or a clear error, a second signal exits
+//! at once, and nothing keeps listening or running afterwards.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// What the exit may take beyond the drain deadline: the cut-off errors'
+/// grace, the runtime's shutdown and the process exit, on a busy machine.
+const EXIT_MARGIN: Duration = Duration::from_millis(1500);
+/// A test SSE buffer never needs more than this.
+const MAX_SSE_BUFFER: usize = 1 << 20;
+const ADMIN_TOKEN: &str = "shutdown-test-admin-token-0123456789";
+
+/// A config for the demo upstream with the given drain deadline; `extra`
+/// is appended (an `[admin]` section, say).
+fn config(dir: &Path, root: &Path, drain: &str, extra: &str) -> PathBuf {
+    let path = write_config(dir, &format!("{}{extra}", stdio_demo("demo", root)), DEMO_POLICY);
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("max_body_bytes = 65536\n", &format!("max_body_bytes = 65536\ndrain_timeout = \"{drain}\"\n"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn send_signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("the gateway is running").to_string();
+    let status = Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Lines the gateway logged so far, read from its stderr as they come.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<String>>>);
+
+impl Log {
+    fn follow(&self, stderr: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
+        let log = self.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                log.0.lock().unwrap().push(line);
+            }
+        });
+    }
+
+    /// The first line containing `needle`, waiting up to 30 s for it.
+    async fn wait_for(&self, needle: &str) -> String {
+        let found = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Some(line) = self.0.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                    return line.clone();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("the gateway never logged {needle:?}; it logged {:?}", self.0.lock().unwrap()))
+    }
+
+    /// The text after `needle` on the first line containing it.
+    async fn after(&self, needle: &str) -> String {
+        self.wait_for(needle).await.split_once(needle).unwrap().1.trim().to_string()
+    }
+}
+
+/// `mcp-warden serve` as a child process, with the URLs it reported.
+struct Served {
+    child: tokio::process::Child,
+    log: Log,
+    mcp: String,
+}
+
+async fn serve(config: &Path) -> Served {
+    let mut child = tokio::process::Command::new(warden_bin())
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .env("SHUTDOWN_TEST_ADMIN_TOKEN", ADMIN_TOKEN)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let log = Log::default();
+    log.follow(child.stderr.take().unwrap());
+    let mcp = log.after("serving MCP on ").await;
+    Served { child, log, mcp }
+}
+
+impl Served {
+    /// Waits for the exit, at most `limit` after `since`; its status and when it came.
+    async fn exit_within(&mut self, since: Instant, limit: Duration) -> (std::process::ExitStatus, Duration) {
+        let waited = tokio::time::timeout(limit.saturating_sub(since.elapsed()), self.child.wait()).await;
+        match waited {
+            Ok(status) => (status.unwrap(), since.elapsed()),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                panic!(
+                    "the gateway was still running {limit:?} after the signal; it logged {:?}",
+                    self.log.0.lock().unwrap()
+                )
+            }
+        }
+    }
+}
+
+/// One MCP session over raw HTTP, as a client would hold it.
+struct Session {
+    http: reqwest::Client,
+    url: String,
+    id: String,
+}
+
+impl Session {
+    async fn open(url: &str) -> Session {
+        let http = reqwest::Client::new();
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"shutdown-test","version":"0"}}});
+        let answer = post(&http, url, None, &init).await;
+        assert_eq!(answer.status(), 200);
+        let id = answer.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        let session = Session { http, url: url.to_string(), id };
+        let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+        assert_eq!(post(&session.http, url, Some(&session.id), &initialized).await.status(), 202);
+        session
+    }
+
+    /// Opens the session's GET stream; it stays open until the server ends it.
+    async fn get_stream(&self) -> Sse {
+        let response = self
+            .http
+            .get(&self.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &self.id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "the GET stream opens");
+        Sse::new(response)
+    }
+
+    /// Starts a `slow_count` call that reports progress; its SSE answer.
+    async fn slow_count(&self, id: u64, steps: u32, delay_ms: u64) -> Sse {
+        let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+            "name":"demo__slow_count","arguments":{"steps":steps,"delay_ms":delay_ms},
+            "_meta":{"progressToken":format!("p{id}")}}});
+        let response = post(&self.http, &self.url, Some(&self.id), &call).await;
+        assert_eq!(response.status(), 200);
+        Sse::new(response)
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, session: Option<&str>, body: &Value) -> reqwest::Response {
+    let mut request = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(body.to_string());
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.unwrap()
+}
+
+/// Reads an SSE response one message at a time.
+struct Sse {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+enum Next {
+    Message(Value),
+    /// The server ended the stream cleanly.
+    End,
+    /// The connection broke mid-stream.
+    Broken(String),
+}
+
+impl Sse {
+    fn new(response: reqwest::Response) -> Sse {
+        Sse { response, buffer: String::new() }
+    }
+
+    async fn next(&mut self) -> Next {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
+                if !data.is_empty() {
+                    return Next::Message(serde_json::from_str(&data.join("\n")).expect("SSE data is JSON"));
+                }
+                continue;
+            }
+            match self.response.chunk().await {
+                Ok(Some(chunk)) => {
+                    self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+                    assert!(self.buffer.len() < MAX_SSE_BUFFER, "an SSE event without end");
+                }
+                Ok(None) => return Next::End,
+                Err(e) => return Next::Broken(e.to_string()),
+            }
+        }
+    }
+
+    async fn message(&mut self) -> Value {
+        match tokio::time::timeout(Duration::from_secs(30), self.next()).await.expect("a message within 30 s") {
+            Next::Message(msg) => msg,
+            Next::End => panic!("the stream ended before the next message"),
+            Next::Broken(e) => panic!("the stream broke before the next message: {e}"),
+        }
+    }
+
+    /// Everything left on the stream, and how it ended.
+    async fn rest(mut self) -> (Vec<Value>, Next) {
+        let mut messages = Vec::new();
+        loop {
+            match self.next().await {
+                Next::Message(msg) => messages.push(msg),
+                end => return (messages, end),
+            }
+        }
+    }
+}
+
+fn is_progress(msg: &Value) -> bool {
+    msg["method"] == "notifications/progress"
+}
+
+/// Whether any process still running names `path` on its command line
+/// (the demo upstream gets its root directory as an argument).
+fn process_mentioning(path: &Path) -> Option<String> {
+    let needle = path.to_string_lossy().into_owned();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        pid.parse::<u32>().ok()?;
+        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        cmdline.contains(&needle).then(|| format!("{pid}: {cmdline}"))
+    })
+}
+
+async fn assert_no_process_mentions(path: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while let Some(process) = process_mentioning(path) {
+        assert!(Instant::now() < deadline, "an upstream outlived the gateway: {process}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A signal while a GET stream is open and a call is in flight: the call
+/// is answered, the GET stream ends, and the process exits 0 well before
+/// the 5 s deadline (so it waited for the call, not for the stream).
+async fn drains_with_a_get_stream_open(signal: &str) {
+    let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut gateway = serve(&config(dir.path(), root.path(), "5s", "")).await;
+    let session = Session::open(&gateway.mcp).await;
+    let get = session.get_stream().await;
+    let get_ended = tokio::spawn(async move { get.rest().await.1 });
+    let mut call = session.slow_count(1, 4, 250).await;
+    assert!(is_progress(&call.message().await), "the call is in flight at the upstream");
+
+    let signalled = Instant::now();
+    send_signal(&gateway.child, signal);
+    let (status, elapsed) = gateway.exit_within(signalled, Duration::from_secs(5) + EXIT_MARGIN).await;
+    assert!(status.success(), "{signal} is a clean shutdown: {status}");
+    assert!(elapsed < Duration::from_secs(5), "the exit waited for the deadline: {elapsed:?}");
+
+    let (messages, end) = call.rest().await;
+    let answer = messages.iter().find(|m| m["id"] == 1).expect("the call in flight was answered");
+    assert_eq!(answer["result"]["content"][0]["text"], "counted 4", "{answer}");
+    assert!(matches!(end, Next::End), "the answer's stream ended cleanly");
+    let get_end = tokio::time::timeout(Duration::from_secs(2), get_ended).await.expect("the GET stream ended").unwrap();
+    assert!(matches!(get_end, Next::End), "the GET stream was ended by the server, not cut");
+    gateway.log.wait_for("shutting down: 1 request(s) in flight, waiting up to 5s").await;
+    gateway.log.wait_for("drained in").await;
+    assert_no_process_mentions(root.path()).await;
+}
+
+#[tokio::test]
+async fn sigint_stops_serve_while_a_client_holds_a_get_stream_and_answers_the_call_in_flight() {
+    drains_with_a_get_stream_open("INT").await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_serve_while_a_client_holds_a_get_stream_and_answers_the_call_in_flight() {
+    drains_with_a_get_stream_open("TERM").await;
+}
+
+#[tokio::test]
+async fn a_call_longer_than_the_drain_deadline_gets_an_error_and_holds_the_exit_no_longer() {
+    let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut gateway = serve(&config(dir.path(), root.path(), "2s", "")).await;
+    let session = Session::open(&gateway.mcp).await;
+    let _get = session.get_stream().await;
+    let mut call = session.slow_count(7, 50, 200).await;
+    assert!(is_progress(&call.message().await), "the call is in flight at the upstream");
+    // A client that accepts only JSON waits on the answer itself.
+    let json_only = tokio::spawn({
+        let (http, url, id) = (session.http.clone(), session.url.clone(), session.id.clone());
+        let call = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{
+            "name":"demo__slow_count","arguments":{"steps":50,"delay_ms":200}}});
+        async move {
+            let request =
+                http.post(url).header("content-type", "application/json").header("accept", "application/json");
+            let answer = request.header("mcp-session-id", id).body(call.to_string()).send().await.unwrap();
+            (answer.status(), answer.json::<Value>().await.unwrap())
+        }
+    });
+    // Its decision is audited before it is forwarded: then it is in flight.
+    let audit = dir.path().join("audit.jsonl");
+    let audited = tokio::time::timeout(Duration::from_secs(30), async {
+        while audit_records(&audit).iter().filter(|r| r["tool"] == "slow_count").count() < 2 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    audited.await.expect("the JSON-only call is audited and forwarded");
+
+    let signalled = Instant::now();
+    send_signal(&gateway.child, "INT");
+    gateway.log.wait_for("shutting down: 2 request(s) in flight").await;
+    let address = gateway.mcp.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "no new connection is accepted while draining");
+
+    let (status, elapsed) = gateway.exit_within(signalled, Duration::from_secs(2) + EXIT_MARGIN).await;
+    assert!(status.success(), "{status}");
+    assert!(elapsed >= Duration::from_secs(2), "the call in flight had until the deadline: {elapsed:?}");
+    let (messages, _) = call.rest().await;
+    let error = messages.iter().find(|m| m["id"] == 7).expect("the cut-off call is told why");
+    assert!(error["error"]["message"].as_str().unwrap().contains("shut down"), "{error}");
+    assert!(messages.iter().all(|m| m.get("result").is_none()), "no answer after the deadline: {messages:?}");
+    let (status, error) = json_only.await.unwrap();
+    assert_eq!(status, 503, "{error}");
+    assert_eq!(error["id"], 8);
+    assert!(error["error"]["message"].as_str().unwrap().contains("shut down"), "{error}");
+    gateway.log.wait_for("drain deadline passed: 2 request(s)").await;
+    assert_no_process_mentions(root.path()).await;
+}
+
+#[tokio::test]
+async fn a_second_sigint_during_the_drain_exits_at_once() {
+    let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut gateway = serve(&config(dir.path(), root.path(), "60s", "")).await;
+    let session = Session::open(&gateway.mcp).await;
+    let mut call = session.slow_count(3, 50, 200).await;
+    assert!(is_progress(&call.message().await), "the call is in flight at the upstream");
+
+    send_signal(&gateway.child, "INT");
+    gateway.log.wait_for("shutting down: 1 request(s) in flight, waiting up to 1m").await;
+    let second = Instant::now();
+    send_signal(&gateway.child, "INT");
+    let (status, elapsed) = gateway.exit_within(second, EXIT_MARGIN).await;
+    assert!(status.success(), "{status}");
+    assert!(elapsed < EXIT_MARGIN, "{elapsed:?}");
+    gateway.log.wait_for("SIGINT during the drain: exiting now").await;
+    assert_no_process_mentions(root.path()).await;
+}
+
+#[tokio::test]
+async fn the_admin_listener_stops_accepting_as_the_drain_starts_and_is_closed_after_the_exit() {
+    let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let admin = "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"env:SHUTDOWN_TEST_ADMIN_TOKEN\"\n";
+    let mut gateway = serve(&config(dir.path(), root.path(), "2s", admin)).await;
+    let api = gateway.log.after("serving the admin API on ").await;
+    let pending = reqwest::Client::new().get(format!("{api}/approvals")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
+    assert_eq!(pending.status(), 200, "the admin API answers before the signal");
+    let session = Session::open(&gateway.mcp).await;
+    let mut call = session.slow_count(1, 50, 200).await;
+    assert!(is_progress(&call.message().await), "a call keeps the gateway draining");
+
+    let signalled = Instant::now();
+    send_signal(&gateway.child, "TERM");
+    gateway.log.wait_for("shutting down: 1 request(s) in flight").await;
+    let address = api.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "the admin listener closed with the drain");
+    let (status, _) = gateway.exit_within(signalled, Duration::from_secs(2) + EXIT_MARGIN).await;
+    assert!(status.success(), "{status}");
+    assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "and stays closed after the exit");
+}
+
+/// `mcp-warden stdio` with its stdin and stdout held by the test.
+struct Stdio {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+    log: Log,
+}
+
+impl Stdio {
+    async fn start(config: &Path) -> Stdio {
+        let mut child = tokio::process::Command::new(warden_bin())
+            .args(["stdio", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let log = Log::default();
+        log.follow(child.stderr.take().unwrap());
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stdio = Stdio { child, stdin, stdout, log };
+        stdio
+            .send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+                "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"shutdown-test","version":"0"}}}))
+            .await;
+        assert!(stdio.read().await.expect("an answer to initialize")["result"].is_object());
+        stdio.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+        stdio
+    }
+
+    async fn send(&mut self, msg: Value) {
+        self.stdin.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// The next message on stdout, or `None` once stdout is closed.
+    async fn read(&mut self) -> Option<Value> {
+        let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line()).await.expect("stdout");
+        line.unwrap().map(|l| serde_json::from_str(&l).expect("stdout carries JSON lines"))
+    }
+
+    async fn slow_count(&mut self, id: u64, steps: u32, delay_ms: u64) {
+        self.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+            "name":"demo__slow_count","arguments":{"steps":steps,"delay_ms":delay_ms},
+            "_meta":{"progressToken":format!("p{id}")}}}))
+            .await;
+        assert!(is_progress(&self.read().await.expect("progress")), "the call is in flight at the upstream");
+    }
+
+    /// Everything written to stdout until it closed.
+    async fn rest(&mut self) -> Vec<Value> {
+        let mut messages = Vec::new();
+        while let Some(msg) = self.read().await {
+            messages.push(msg);
+        }
+        messages
+    }
+}
+
+#[tokio::test]
+async fn stdio_on_sigterm_answers_the_call_in_flight_and_exits_0_with_stdin_still_open() {
+    let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut stdio = Stdio::start(&config(dir.path(), root.path(), "5s", "")).await;
+    stdio.slow_count(1, 4, 250).await;
+
+    let signalled = Instant::now();
+    send_signal(&stdio.child, "TERM");
+    let messages = stdio.rest().await;
+    let answer = messages.iter().find(|m| m["id"] == 1).expect("the call in flight was answered on stdout");
+    assert_eq!(answer["result"]["content"][0]["text"], "counted 4", "{answer}");
+    let status = tokio::time::timeout(Duration::from_secs(5) + EXIT_MARGIN, stdio.child.wait()).await;
+    assert!(status.expect("the gateway exits while its stdin is open").unwrap().success());
+    assert!(signalled.elapsed() < Duration::from_secs(5), "{:?}", signalled.elapsed());
+    stdio.log.wait_for("shutting down: 1 request(s) in flight").await;
+    assert_no_process_mentions(root.path()).await;
+}
+
+#[tokio::test]
+async fn stdio_on_sigint_ends_a_call_longer_than_the_deadline_with_an_error() {
+    let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut stdio = Stdio::start(&config(dir.path(), root.path(), "1s", "")).await;
+    stdio.slow_count(9, 50, 200).await;
+
+    let signalled = Instant::now();
+    send_signal(&stdio.child, "INT");
+    let messages = stdio.rest().await;
+    let error = messages.iter().find(|m| m["id"] == 9).expect("the cut-off call is told why on stdout");
+    assert!(error["error"]["message"].as_str().unwrap().contains("shut down"), "{error}");
+    let status = tokio::time::timeout(Duration::from_secs(1) + EXIT_MARGIN, stdio.child.wait()).await;
+    assert!(status.expect("the gateway exits by the deadline").unwrap().success());
+    let elapsed = signalled.elapsed();
+    assert!(elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(1) + EXIT_MARGIN, "{elapsed:?}");
+    stdio.log.wait_for("drain deadline passed: 1 request(s)").await;
+}
