@@ -2,9 +2,7 @@
 //! to them, and the warm spares that let the first client start without
 //! waiting for a server to boot.
 
-mod http;
 mod session;
-mod stdio;
 mod transport;
 
 pub use session::{UpstreamEvent, UpstreamSession};

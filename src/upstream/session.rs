@@ -7,9 +7,9 @@
 //! server-to-client request can only ever reach the client that owns the
 //! session.
 
-use super::transport::{Outbound, TransportEvent};
+use super::transport::{self, Outbound, TransportEvent};
 use super::{Hello, UpstreamStatus};
-use crate::config::{RelayConfig, UpstreamConfig, UpstreamTransport};
+use crate::config::{RelayConfig, UpstreamConfig};
 use crate::errors::GatewayError;
 use crate::jsonrpc::{self, Kind};
 use serde_json::{json, Value};
@@ -199,24 +199,11 @@ impl UpstreamSession {
     }
 }
 
-fn open_transport(inner: &Inner) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>), String> {
-    let max = inner.relay.max_message_bytes;
-    match &inner.config.transport {
-        stdio @ UpstreamTransport::Stdio { command, .. } => super::stdio::spawn(&inner.config.name, stdio, max)
-            .map_err(|e| format!("could not start {}: {e}", command.display())),
-        UpstreamTransport::Http { url, headers } => {
-            let headers: Vec<(String, String)> =
-                headers.iter().map(|(k, v)| (k.clone(), v.as_str().to_string())).collect();
-            super::http::spawn(inner.http.clone(), url, &headers, max)
-        }
-    }
-}
-
 /// Starts the transport and performs the handshake.
 async fn connect(
     inner: &Inner,
 ) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>, Arc<Value>), String> {
-    let (tx, mut rx) = open_transport(inner)?;
+    let (tx, mut rx) = transport::open(&inner.config, &inner.http, inner.relay.max_message_bytes)?;
     let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
     let init = jsonrpc::request(
         json!(id),

@@ -6,7 +6,7 @@
 //! trust. It runs in its own process group, so `npx`-style launchers and
 //! their grandchildren die with the connection.
 
-use super::transport::{Outbound, TransportEvent};
+use super::{Outbound, TransportEvent};
 use crate::config::UpstreamTransport;
 use crate::lines::{BoundedLines, Line};
 use futures::StreamExt;
