@@ -196,9 +196,9 @@ async fn a_thousand_concurrent_sessions_all_get_answers() {
     let root = tempfile::tempdir().unwrap();
     let demo = HttpDemo::start("remote", root.path()).await;
     // Each session gets its own upstream session: 1,000 handshakes at once on
-    // a debug build, so the limit here is generous; what matters is that
-    // every session is answered.
-    let gw = start_gateway_with_timeout(&http_upstream("remote", &demo.url), DEMO_POLICY, "60s").await;
+    // a debug build, so the limit here is generous, and so is the cap on
+    // upstream sessions; what matters is that every session is answered.
+    let gw = CrowdGateway::start(&http_upstream("remote", &demo.url), DEMO_POLICY, "60s", 1000).await;
     let client = reqwest::Client::new();
     let started = Instant::now();
     let runs = (0..1000).map(|i| {
@@ -228,4 +228,39 @@ async fn a_thousand_concurrent_sessions_all_get_answers() {
     assert!(failures.is_empty(), "{} of 1000 failed, first: {:?}", failures.len(), failures.first());
     eprintln!("1000 sessions answered in {:?}", started.elapsed());
     demo.stop().await;
+}
+
+/// An in-process gateway like `start_gateway_with_timeout`'s, with room for
+/// `sessions` upstream sessions at once.
+struct CrowdGateway {
+    url: String,
+    server: tokio::task::JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl CrowdGateway {
+    async fn start(upstreams: &str, policy: &str, timeout: &str, sessions: usize) -> CrowdGateway {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), upstreams, policy);
+        let relay = format!("request_timeout = \"{timeout}\"\nmax_upstream_sessions = {sessions}");
+        let text = std::fs::read_to_string(&path).unwrap().replace("request_timeout = \"5s\"", &relay);
+        std::fs::write(&path, text).unwrap();
+        let config = mcp_warden::config::GatewayConfig::load(&path).expect("test config loads");
+        assert_eq!(config.relay.max_upstream_sessions, sessions);
+        let gateway = mcp_warden::gateway::Gateway::start(config).expect("gateway starts");
+        let missing = gateway.pool.wait_started(Duration::from_secs(30)).await;
+        assert!(missing.is_empty(), "upstreams did not start: {missing:?}");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let _ = mcp_warden::front::http::serve(gateway, listener, std::future::pending()).await;
+        });
+        CrowdGateway { url, server, _dir: dir }
+    }
+}
+
+impl Drop for CrowdGateway {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
 }

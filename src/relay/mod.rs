@@ -322,7 +322,7 @@ impl ClientSession {
         }
         let hello =
             Hello { protocol_version: client.protocol_version.clone(), capabilities: client.capabilities.clone() };
-        let session = Arc::new(self.gateway.pool.open(upstream, hello, self.events.clone()));
+        let session = Arc::new(self.gateway.pool.open(upstream, hello, self.events.clone())?);
         *slot = Some(session.clone());
         Ok(session)
     }

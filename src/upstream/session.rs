@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Something an upstream sent that is not an answer to the gateway.
@@ -54,6 +54,9 @@ struct Inner {
 pub struct UpstreamSession {
     inner: Arc<Inner>,
     _stop: DropGuard,
+    /// The pool's slot this session takes while a client owns it; dropping
+    /// the session gives it back.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// How long the handshake with a freshly started upstream may take. Generous
@@ -87,7 +90,7 @@ impl UpstreamSession {
         });
         let stop = CancellationToken::new();
         tokio::spawn(drive(inner.clone(), stop.clone()));
-        UpstreamSession { inner, _stop: stop.drop_guard() }
+        UpstreamSession { inner, _stop: stop.drop_guard(), slot: None }
     }
 
     pub fn name(&self) -> &str {
@@ -104,12 +107,9 @@ impl UpstreamSession {
         *self.inner.events.lock().expect("events lock") = events;
     }
 
-    /// The upstream's answer to the gateway's `initialize`, once connected.
-    pub fn init_result(&self) -> Option<Arc<Value>> {
-        match &*self.inner.link.borrow() {
-            Link::Ready { init, .. } => Some(init.clone()),
-            _ => None,
-        }
+    /// Counts this session against the pool's cap for as long as it lives.
+    pub(super) fn hold(&mut self, slot: OwnedSemaphorePermit) {
+        self.slot = Some(slot);
     }
 
     /// Waits until the upstream is connected, or `timeout` passes.
