@@ -17,6 +17,9 @@ const BOM: &[u8] = "\u{feff}".as_bytes();
 /// (`data: `), so that an event of exactly the cap still fits on one line.
 const DATA_PREFIX: usize = "data: ".len();
 
+/// Line buffers up to this size are kept for the next line.
+const REUSED_LINE_BYTES: usize = 8 * 1024;
+
 /// One dispatched event.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SseEvent {
@@ -71,7 +74,6 @@ impl SseParser {
     }
 
     /// The id of the last event seen, for resuming with `Last-Event-ID`.
-    #[allow(dead_code)] // read once resumption lands; kept so no id is lost until then
     pub fn last_event_id(&self) -> Option<&str> {
         self.last_event_id.as_deref()
     }
@@ -171,10 +173,12 @@ impl SseParser {
             }
             _ => {}
         }
-        // `line` goes back as the buffer for the next one, keeping its
-        // allocation instead of growing a new one line by line.
-        self.line = line;
-        self.line.clear();
+        // A short line's buffer serves the next one; a long one's is freed,
+        // so a single large event does not pin its size for the stream's life.
+        if line.capacity() <= REUSED_LINE_BYTES {
+            self.line = line;
+            self.line.clear();
+        }
         Ok(())
     }
 
@@ -183,9 +187,10 @@ impl SseParser {
         if self.data.is_empty() {
             return;
         }
-        self.data.pop();
-        let data = String::from_utf8_lossy(&self.data).into_owned();
-        self.data.clear();
+        let mut data = std::mem::take(&mut self.data);
+        data.pop();
+        // The event takes the buffer with it: no copy, and nothing kept.
+        let data = String::from_utf8(data).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let event = if event.is_empty() { "message".to_string() } else { event };
         events.push(SseEvent { event, data, id: self.last_event_id.clone() });
     }
@@ -310,6 +315,12 @@ mod tests {
     fn a_bom_after_the_start_is_not_skipped() {
         let (events, _) = parse_chunks(1024, &[b"data: x\n\n\xEF\xBB\xBFdata: y\n\ndata: z\n\n"]);
         assert_eq!(data_of(&events), ["x", "z"], "a BOM mid-stream makes its line a field nobody knows");
+    }
+
+    #[test]
+    fn a_character_split_between_chunks_survives_and_invalid_utf8_is_replaced() {
+        let (events, _) = parse_chunks(1024, &[b"data: \xC3", b"\xA9\n\ndata: \xFF\n\n"]);
+        assert_eq!(data_of(&events), ["\u{e9}", "\u{fffd}"]);
     }
 
     #[test]
