@@ -3,6 +3,8 @@
 //! with the pure policy engine, records every decision in the audit chain,
 //! and passes everything else through to the upstream servers unchanged.
 
+#![deny(unsafe_code)]
+
 pub mod admin;
 pub mod approval;
 pub mod audit;

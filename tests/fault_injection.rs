@@ -196,9 +196,10 @@ async fn a_thousand_concurrent_sessions_all_get_answers() {
     let root = tempfile::tempdir().unwrap();
     let demo = HttpDemo::start("remote", root.path()).await;
     // Each session gets its own upstream session: 1,000 handshakes at once on
-    // a debug build, so the limit here is generous; what matters is that
-    // every session is answered.
-    let gw = start_gateway_with_timeout(&http_upstream("remote", &demo.url), DEMO_POLICY, "60s").await;
+    // a debug build, so the limit here is generous, and so is the cap on
+    // upstream sessions; what matters is that every session is answered.
+    let relay = "request_timeout = \"60s\"\nmax_upstream_sessions = 1000";
+    let gw = start_gateway_with_relay(&http_upstream("remote", &demo.url), DEMO_POLICY, relay).await;
     let client = reqwest::Client::new();
     let started = Instant::now();
     let runs = (0..1000).map(|i| {

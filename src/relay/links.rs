@@ -62,7 +62,7 @@ impl UpstreamLinks {
         }
         let hello =
             Hello { protocol_version: context.protocol_version.clone(), capabilities: context.capabilities.clone() };
-        let session = Arc::new(self.pool.open(upstream, hello, self.events.clone()));
+        let session = Arc::new(self.pool.open(upstream, hello, self.events.clone())?);
         *slot = Some(session.clone());
         Ok(session)
     }

@@ -1,19 +1,19 @@
 //! The upstream side: the configured MCP servers, how the gateway connects
-//! to them, and the warm spares that let the first client start without
-//! waiting for a server to boot.
+//! to them, the warm spares that let the first client start without waiting
+//! for a server to boot, and the cap on how many upstream sessions clients
+//! may hold at once (each stdio one is a process).
 
-mod http;
 mod session;
-mod stdio;
 mod transport;
 
 pub use session::{UpstreamEvent, UpstreamSession};
 
 use crate::config::{RelayConfig, UpstreamConfig};
+use crate::errors::GatewayError;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 /// What the gateway declares to an upstream in `initialize` on behalf of a
 /// client: the client's protocol version and capabilities, so the upstream
@@ -55,6 +55,9 @@ pub struct UpstreamPool {
     /// One connected, unowned session per upstream, handed to the next
     /// client whose `Hello` matches.
     spares: Mutex<Vec<Option<UpstreamSession>>>,
+    /// One permit per upstream session a client holds, across all clients;
+    /// spares hold none (there is at most one per upstream).
+    slots: Arc<Semaphore>,
 }
 
 impl UpstreamPool {
@@ -70,6 +73,7 @@ impl UpstreamPool {
             http,
             status: upstreams.iter().map(|_| Arc::default()).collect(),
             spares: Mutex::new(upstreams.iter().map(|_| None).collect()),
+            slots: Arc::new(Semaphore::new(relay.max_upstream_sessions.min(Semaphore::MAX_PERMITS))),
         });
         for index in 0..upstreams.len() {
             let hello = pool.hello_for(index, Hello::default());
@@ -78,12 +82,11 @@ impl UpstreamPool {
         pool
     }
 
+    // The upstreams are fixed when the gateway starts and a gateway may have
+    // none; nothing needs to ask whether the pool is empty.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.upstreams.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.upstreams.is_empty()
     }
 
     pub fn config(&self, index: usize) -> &UpstreamConfig {
@@ -119,7 +122,23 @@ impl UpstreamPool {
     /// when it was started with the same `Hello`, and starts the next spare
     /// with this client's `Hello`, since the next client is likely the same
     /// kind of client.
-    pub fn open(self: &Arc<Self>, index: usize, hello: Hello, events: mpsc::Sender<UpstreamEvent>) -> UpstreamSession {
+    ///
+    /// Refused once clients hold `relay.max_upstream_sessions` sessions, so
+    /// that opening client sessions cannot fork processes without end. The
+    /// slot is given back when the session is dropped.
+    pub fn open(
+        self: &Arc<Self>,
+        index: usize,
+        hello: Hello,
+        events: mpsc::Sender<UpstreamEvent>,
+    ) -> Result<UpstreamSession, GatewayError> {
+        let slot = self.slots.clone().try_acquire_owned().map_err(|_| GatewayError::UpstreamUnavailable {
+            server: self.upstreams[index].name.clone(),
+            detail: format!(
+                "relay.max_upstream_sessions = {} reached: close idle sessions or raise it",
+                self.relay.max_upstream_sessions
+            ),
+        })?;
         let hello = self.hello_for(index, hello);
         let spare = {
             let mut spares = self.spares.lock().expect("spares lock");
@@ -131,15 +150,16 @@ impl UpstreamPool {
                 }
             }
         };
-        let session = match spare {
+        let mut session = match spare {
             Some(spare) => {
                 spare.set_events(events);
                 spare
             }
             None => self.session(index, hello.clone(), events),
         };
+        session.hold(slot);
         self.refill(index, hello);
-        session
+        Ok(session)
     }
 
     /// What upstream `index` is told of the client. With pinned `roots` the

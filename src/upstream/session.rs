@@ -7,9 +7,9 @@
 //! server-to-client request can only ever reach the client that owns the
 //! session.
 
-use super::transport::{Outbound, TransportEvent};
+use super::transport::{self, Outbound, TransportEvent};
 use super::{Hello, UpstreamStatus};
-use crate::config::{RelayConfig, UpstreamConfig, UpstreamTransport};
+use crate::config::{RelayConfig, UpstreamConfig};
 use crate::errors::GatewayError;
 use crate::jsonrpc::{self, Kind};
 use serde_json::{json, Value};
@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// Something an upstream sent that is not an answer to the gateway.
@@ -54,6 +54,9 @@ struct Inner {
 pub struct UpstreamSession {
     inner: Arc<Inner>,
     _stop: DropGuard,
+    /// The pool's slot this session takes while a client owns it; dropping
+    /// the session gives it back.
+    slot: Option<OwnedSemaphorePermit>,
 }
 
 /// How long the handshake with a freshly started upstream may take. Generous
@@ -87,7 +90,7 @@ impl UpstreamSession {
         });
         let stop = CancellationToken::new();
         tokio::spawn(drive(inner.clone(), stop.clone()));
-        UpstreamSession { inner, _stop: stop.drop_guard() }
+        UpstreamSession { inner, _stop: stop.drop_guard(), slot: None }
     }
 
     pub fn name(&self) -> &str {
@@ -104,12 +107,9 @@ impl UpstreamSession {
         *self.inner.events.lock().expect("events lock") = events;
     }
 
-    /// The upstream's answer to the gateway's `initialize`, once connected.
-    pub fn init_result(&self) -> Option<Arc<Value>> {
-        match &*self.inner.link.borrow() {
-            Link::Ready { init, .. } => Some(init.clone()),
-            _ => None,
-        }
+    /// Counts this session against the pool's cap for as long as it lives.
+    pub(super) fn hold(&mut self, slot: OwnedSemaphorePermit) {
+        self.slot = Some(slot);
     }
 
     /// Waits until the upstream is connected, or `timeout` passes.
@@ -199,24 +199,11 @@ impl UpstreamSession {
     }
 }
 
-fn open_transport(inner: &Inner) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>), String> {
-    let max = inner.relay.max_message_bytes;
-    match &inner.config.transport {
-        stdio @ UpstreamTransport::Stdio { command, .. } => super::stdio::spawn(&inner.config.name, stdio, max)
-            .map_err(|e| format!("could not start {}: {e}", command.display())),
-        UpstreamTransport::Http { url, headers } => {
-            let headers: Vec<(String, String)> =
-                headers.iter().map(|(k, v)| (k.clone(), v.as_str().to_string())).collect();
-            super::http::spawn(inner.http.clone(), url, &headers, max)
-        }
-    }
-}
-
 /// Starts the transport and performs the handshake.
 async fn connect(
     inner: &Inner,
 ) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>, Arc<Value>), String> {
-    let (tx, mut rx) = open_transport(inner)?;
+    let (tx, mut rx) = transport::open(&inner.config, &inner.http, inner.relay.max_message_bytes)?;
     let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
     let init = jsonrpc::request(
         json!(id),

@@ -7,13 +7,13 @@
 //! request that caused them. A GET stream, when the server offers one,
 //! carries the rest.
 
-use super::transport::{Outbound, TransportEvent};
+use super::sse::SseParser;
+use super::{Outbound, TransportEvent};
 use crate::protocol::{SESSION_HEADER, VERSION_HEADER};
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
-use sse_stream::SseStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -160,21 +160,26 @@ async fn post(shared: Arc<Shared>, out: Outbound) {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let answered = if content_type.starts_with("text/event-stream") {
-        read_sse(&shared, response.bytes_stream(), out.request_id, is_initialize).await
+    if content_type.starts_with("text/event-stream") {
+        match read_sse(&shared, response.bytes_stream(), out.request_id, is_initialize).await {
+            SseOutcome::Answered => {}
+            SseOutcome::Ended => fail("the upstream ended its response stream without answering".into()).await,
+            // Dropping the response here hangs up on the rest of the stream.
+            SseOutcome::Failed(detail) => fail(detail).await,
+        }
     } else if content_type.starts_with("application/json") {
-        match read_capped(response.bytes_stream(), shared.max_message_bytes).await {
+        let answered = match read_capped(response.bytes_stream(), shared.max_message_bytes).await {
             Ok(body) => match serde_json::from_slice::<Value>(&body) {
                 Ok(msg) => deliver(&shared, msg, out.request_id, is_initialize).await,
                 Err(e) => return fail(format!("the response is not JSON: {e}")).await,
             },
             Err(detail) => return fail(detail).await,
+        };
+        if !answered {
+            fail("the upstream ended its response stream without answering".into()).await;
         }
     } else {
-        return fail(format!("unexpected content type {content_type:?}")).await;
-    };
-    if !answered {
-        fail("the upstream ended its response stream without answering".into()).await;
+        fail(format!("unexpected content type {content_type:?}")).await;
     }
 }
 
@@ -202,36 +207,58 @@ async fn deliver(shared: &Shared, msg: Value, request_id: Option<u64>, is_initia
     answered
 }
 
-async fn read_sse<S>(shared: &Shared, bytes: S, request_id: Option<u64>, is_initialize: bool) -> bool
+/// How reading one SSE response ended.
+enum SseOutcome {
+    /// The answer to the request that opened the stream arrived.
+    Answered,
+    /// The stream ended without it.
+    Ended,
+    /// The stream broke or went over the cap; nothing more is read from it.
+    Failed(String),
+}
+
+async fn read_sse<S>(shared: &Shared, bytes: S, request_id: Option<u64>, is_initialize: bool) -> SseOutcome
 where
-    S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
+    S: Stream<Item = reqwest::Result<Bytes>>,
 {
-    let events = SseStream::from_bytes_stream(cap_lines(bytes, shared.max_message_bytes));
-    let mut events = std::pin::pin!(events);
-    while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(e) => {
-                let _ = shared.events.send(TransportEvent::Malformed(format!("SSE stream broke: {e}"))).await;
-                return false;
-            }
+    let mut parser = SseParser::new(shared.max_message_bytes);
+    let mut bytes = std::pin::pin!(bytes);
+    let mut events = Vec::new();
+    while let Some(chunk) = bytes.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => return SseOutcome::Failed(format!("the SSE stream broke: {}", error_chain(&e))),
         };
-        let Some(data) = event.data.filter(|d| !d.trim().is_empty()) else { continue };
-        match serde_json::from_str::<Value>(&data) {
-            Ok(msg) => {
-                if deliver(shared, msg, request_id, is_initialize).await {
-                    // The answer is in; the server closes the stream itself,
-                    // and nothing it says after that belongs to this request.
-                    return true;
+        // Events completed before a failure in the same chunk arrived whole,
+        // so they are delivered before the failure is reported.
+        let fed = parser.feed(&chunk, &mut events);
+        for event in events.drain(..) {
+            if event.data.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Value>(&event.data) {
+                Ok(msg) => {
+                    if deliver(shared, msg, request_id, is_initialize).await {
+                        // The answer is in; the server closes the stream
+                        // itself, and nothing it says after that belongs to
+                        // this request.
+                        return SseOutcome::Answered;
+                    }
+                }
+                Err(e) => {
+                    let detail = format!("invalid JSON in an SSE event: {e}");
+                    let _ = shared.events.send(TransportEvent::Malformed(detail)).await;
                 }
             }
-            Err(e) => {
-                let _ =
-                    shared.events.send(TransportEvent::Malformed(format!("invalid JSON in an SSE event: {e}"))).await;
-            }
+        }
+        if let Err(e) = fed {
+            return SseOutcome::Failed(e.to_string());
         }
     }
-    false
+    if let Some(id) = parser.last_event_id() {
+        tracing::debug!(url = %shared.url, last_event_id = id, "SSE stream ended");
+    }
+    SseOutcome::Ended
 }
 
 /// The GET stream for messages that belong to no request. Reconnects with
@@ -250,7 +277,11 @@ async fn listen(shared: Arc<Shared>) {
             Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
             Ok(r) if r.status().is_success() => {
                 delay = Duration::from_millis(250);
-                read_sse(&shared, r.bytes_stream(), None, false).await;
+                // What broke the stream belongs to no request, so it fails
+                // none: the stream is opened again.
+                if let SseOutcome::Failed(detail) = read_sse(&shared, r.bytes_stream(), None, false).await {
+                    tracing::warn!(url = %shared.url, "GET stream dropped: {detail}");
+                }
             }
             Ok(r) if r.status() == StatusCode::NOT_FOUND => return,
             Ok(r) => tracing::debug!(url = %shared.url, status = %r.status(), "GET stream refused"),
@@ -277,26 +308,6 @@ where
         body.extend_from_slice(&chunk);
     }
     Ok(body)
-}
-
-/// Fails the stream when any one line grows past `cap`, so a hostile server
-/// cannot make the SSE parser buffer an endless event.
-fn cap_lines<S>(bytes: S, cap: usize) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static
-where
-    S: Stream<Item = reqwest::Result<Bytes>> + Send + 'static,
-{
-    let mut since_newline = 0usize;
-    bytes.map(move |chunk| {
-        let chunk = chunk.map_err(|e| std::io::Error::other(error_chain(&e)))?;
-        match chunk.iter().rposition(|b| *b == b'\n') {
-            Some(pos) => since_newline = chunk.len() - pos - 1,
-            None => since_newline += chunk.len(),
-        }
-        if since_newline > cap {
-            return Err(std::io::Error::other(format!("an SSE line is larger than {cap} bytes")));
-        }
-        Ok(chunk)
-    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {

@@ -6,7 +6,7 @@
 //! trust. It runs in its own process group, so `npx`-style launchers and
 //! their grandchildren die with the connection.
 
-use super::transport::{Outbound, TransportEvent};
+use super::{Outbound, TransportEvent};
 use crate::config::UpstreamTransport;
 use crate::lines::{BoundedLines, Line};
 use futures::StreamExt;
@@ -22,12 +22,11 @@ struct GroupKiller(Option<u32>);
 
 impl Drop for GroupKiller {
     fn drop(&mut self) {
-        if let Some(pid) = self.0 {
-            // SAFETY: kill(2) with a negative pid signals the process group we
-            // created with process_group(0); it touches no memory of ours.
-            unsafe {
-                libc::kill(-(pid as i32), libc::SIGKILL);
-            }
+        // The child leads its own group (process_group(0)), so its pid is the
+        // group's id. It may be gone already; then there is nothing to kill.
+        let group = self.0.and_then(|pid| i32::try_from(pid).ok()).and_then(rustix::process::Pid::from_raw);
+        if let Some(group) = group {
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
         }
     }
 }

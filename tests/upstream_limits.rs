@@ -1,0 +1,275 @@
+//! What an upstream or a crowd of clients can make a running gateway hold:
+//! one SSE event is cut at `relay.max_message_bytes` however it is spread
+//! over lines, and upstream sessions (each stdio one a process) stop at
+//! `relay.max_upstream_sessions`. Both run a real `mcp-warden serve`, so the
+//! memory and the processes counted are the gateway's own.
+
+mod common;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use common::{stdio_demo, ALLOW_ALL};
+use futures::StreamExt;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncBufReadExt;
+
+const MIB: u64 = 1024 * 1024;
+
+/// A real gateway process, killed when dropped.
+struct Served {
+    child: tokio::process::Child,
+    url: String,
+}
+
+impl Served {
+    fn pid(&self) -> u32 {
+        self.child.id().expect("the gateway is running")
+    }
+}
+
+/// Writes a config with `relay` lines in `[relay]` and `upstreams` after
+/// it, starts `mcp-warden serve` on it and reads the address it bound.
+async fn serve(dir: &Path, relay: &str, upstreams: &str) -> Served {
+    std::fs::write(dir.join("policy.toml"), ALLOW_ALL).unwrap();
+    let config = format!(
+        "policies = [\"policy.toml\"]\n[listen]\nhttp = \"127.0.0.1:0\"\n[relay]\n{relay}\n[audit]\npath = \"audit.jsonl\"\n{upstreams}"
+    );
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, config).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some((_, url)) = line.split_once("serving MCP on ") {
+                return url.trim().to_string();
+            }
+        }
+        panic!("the gateway exited before listening");
+    })
+    .await
+    .expect("the gateway listens within 30s");
+    // Keep reading, or a full pipe would stall the gateway's logging.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Served { child, url }
+}
+
+/// A client session on the gateway, spoken to in raw JSON-RPC.
+struct Session {
+    http: reqwest::Client,
+    url: String,
+    id: String,
+}
+
+impl Session {
+    async fn open(url: &str) -> Session {
+        let http = reqwest::Client::new();
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+            "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"limits","version":"0"}}});
+        let resp = post(&http, url, None, &init).await;
+        assert_eq!(resp.status(), 200);
+        let id = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        let session = Session { http, url: url.to_string(), id };
+        let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
+        post(&session.http, url, Some(&session.id), &initialized).await;
+        session
+    }
+
+    async fn call(&self, tool: &str, arguments: Value) -> Value {
+        let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":arguments}});
+        post(&self.http, &self.url, Some(&self.id), &call).await.json().await.unwrap()
+    }
+
+    async fn close(self) {
+        let resp = self.http.delete(&self.url).header("mcp-session-id", &self.id).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+}
+
+async fn post(http: &reqwest::Client, url: &str, session: Option<&str>, body: &Value) -> reqwest::Response {
+    let mut req = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json")
+        .body(body.to_string());
+    if let Some(session) = session {
+        req = req.header("mcp-session-id", session);
+    }
+    req.send().await.unwrap()
+}
+
+fn echoed(answer: &Value) -> Option<&str> {
+    answer.pointer("/result/content/0/text").and_then(Value::as_str)
+}
+
+/// The resident memory of a process, from the kernel's own account.
+fn rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("the process is alive");
+    let kib = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .expect("VmRSS in /proc/<pid>/status");
+    kib * 1024
+}
+
+/// The live (not yet reaped) child processes of `pid`.
+fn live_children(pid: u32) -> usize {
+    let mut children = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap().flatten() {
+        let listed = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        children.extend(listed.split_whitespace().map(str::to_string));
+    }
+    children
+        .iter()
+        .filter(|child| {
+            let stat = std::fs::read_to_string(format!("/proc/{child}/stat")).unwrap_or_default();
+            // The state follows the parenthesised command name.
+            let state = stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next());
+            matches!(state, Some(s) if s != 'Z' && s != 'X')
+        })
+        .count()
+}
+
+/// Waits until `pid` has `want` live children (processes die, and are
+/// started, a moment after the session that owns them changes).
+async fn settle_children(pid: u32, want: usize) -> usize {
+    let mut seen = live_children(pid);
+    for _ in 0..100 {
+        if seen == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        seen = live_children(pid);
+    }
+    seen
+}
+
+/// A Streamable HTTP MCP server that is polite through the handshake and
+/// `tools/list`, then answers `tools/call flood` with one SSE event that
+/// never ends: `data:` lines of 1,000 bytes and never the blank line that
+/// would end the event, `flood_bytes` in all. Counts what it got to send.
+async fn flooding_upstream(flood_bytes: u64, sent: Arc<AtomicU64>) -> String {
+    let app = axum::Router::new().fallback(move |method: Method, body: Bytes| {
+        let sent = sent.clone();
+        async move {
+            match method {
+                Method::POST => {}
+                Method::GET => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
+                _ => return StatusCode::OK.into_response(),
+            }
+            let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
+            let Some(id) = msg.get("id").cloned() else { return StatusCode::ACCEPTED.into_response() };
+            let result = match msg["method"].as_str().unwrap_or_default() {
+                "initialize" => json!({
+                    "protocolVersion": msg["params"]["protocolVersion"],
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "flood", "version": "0"},
+                }),
+                "tools/list" => json!({"tools": [{"name": "flood", "inputSchema": {"type": "object"}}]}),
+                "tools/call" => return endless_event(flood_bytes, sent),
+                _ => {
+                    return axum::Json(json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"no"}}))
+                        .into_response()
+                }
+            };
+            axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+fn endless_event(total: u64, sent: Arc<AtomicU64>) -> Response {
+    let line = format!("data: {}\n", "x".repeat(993));
+    assert_eq!(line.len(), 1000);
+    let chunk = Bytes::from(line.repeat(64));
+    let chunks = total / chunk.len() as u64;
+    let body = futures::stream::iter(0..chunks).map(move |_| {
+        sent.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        Ok::<_, std::io::Error>(chunk.clone())
+    });
+    ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(body)).into_response()
+}
+
+#[tokio::test]
+async fn an_endless_sse_event_is_cut_at_the_message_cap_and_the_gateway_stays_small() {
+    let flood = 200 * MIB;
+    let sent = Arc::new(AtomicU64::new(0));
+    let upstream = flooding_upstream(flood, sent.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let gw = serve(
+        dir.path(),
+        "request_timeout = \"60s\"\nmax_message_bytes = 1048576",
+        &format!("[[upstreams]]\nname = \"hostile\"\ntransport = \"http\"\nurl = \"{upstream}\"\n"),
+    )
+    .await;
+    let pid = gw.pid();
+    let session = Session::open(&gw.url).await;
+    let before = rss_bytes(pid);
+
+    let call = tokio::spawn(async move { session.call("hostile__flood", json!({})).await });
+    let mut peak = before;
+    while !call.is_finished() {
+        peak = peak.max(rss_bytes(pid));
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let answer = call.await.unwrap();
+    peak = peak.max(rss_bytes(pid));
+    let sent = sent.load(Ordering::Relaxed);
+    eprintln!(
+        "gateway RSS {} KiB before, {} KiB at peak; the upstream got {} KiB of its {} MiB out before the gateway hung up",
+        before / 1024,
+        peak / 1024,
+        sent / 1024,
+        flood / MIB
+    );
+
+    assert_eq!(answer["error"]["code"], -32011, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(message.contains("an SSE event was larger than 1048576 bytes"), "{message}");
+    assert!(peak < 64 * MIB, "the gateway grew to {} MiB", peak / MIB);
+    assert!(sent < flood / 2, "the gateway read on after the cap: {} MiB sent", sent / MIB);
+}
+
+#[tokio::test]
+async fn sessions_beyond_max_upstream_sessions_are_refused_until_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    let gw = serve(dir.path(), "max_upstream_sessions = 2", &stdio_demo("demo", root.path())).await;
+    let pid = gw.pid();
+    assert_eq!(settle_children(pid, 1).await, 1, "one warm spare before any client");
+
+    let (a, b, c) = (Session::open(&gw.url).await, Session::open(&gw.url).await, Session::open(&gw.url).await);
+    assert_eq!(echoed(&a.call("demo__echo", json!({"text": "a"})).await), Some("a"));
+    assert_eq!(echoed(&b.call("demo__echo", json!({"text": "b"})).await), Some("b"));
+    let refused = c.call("demo__echo", json!({"text": "c"})).await;
+    assert_eq!(refused["error"]["code"], -32011, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("relay.max_upstream_sessions = 2 reached: close idle sessions or raise it"), "{message}");
+    // Two sessions' upstreams and the spare: the third client forked nothing.
+    assert_eq!(settle_children(pid, 3).await, 3);
+    assert_eq!(echoed(&a.call("demo__echo", json!({"text": "a2"})).await), Some("a2"), "the first two still work");
+    assert_eq!(echoed(&b.call("demo__echo", json!({"text": "b2"})).await), Some("b2"));
+
+    a.close().await;
+    assert_eq!(echoed(&c.call("demo__echo", json!({"text": "c2"})).await), Some("c2"), "a closed session's slot");
+    assert_eq!(settle_children(pid, 3).await, 3, "a's upstream died with it; c's took its place");
+}
