@@ -22,5 +22,6 @@ await_line() { # log needle
 rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 "$T/examples/demo_upstream" --http 127.0.0.1:0 --root "$W" 2>"$W/demo.log" &
-pids+=($!)
+DEMO_PID=$!
+pids+=($DEMO_PID)
 DIRECT=$(await_line "$W/demo.log" "listening on ")

@@ -54,6 +54,9 @@ command = \"$PWD/$T/examples/demo_upstream\"
 args = [\"--root\", \"$W\"]"
 VIA_HTTP=$(cat "$W/via_http.url"); VIA_STDIO=$(cat "$W/via_stdio.url")
 
+# CPU time a process has used so far, in microseconds (utime + stime).
+cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000000 / hz }' "/proc/$1/stat"; }
+
 load() { # url tool extra-args...
   local url=$1 tool=$2; shift 2
   "$T/examples/loadgen" --url "$url" --tool "$tool" --json "$@"
@@ -69,9 +72,17 @@ for r in $(seq 1 "$ROUNDS"); do
       via_http) url=$VIA_HTTP; tool=demo__echo ;;
       via_stdio) url=$VIA_STDIO; tool=demo__echo ;;
     esac
+    # Whose CPU a call costs: the gateway's for the gateway runs, the
+    # upstream's for the direct ones.
+    case $target in
+      direct) pid=$DEMO_PID ;;
+      *) pid=$(cat "$W/$target.pid") ;;
+    esac
     lat=$(load "$url" "$tool" --sessions 1 --concurrency 1 --calls "$LAT_CALLS")
+    before=$(cpu_us "$pid")
     thr=$(load "$url" "$tool" --sessions 16 --concurrency 16 --calls "$CALLS")
-    echo "{\"round\":$r,\"target\":\"$target\",\"latency\":$lat,\"throughput\":$thr}" >> "$W/results.jsonl"
+    cpu=$(( ($(cpu_us "$pid") - before) / CALLS ))
+    echo "{\"round\":$r,\"target\":\"$target\",\"latency\":$lat,\"throughput\":$thr,\"cpu_us_per_call\":$cpu}" >> "$W/results.jsonl"
   done
 done
 
@@ -81,9 +92,12 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(target, kind, key):
     return statistics.median(r[kind][key] for r in rows if r["target"] == target)
 errors = sum(r["latency"]["errors"] + r["throughput"]["errors"] for r in rows)
-print(f"{'':>10} {'p50 µs':>8} {'p99 µs':>8} {'calls/s @16':>12}")
+def cpu(target):
+    return statistics.median(r["cpu_us_per_call"] for r in rows if r["target"] == target)
+print(f"{'':>10} {'p50 µs':>8} {'p99 µs':>8} {'calls/s @16':>12} {'CPU µs/call':>12}")
 for t in ["direct", "via_http", "via_stdio"]:
-    print(f"{t:>10} {med(t,'latency','p50_us'):>8.0f} {med(t,'latency','p99_us'):>8.0f} {med(t,'throughput','calls_per_sec'):>12.0f}")
+    print(f"{t:>10} {med(t,'latency','p50_us'):>8.0f} {med(t,'latency','p99_us'):>8.0f} {med(t,'throughput','calls_per_sec'):>12.0f} {cpu(t):>12.0f}")
+print("(CPU per call at concurrency 16: the upstream's for direct, the gateway's own for the others)")
 for t in ["via_http", "via_stdio"]:
     d50 = med(t,'latency','p50_us') - med('direct','latency','p50_us')
     d99 = med(t,'latency','p99_us') - med('direct','latency','p99_us')
