@@ -1,19 +1,17 @@
 //! The running gateway's shared state: configuration, the policy in force,
 //! the upstream pool and the audit sink. Fronts hold an `Arc<Gateway>`.
 
+use crate::approval::channels::Announcer;
 use crate::approval::webhook::WebhookNotifier;
-use crate::approval::{ApprovalBroker, ApprovalRequest};
+use crate::approval::ApprovalBroker;
 use crate::audit::{ApprovalAudit, AuditEvent, AuditSink};
 use crate::config::GatewayConfig;
 use crate::errors::GatewayError;
 use crate::naming::Naming;
-use crate::policy::{ApprovalChannel, Policy};
+use crate::policy::Policy;
 use crate::upstream::UpstreamPool;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
-
-/// Approval endings waiting to be reported to the webhook; beyond this they are dropped.
-const ENDINGS_BUFFER: usize = 256;
 
 pub struct Gateway {
     pub config: GatewayConfig,
@@ -25,7 +23,8 @@ pub struct Gateway {
     /// How tools are named on the aggregated endpoint; fixed by the config,
     /// so built once rather than on every call.
     pub naming: Naming,
-    /// Announces held calls to `[approval.webhook]`, when configured.
+    /// Announces held calls to `[approval.webhook]`, when configured (through
+    /// the broker), and checks the links it sent (on the admin listener).
     pub webhook: Option<Arc<WebhookNotifier>>,
 }
 
@@ -62,15 +61,12 @@ impl Gateway {
             tracing::warn!("{warning}");
         }
         let webhook = match &config.approval.webhook {
-            Some(hook) => Some(Arc::new(WebhookNotifier::new(hook).map_err(StartError::Webhook)?)),
+            Some(hook) => Some(WebhookNotifier::start(hook).map_err(StartError::Webhook)?),
             None => None,
         };
-        let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels)?;
-        if let Some(webhook) = &webhook {
-            let (endings, to_report) = tokio::sync::mpsc::channel(ENDINGS_BUFFER);
-            approvals.report_endings(endings);
-            tokio::spawn(webhook.clone().report_endings(to_report));
-        }
+        let announcers: Vec<Arc<dyn Announcer>> =
+            webhook.iter().map(|hook| Arc::clone(hook) as Arc<dyn Announcer>).collect();
+        let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels, announcers)?;
         for (id, call) in abandoned {
             // Never forwarded: the client that waited is gone with the old process.
             let event = AuditEvent {
@@ -101,18 +97,6 @@ impl Gateway {
         let pool = UpstreamPool::start(&config.upstreams, &config.relay);
         let naming = Naming::for_config(&config);
         Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit, approvals, naming, webhook }))
-    }
-
-    /// Tells the channels that reach out to people about a call just held.
-    /// Never waits: delivery runs on its own task, so a slow or dead
-    /// receiver cannot stall the relay.
-    pub fn announce_held(self: &Arc<Self>, request: &ApprovalRequest) {
-        let Some(webhook) = &self.webhook else { return };
-        if !request.channels.contains(&ApprovalChannel::Webhook) {
-            return;
-        }
-        let (gateway, webhook, request) = (Arc::clone(self), Arc::clone(webhook), request.clone());
-        tokio::spawn(async move { webhook.deliver(&gateway.approvals, &request).await });
     }
 
     /// The policy in force; a reload swaps it without disturbing decisions

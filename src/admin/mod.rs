@@ -224,7 +224,7 @@ async fn approve(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    give_answer(&admin, &id, true, &body)
+    give_answer(&admin, &id, true, &body).await
 }
 
 async fn deny(
@@ -232,10 +232,10 @@ async fn deny(
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Result<Response, ApiError> {
-    give_answer(&admin, &id, false, &body)
+    give_answer(&admin, &id, false, &body).await
 }
 
-fn give_answer(admin: &Admin, id: &str, approve: bool, body: &[u8]) -> Result<Response, ApiError> {
+async fn give_answer(admin: &Admin, id: &str, approve: bool, body: &[u8]) -> Result<Response, ApiError> {
     let body: AnswerBody = parse_body(body)?;
     let channel = channel(body.channel.as_deref())?;
     if !approve && channel == ApprovalChannel::Console && body.reason.trim().is_empty() {
@@ -244,7 +244,7 @@ fn give_answer(admin: &Admin, id: &str, approve: bool, body: &[u8]) -> Result<Re
     let answer =
         body.into_answer(approve, &default_approver(channel)).map_err(|e| error(StatusCode::BAD_REQUEST, e))?;
     let acknowledged = answered(id, &answer);
-    admin.gateway.approvals.answer(id, answer, channel).map_err(answer_error)?;
+    admin.gateway.approvals.answer(id, answer, channel).await.map_err(answer_error)?;
     Ok(Json(acknowledged).into_response())
 }
 
@@ -255,7 +255,7 @@ struct DecisionsQuery {
 
 async fn decisions(State(admin): State<Admin>, Query(query): Query<DecisionsQuery>) -> Response {
     let limit = query.limit.unwrap_or(100).clamp(1, MAX_DECISIONS);
-    match admin.gateway.approvals.recent(limit) {
+    match admin.gateway.approvals.recent(limit).await {
         Ok(list) => Json(Value::Array(list)).into_response(),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     }

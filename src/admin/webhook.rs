@@ -192,7 +192,7 @@ async fn answer(
     let Some(request) = links.gateway.approvals.pending_request(&id) else {
         return reply.error(StatusCode::NOT_FOUND, GONE);
     };
-    if let Err(e) = links.gateway.approvals.answer(&id, answer.clone(), ApprovalChannel::Webhook) {
+    if let Err(e) = links.gateway.approvals.answer(&id, answer.clone(), ApprovalChannel::Webhook).await {
         let message = match &e {
             // Answered, timed out or withdrawn between the two lines above.
             AnswerError::NotFound(_) => GONE.to_string(),

@@ -1,44 +1,54 @@
-//! The approval broker: holds the calls whose verdict is Approve until a
-//! person answers through a channel, or the timeout denies them.
+//! Approvals: the calls whose verdict is Approve wait here until a person
+//! answers through a channel, or the timeout denies them.
 //!
+//! - `broker`: [`ApprovalBroker`], which holds calls, takes answers and ends
+//!   what times out or is withdrawn;
+//! - `store`: the durable record of requests and grants behind a trait
+//!   (SQLite today), run on a thread of its own;
+//! - `bus`: how a held call hears its request was decided (a oneshot per
+//!   request today), behind a trait a shared setup can implement;
+//! - `channels`: the channels that reach out to people ([`channels::Announcer`]):
+//!   the webhook, with signed approve and deny links;
 //! - `elicit`: the elicitation form and how its reply reads (pure);
 //! - `grant`: what an approval covers (pure, unit-tested);
-//! - `mask`: secret-looking argument values hidden from people and disk;
-//! - `store`: the SQLite record of requests and grants;
-//! - `webhook`: announcing held calls to a receiver with signed approve and
-//!   deny links (signing pure, delivery I/O).
+//! - `mask`: secret-looking argument values hidden from people and disk.
 //!
 //! What must stay true:
 //! - a held call is released only by an answer to *its* request id, or by a
 //!   grant that `Grant::covers` it; nothing else lets it through;
-//! - a request is answered at most once: removing it from `pending` under
-//!   the lock is the single point where an answer, a timeout or a
-//!   cancellation wins;
+//! - a request is answered at most once: the store's compare-and-set on
+//!   `pending` ([`store::ApprovalStore::decide`]) is the single point where
+//!   an answer, a timeout or a cancellation wins;
 //! - every answer is in the store before the waiting call hears it, and a
 //!   store failure denies the call;
-//! - requests pending when the gateway stopped are denied when it starts.
+//! - requests pending when the gateway stopped are denied when it starts;
+//! - no store I/O runs on an async worker.
 //!
-//! Channels plug in by calling [`ApprovalBroker::pending`] and
+//! Channels answer by calling [`ApprovalBroker::pending`] and
 //! [`ApprovalBroker::answer`] with their [`ApprovalChannel`]: the admin API,
 //! the CLI and the web console (all through that API), the webhook's signed
-//! links (`admin::webhook`, announced by `webhook`), and the elicitation
-//! form the relay sends the calling client (`elicit`).
+//! links (`admin::webhook`), and the elicitation form the relay sends the
+//! calling client (`elicit`).
 
+pub mod broker;
+pub mod bus;
+pub mod channels;
 pub mod elicit;
 pub mod grant;
 pub mod mask;
 pub mod store;
-pub mod webhook;
 
-use crate::config::{ApprovalConfig, GatewayConfig};
+/// The webhook channel keeps its historical path.
+pub use channels::webhook;
+
+pub use broker::{ApprovalBroker, BrokerSettings};
+
+use crate::config::GatewayConfig;
 use crate::policy::{ApprovalChannel, Policy};
-use grant::{CallBinding, Grant, GrantScope};
+use grant::{CallBinding, GrantScope};
 use serde_json::{json, Value};
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
-use store::{rfc3339, ApprovalStore, Outcome, StoreError};
-use tokio::sync::{mpsc, oneshot};
+use std::time::SystemTime;
+use store::{rfc3339, StoreError};
 
 /// A call waiting for a person, as people and the store see it.
 #[derive(Clone, Debug)]
@@ -111,28 +121,6 @@ pub enum AnswerError {
 /// (`None` when the gateway itself denied the call).
 pub type Answered = (Answer, Option<ApprovalChannel>);
 
-struct Waiting {
-    request: ApprovalRequest,
-    answer: oneshot::Sender<Answered>,
-}
-
-struct Inner {
-    store: ApprovalStore,
-    pending: HashMap<String, Waiting>,
-    grants: Vec<Grant>,
-}
-
-pub struct ApprovalBroker {
-    inner: Mutex<Inner>,
-    max_pending: usize,
-    max_pending_per_session: usize,
-    /// Channels this gateway can actually offer (the admin listener is configured).
-    available: Vec<ApprovalChannel>,
-    /// Told how each webhook-announced request ended, so the receiver can
-    /// close what it opened; never blocks the broker.
-    ended: std::sync::OnceLock<mpsc::Sender<Ended>>,
-}
-
 /// How a request ended, for a channel that announced it and wants to close
 /// what it opened (the webhook's chat message or ticket).
 #[derive(Clone, Debug)]
@@ -147,223 +135,6 @@ pub struct Ended {
     pub any_args: bool,
     /// The channel that answered; `None` when the gateway ended it.
     pub channel: Option<ApprovalChannel>,
-}
-
-/// The longest reason or approver name an answer may carry.
-const MAX_TEXT: usize = 1000;
-/// Time-scoped grants kept in memory at most; the oldest go first.
-const MAX_GRANTS: usize = 10_000;
-
-impl ApprovalBroker {
-    /// Opens the store, denies what a previous run left pending (returned
-    /// for the audit log) and loads the grants still in force.
-    pub fn open(
-        config: &ApprovalConfig,
-        available: Vec<ApprovalChannel>,
-    ) -> Result<(ApprovalBroker, Vec<(String, CallBinding)>), StoreError> {
-        let store = ApprovalStore::open(&config.store)?;
-        let now = SystemTime::now();
-        let abandoned = store.deny_abandoned(RESTART_REASON, now)?;
-        let grants = store.live_grants(now)?;
-        let inner = Mutex::new(Inner { store, pending: HashMap::new(), grants });
-        let broker = ApprovalBroker {
-            inner,
-            max_pending: config.max_pending,
-            max_pending_per_session: config.max_pending_per_session,
-            available,
-            ended: std::sync::OnceLock::new(),
-        };
-        Ok((broker, abandoned))
-    }
-
-    /// Where to report how webhook-announced requests end. Set once.
-    pub fn report_endings(&self, to: mpsc::Sender<Ended>) {
-        let _ = self.ended.set(to);
-    }
-
-    fn report(&self, ended: Ended) {
-        let Some(to) = self.ended.get() else { return };
-        if !ended.request.channels.contains(&ApprovalChannel::Webhook) {
-            return;
-        }
-        if to.try_send(ended).is_err() {
-            tracing::warn!("too many approval endings waiting to be reported to the webhook; one was dropped");
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// A grant that already covers this call, if any.
-    pub fn covering_grant(&self, call: &CallBinding) -> Option<Grant> {
-        let now = SystemTime::now();
-        let mut inner = self.lock();
-        inner.grants.retain(|g| !g.expired(now));
-        inner.grants.iter().find(|g| g.covers(call, now)).cloned()
-    }
-
-    /// Holds a call: records the request and returns it with the receiver
-    /// its answer arrives on. Of the rule's `channels` it keeps those this
-    /// gateway serves, and elicitation only when the client `elicits`.
-    pub fn hold(
-        &self,
-        binding: CallBinding,
-        arguments: Option<&Value>,
-        channels: &[ApprovalChannel],
-        elicits: bool,
-        timeout: Duration,
-    ) -> Result<(ApprovalRequest, oneshot::Receiver<Answered>), HoldError> {
-        let offered: Vec<ApprovalChannel> = channels
-            .iter()
-            .copied()
-            .filter(|&c| self.available.contains(&c) && (c != ApprovalChannel::Elicitation || elicits))
-            .collect();
-        if offered.is_empty() {
-            let names: Vec<&str> = channels.iter().map(|c| c.as_str()).collect();
-            return Err(HoldError::NoChannel(names.join(", ")));
-        }
-        let channels = offered;
-        let now = SystemTime::now();
-        let request = ApprovalRequest {
-            id: request_id(),
-            binding,
-            arguments: mask::mask_secrets(arguments.unwrap_or(&json!({}))),
-            channels,
-            requested_at: now,
-            expires_at: now + timeout,
-        };
-        let mut inner = self.lock();
-        if inner.pending.len() >= self.max_pending {
-            return Err(HoldError::TooMany(self.max_pending));
-        }
-        let session = &request.binding.session;
-        if inner.pending.values().filter(|w| &w.request.binding.session == session).count()
-            >= self.max_pending_per_session
-        {
-            return Err(HoldError::TooManyInSession(self.max_pending_per_session));
-        }
-        inner.store.insert_pending(&request)?;
-        let (tx, rx) = oneshot::channel();
-        inner.pending.insert(request.id.clone(), Waiting { request: request.clone(), answer: tx });
-        Ok((request, rx))
-    }
-
-    /// Pending requests, oldest first.
-    pub fn pending(&self) -> Vec<ApprovalRequest> {
-        let mut list: Vec<ApprovalRequest> = self.lock().pending.values().map(|w| w.request.clone()).collect();
-        list.sort_by(|a, b| a.requested_at.cmp(&b.requested_at).then_with(|| a.id.cmp(&b.id)));
-        list
-    }
-
-    /// The pending request `id`, if it is still waiting.
-    pub fn pending_request(&self, id: &str) -> Option<ApprovalRequest> {
-        self.lock().pending.get(id).map(|w| w.request.clone())
-    }
-
-    pub fn is_pending(&self, id: &str) -> bool {
-        self.lock().pending.contains_key(id)
-    }
-
-    /// A person's answer through `channel`. Recorded before the held call
-    /// hears it; if it cannot be recorded, the call is denied.
-    pub fn answer(&self, id: &str, answer: Answer, channel: ApprovalChannel) -> Result<(), AnswerError> {
-        let (approver, reason) = match &answer {
-            Answer::Approved { approver, reason, .. } | Answer::Denied { approver, reason } => (approver, reason),
-        };
-        if approver.trim().is_empty() || approver.len() > MAX_TEXT || reason.len() > MAX_TEXT {
-            return Err(AnswerError::Invalid(format!(
-                "approver must be 1 to {MAX_TEXT} characters, reason at most {MAX_TEXT}"
-            )));
-        }
-        let now = SystemTime::now();
-        let mut inner = self.lock();
-        let Some(waiting) = inner.pending.get(id) else {
-            return Err(AnswerError::NotFound(id.to_string()));
-        };
-        if !waiting.request.channels.contains(&channel) {
-            let allowed: Vec<&str> = waiting.request.channels.iter().map(|c| c.as_str()).collect();
-            return Err(AnswerError::ChannelRefused {
-                id: id.to_string(),
-                channel: channel.as_str(),
-                allowed: allowed.join(", "),
-            });
-        }
-        let waiting = inner.pending.remove(id).expect("checked above");
-        let recorded = match &answer {
-            Answer::Approved { approver, reason, scope, any_args } => {
-                let grant = Grant::widen(id, &waiting.request.binding, *scope, *any_args, approver, reason, now);
-                let label = scope.label();
-                let outcome =
-                    Outcome { status: "approved", approver, reason, scope: Some(&label), any_args: *any_args };
-                grant
-                    .as_ref()
-                    .map_or(Ok(()), |g| inner.store.insert_grant(g))
-                    .and_then(|()| inner.store.decide(id, &outcome, now))
-                    .map(|_| grant)
-            }
-            Answer::Denied { approver, reason } => {
-                let outcome = Outcome { status: "denied", approver, reason, scope: None, any_args: false };
-                inner.store.decide(id, &outcome, now).map(|_| None)
-            }
-        };
-        let result = match recorded {
-            Ok(grant) => {
-                if let Some(grant) = grant {
-                    if inner.grants.len() >= MAX_GRANTS {
-                        inner.grants.remove(0);
-                    }
-                    inner.grants.push(grant);
-                }
-                Ok((answer, Some(channel)))
-            }
-            Err(e) => {
-                // Fail closed: an answer nobody can prove later releases nothing.
-                let denied = Answer::Denied {
-                    approver: "mcp-warden".into(),
-                    reason: format!("the answer could not be recorded ({e})"),
-                };
-                Err(((denied, None), e))
-            }
-        };
-        drop(inner);
-        let (answered, outcome) = match result {
-            Ok(answered) => (answered, Ok(())),
-            Err((answered, e)) => (answered, Err(AnswerError::Store(e))),
-        };
-        self.report(Ended::of(&waiting.request, &answered));
-        let _ = waiting.answer.send(answered);
-        outcome
-    }
-
-    /// Ends a request nobody answered (`status` is "timeout" or "cancelled").
-    /// Returns false when an answer got there first: the caller then reads it.
-    pub fn end(&self, id: &str, status: &str, reason: &str) -> bool {
-        let mut inner = self.lock();
-        let Some(waiting) = inner.pending.remove(id) else {
-            return false;
-        };
-        let outcome = Outcome { status, approver: "mcp-warden", reason, scope: None, any_args: false };
-        if let Err(e) = inner.store.decide(id, &outcome, SystemTime::now()) {
-            tracing::error!(request = %id, "could not record the end of an approval request: {e}");
-        }
-        drop(inner);
-        self.report(Ended {
-            request: waiting.request,
-            status: status.to_string(),
-            approver: "mcp-warden".into(),
-            reason: reason.to_string(),
-            scope: None,
-            any_args: false,
-            channel: None,
-        });
-        true
-    }
-
-    /// The newest requests and how each ended, newest first.
-    pub fn recent(&self, limit: usize) -> Result<Vec<Value>, StoreError> {
-        self.lock().store.recent(limit)
-    }
 }
 
 impl Ended {
@@ -475,191 +246,4 @@ pub(crate) mod fixtures {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(dir: &std::path::Path, max_pending: usize) -> ApprovalConfig {
-        ApprovalConfig {
-            store: dir.join("approvals.sqlite"),
-            progress_interval: Duration::from_secs(5),
-            max_pending,
-            max_pending_per_session: max_pending,
-            webhook: None,
-        }
-    }
-
-    fn binding(digest: &str) -> CallBinding {
-        fixtures::binding("s1", digest)
-    }
-
-    fn approve(scope: GrantScope) -> Answer {
-        Answer::Approved { approver: "alice".into(), reason: "fine".into(), scope, any_args: false }
-    }
-
-    #[test]
-    fn answer_reaches_only_the_request_it_names() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, mut rx_a) =
-            broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let (_b, mut rx_b) =
-            broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
-        assert_eq!(rx_a.try_recv().unwrap(), (approve(GrantScope::Once), Some(ApprovalChannel::Api)));
-        assert!(rx_b.try_recv().is_err(), "the other call still waits");
-        assert!(matches!(
-            broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api),
-            Err(AnswerError::NotFound(_))
-        ));
-        assert!(broker.covering_grant(&binding("d1")).is_none(), "once leaves no grant");
-    }
-
-    #[test]
-    fn a_timed_out_request_cannot_be_approved_afterwards() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, _rx) = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        assert!(broker.end(&a.id, "timeout", "timed out"));
-        assert!(broker.answer(&a.id, approve(GrantScope::Session), ApprovalChannel::Api).is_err());
-        assert!(broker.covering_grant(&binding("d1")).is_none());
-    }
-
-    #[test]
-    fn a_channel_the_rule_does_not_list_cannot_answer() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (a, _rx) =
-            broker.hold(binding("d1"), None, &[ApprovalChannel::Cli], true, Duration::from_secs(60)).unwrap();
-        let refused = broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Api);
-        assert!(matches!(refused, Err(AnswerError::ChannelRefused { .. })), "{refused:?}");
-        broker.answer(&a.id, approve(GrantScope::Once), ApprovalChannel::Cli).unwrap();
-    }
-
-    #[test]
-    fn without_an_available_channel_nothing_is_held() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), Vec::new()).unwrap();
-        let held = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60));
-        assert!(matches!(held, Err(HoldError::NoChannel(_))));
-    }
-
-    #[test]
-    fn elicitation_is_offered_only_to_a_client_that_can_answer() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let rule = [ApprovalChannel::Elicitation, ApprovalChannel::Console];
-        let (held, _rx) = broker.hold(binding("d1"), None, &rule, false, Duration::from_secs(60)).unwrap();
-        assert_eq!(held.channels, vec![ApprovalChannel::Console], "falls back to the rule's other channels");
-        let only = broker.hold(binding("d2"), None, &[ApprovalChannel::Elicitation], false, Duration::from_secs(60));
-        let Err(HoldError::NoChannel(names)) = only else { panic!("{only:?}") };
-        assert_eq!(names, "elicitation");
-    }
-
-    #[test]
-    fn approve_rules_nobody_here_can_answer_are_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("p.toml");
-        let rule = |id: &str, channels: &str| {
-            format!("[[rules]]\nid = \"{id}\"\nserver = \"s\"\ntools = [\"{id}\"]\naction = \"approve\"\n{channels}")
-        };
-        let text = [
-            rule("by-default", ""),
-            rule("console-only", "approval = [\"console\"]\n"),
-            rule("client-or-console", "approval = [\"elicitation\", \"console\"]\n"),
-            rule("client-only", "approval = [\"elicitation\"]\n"),
-        ]
-        .concat();
-        std::fs::write(&file, text).unwrap();
-        let policy = Policy::load(&[file]).unwrap();
-        let without_admin = [ApprovalChannel::Elicitation];
-        let warnings = channel_warnings(&policy, &without_admin);
-        assert_eq!(warnings.len(), 3, "{warnings:#?}");
-        assert!(warnings[0].starts_with("rule \"by-default\"") && warnings[0].contains("will be denied"));
-        assert!(warnings[1].starts_with("rule \"console-only\""));
-        assert!(
-            warnings[2].starts_with("rule \"client-or-console\"") && warnings[2].contains("without the elicitation")
-        );
-        assert!(channel_warnings(&policy, &ApprovalChannel::ALL).is_empty(), "everything is served");
-    }
-
-    #[test]
-    fn endings_are_reported_only_for_webhook_announced_requests() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let (tx, mut endings) = mpsc::channel(8);
-        broker.report_endings(tx);
-        let hook = [ApprovalChannel::Webhook, ApprovalChannel::Api];
-        let (a, _rx) = broker.hold(binding("d1"), None, &hook, true, Duration::from_secs(60)).unwrap();
-        let (b, _rx) =
-            broker.hold(binding("d2"), None, &[ApprovalChannel::Api], true, Duration::from_secs(60)).unwrap();
-        let (c, _rx) = broker.hold(binding("d3"), None, &hook, true, Duration::from_secs(60)).unwrap();
-        broker.answer(&a.id, approve(GrantScope::Session), ApprovalChannel::Api).unwrap();
-        broker.answer(&b.id, approve(GrantScope::Once), ApprovalChannel::Api).unwrap();
-        assert!(broker.end(&c.id, "timeout", "nobody answered in time"));
-        let first = endings.try_recv().unwrap();
-        assert_eq!((first.request.id.as_str(), first.status.as_str()), (a.id.as_str(), "approved"));
-        assert_eq!((first.scope.as_deref(), first.channel), (Some("session"), Some(ApprovalChannel::Api)));
-        let second = endings.try_recv().unwrap();
-        assert_eq!(
-            (second.request.id.as_str(), second.status.as_str(), second.channel),
-            (c.id.as_str(), "timeout", None)
-        );
-        assert!(endings.try_recv().is_err(), "the api-only request was never announced, so its end is not reported");
-    }
-
-    #[test]
-    fn pending_approvals_are_capped() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 2), ApprovalChannel::ALL.to_vec()).unwrap();
-        let _a = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let _b = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let third = broker.hold(binding("d3"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60));
-        assert!(matches!(third, Err(HoldError::TooMany(2))));
-    }
-
-    #[test]
-    fn one_session_cannot_fill_the_queue_for_everyone() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = ApprovalConfig { max_pending_per_session: 2, ..config(dir.path(), 10) };
-        let (broker, _) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
-        let _a = broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let _b = broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let third = broker.hold(binding("d3"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60));
-        assert!(matches!(third, Err(HoldError::TooManyInSession(2))), "{third:?}");
-        let other = CallBinding { session: "s2".into(), ..binding("d3") };
-        assert!(broker.hold(other, None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).is_ok());
-    }
-
-    #[test]
-    fn requests_pending_at_a_restart_are_denied_and_time_grants_survive() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = config(dir.path(), 10);
-        let id = {
-            let (broker, _) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
-            let (a, _rx) =
-                broker.hold(binding("d1"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-            let (b, _rx) =
-                broker.hold(binding("d2"), None, &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-            broker.answer(&b.id, approve(GrantScope::For(Duration::from_secs(600))), ApprovalChannel::Api).unwrap();
-            a.id
-        };
-        let (broker, abandoned) = ApprovalBroker::open(&cfg, ApprovalChannel::ALL.to_vec()).unwrap();
-        assert_eq!(abandoned.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>(), vec![id.clone()]);
-        assert!(broker.pending().is_empty());
-        assert_eq!(broker.lock().store.status(&id).unwrap().as_deref(), Some("denied"));
-        assert!(broker.covering_grant(&binding("d2")).is_some());
-        assert!(broker.covering_grant(&binding("d1")).is_none());
-    }
-
-    #[test]
-    fn held_arguments_are_masked_before_anyone_sees_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let (broker, _) = ApprovalBroker::open(&config(dir.path(), 10), ApprovalChannel::ALL.to_vec()).unwrap();
-        let args = json!({"to": "bob@example.com", "api_key": "k-123"});
-        broker.hold(binding("d1"), Some(&args), &ApprovalChannel::ALL, true, Duration::from_secs(60)).unwrap();
-        let listed = broker.pending()[0].view();
-        assert_eq!(listed["arguments"], json!({"to": "bob@example.com", "api_key": "***"}));
-        let recent = broker.recent(10).unwrap();
-        assert_eq!(recent[0]["arguments"]["api_key"], "***");
-    }
-}
+mod tests;

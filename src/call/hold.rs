@@ -16,6 +16,7 @@ use crate::jsonrpc;
 use crate::policy::{ApprovalChannel, ApprovalTerms};
 use crate::protocol::ClientContext;
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -58,7 +59,9 @@ pub struct HoldRequest<'a> {
 
 /// A held call that has not ended yet.
 pub struct HeldCall<'a, P: CallPort> {
-    gateway: &'a Gateway,
+    /// Owned, so that a call dropped mid-wait can still end its request and
+    /// record that on a task of its own.
+    gateway: Arc<Gateway>,
     port: &'a P,
     /// The client's id of the call.
     call: Value,
@@ -79,8 +82,8 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
     /// Hands the call to the broker. Of the rule's channels the broker keeps
     /// those this gateway serves, and elicitation only for a client that can
     /// show forms; a call it cannot hold is refused (and denied by the caller).
-    pub fn hold(
-        gateway: &'a Gateway,
+    pub async fn hold(
+        gateway: &Arc<Gateway>,
         port: &'a P,
         call: &Value,
         context: &ClientContext,
@@ -90,10 +93,10 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
         let HoldRequest { binding, arguments, terms } = held;
         let timeout = terms.timeout();
         let elicits = context.elicits_forms();
-        let (request, answer) = gateway.approvals.hold(binding, arguments, &terms.channels, elicits, timeout)?;
+        let (request, answer) = gateway.approvals.hold(binding, arguments, &terms.channels, elicits, timeout).await?;
         let name = context.client_info.name.as_deref().unwrap_or("unnamed");
         Ok(HeldCall {
-            gateway,
+            gateway: Arc::clone(gateway),
             port,
             call: call.clone(),
             request,
@@ -113,9 +116,10 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
     /// the client cancelling. Asks the client first where the rule allows it.
     pub async fn wait(mut self) -> Ending {
         if self.request.channels.contains(&ApprovalChannel::Elicitation) {
-            self.send_form();
+            self.send_form().await;
         }
-        let broker = &self.gateway.approvals;
+        let gateway = Arc::clone(&self.gateway);
+        let broker = &gateway.approvals;
         let progress = self.port.progress_target(&self.call);
         let interval = self.gateway.config.approval.progress_interval;
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -131,10 +135,10 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
                         Ok(response) => elicit::read_reply(&response, &self.approver_in_client),
                         Err(_) => Reply::NoAnswer("the client session ended before the form was answered".into()),
                     };
-                    self.take_form_reply(reply);
+                    self.take_form_reply(reply).await;
                 }
                 _ = tokio::time::sleep_until(deadline) => {
-                    if broker.end(&self.request.id, "timeout", "nobody answered in time") {
+                    if broker.end(&self.request.id, "timeout", "nobody answered in time").await {
                         break None;
                     }
                     // An answer won the race; it is already on its way.
@@ -142,8 +146,12 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
                 }
                 _ = ticker.tick() => {
                     if self.port.cancelled(&self.call) {
+                        self.withdraw_form();
+                        // Still armed while the store writes: dropped meanwhile,
+                        // the call is recorded all the same.
+                        let withdrawn = broker.end(&self.request.id, "cancelled", WITHDRAWN).await;
                         self.armed = None;
-                        return Ending::Cancelled { reason: self.withdraw() };
+                        return Ending::Cancelled { reason: withdrawal_reason(withdrawn) };
                     }
                     if let Some((out, token)) = &progress {
                         ticks += 1;
@@ -179,43 +187,33 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
         }
     }
 
-    /// Ends the request because the client cancelled the call or went away;
-    /// returns the reason to record.
-    fn withdraw(&mut self) -> String {
-        self.withdraw_form();
-        // Still pending: withdrawn now. Not pending: an answer was sent that
-        // nobody will act on. Either way the call is not made.
-        let withdrawn = self.gateway.approvals.end(&self.request.id, "cancelled", "the client went away");
-        let reason = if withdrawn {
-            "the client cancelled the call or went away while it waited for approval"
-        } else {
-            "the client cancelled the call or went away before the answer could be acted on"
-        };
-        reason.to_string()
-    }
-
     /// Asks the person at the client, on the held call's own stream.
-    fn send_form(&mut self) {
+    async fn send_form(&mut self) {
         let params = elicit::form(&self.request, std::time::SystemTime::now());
         match self.port.ask_client(&self.call, "elicitation/create", params) {
             Some(form) => {
                 tracing::info!(session = %self.port.session_id(), request = %self.request.id, "asked the client to approve the held call");
                 self.form = Some(form);
             }
-            None => self.take_form_reply(Reply::NoAnswer("the approval form could not be sent to the client".into())),
+            None => {
+                let why = "the approval form could not be sent to the client";
+                self.take_form_reply(Reply::NoAnswer(why.into())).await
+            }
         }
     }
 
     /// Hands the form's reply to the broker. A reply that decides nothing
     /// denies the call only when no other channel could still answer it.
-    fn take_form_reply(&self, reply: Reply) {
+    async fn take_form_reply(&self, reply: Reply) {
         let broker = &self.gateway.approvals;
         let why = match reply {
-            Reply::Answered(answer) => match broker.answer(&self.request.id, answer, ApprovalChannel::Elicitation) {
-                // Either way an answer is on its way to the held call.
-                Ok(()) | Err(AnswerError::NotFound(_)) | Err(AnswerError::Store(_)) => return,
-                Err(e) => e.to_string(),
-            },
+            Reply::Answered(answer) => {
+                match broker.answer(&self.request.id, answer, ApprovalChannel::Elicitation).await {
+                    // Either way an answer is on its way to the held call.
+                    Ok(()) | Err(AnswerError::NotFound(_)) | Err(AnswerError::Store(_)) => return,
+                    Err(e) => e.to_string(),
+                }
+            }
             Reply::NoAnswer(why) => why,
         };
         if self.request.channels.iter().any(|&c| c != ApprovalChannel::Elicitation) {
@@ -223,7 +221,7 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
             return;
         }
         let denial = Answer::Denied { approver: GATEWAY.into(), reason: why };
-        if let Err(e) = broker.answer(&self.request.id, denial, ApprovalChannel::Elicitation) {
+        if let Err(e) = broker.answer(&self.request.id, denial, ApprovalChannel::Elicitation).await {
             tracing::debug!(request = %self.request.id, "the held call had already ended: {e}");
         }
     }
@@ -236,15 +234,38 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
     }
 }
 
+/// The ending a held call records when its client leaves.
+const WITHDRAWN: &str = "the client went away";
+
+/// Why a withdrawn call was not made: still pending, it was withdrawn; not
+/// pending, an answer arrived that nobody will act on. Either way the call
+/// is not made.
+fn withdrawal_reason(withdrawn: bool) -> String {
+    let reason = if withdrawn {
+        "the client cancelled the call or went away while it waited for approval"
+    } else {
+        "the client cancelled the call or went away before the answer could be acted on"
+    };
+    reason.to_string()
+}
+
 impl<P: CallPort> Drop for HeldCall<'_, P> {
+    /// The relay stopped waiting (the client went away). A `Drop` cannot
+    /// wait on the store, so the request is ended, and that recorded, on a
+    /// task of its own (`end_later`); until then it stays pending, and
+    /// answering it releases nothing, because nobody waits on the answer.
     fn drop(&mut self) {
         let Some(record) = self.armed.take() else { return };
-        let approval = ApprovalAudit {
-            request: self.request.id.clone(),
-            approver: Some(GATEWAY.into()),
-            reason: Some(self.withdraw()),
-            ..ApprovalAudit::default()
-        };
-        let _ = self.gateway.record(&record.event(Outcome::Cancelled, 0, Some(approval)));
+        self.withdraw_form();
+        let (gateway, request) = (Arc::clone(&self.gateway), self.request.id.clone());
+        self.gateway.approvals.end_later(&self.request.id, "cancelled", WITHDRAWN, move |withdrawn| {
+            let approval = ApprovalAudit {
+                request,
+                approver: Some(GATEWAY.into()),
+                reason: Some(withdrawal_reason(withdrawn)),
+                ..ApprovalAudit::default()
+            };
+            let _ = gateway.record(&record.event(Outcome::Cancelled, 0, Some(approval)));
+        });
     }
 }

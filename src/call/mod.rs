@@ -195,7 +195,7 @@ async fn hold<P: CallPort>(
         return gateway.record(&record.event(Outcome::Approved, record.elapsed_us(), Some(approval)));
     }
     let policy_version = binding.policy_version.clone();
-    let held = match HeldCall::hold(gateway, port, call, context, held, record) {
+    let held = match HeldCall::hold(gateway, port, call, context, held, record).await {
         Ok(held) => held,
         Err(e) => {
             // Fail closed: a call that cannot be held is denied, with a record.
@@ -220,7 +220,6 @@ async fn hold<P: CallPort>(
     // If this cannot be recorded, dropping `held` withdraws the request.
     gateway.record(&record.event(Outcome::Pending, record.elapsed_us(), Some(pending)))?;
     tracing::info!(session = %port.session_id(), request = %request, server = %server, tool = %tool, "call held for approval");
-    gateway.announce_held(held.request());
 
     let ending = held.wait().await;
     let mut approval = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };

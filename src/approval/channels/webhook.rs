@@ -17,16 +17,20 @@
 //! single-use.
 //!
 //! Signing and verification are pure (the caller passes `now`) and
-//! unit-tested; [`WebhookNotifier::deliver`] is the I/O.
+//! unit-tested; delivering and reporting endings are the I/O, each on tasks
+//! of their own so a slow or dead receiver never stalls the broker.
 
-use super::store::rfc3339;
-use super::{Answer, AnswerError, ApprovalBroker, ApprovalRequest, Ended};
+use super::Announcer;
+use crate::approval::store::rfc3339;
+use crate::approval::{Answer, AnswerError, ApprovalBroker, ApprovalRequest, Ended};
 use crate::config::WebhookConfig;
 use crate::policy::ApprovalChannel;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -39,6 +43,8 @@ pub const TIMESTAMP_HEADER: &str = "x-warden-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-warden-signature";
 /// Who the gateway says denied a call whose only channel could not be reached.
 const GATEWAY: &str = "mcp-warden";
+/// Endings waiting to be reported to the receiver; beyond this they are dropped.
+const ENDINGS_BUFFER: usize = 256;
 
 /// What a link does when followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,33 +206,66 @@ fn backoff(attempt: u32) -> Duration {
     FIRST_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(8)).min(MAX_BACKOFF)
 }
 
-/// Posts held calls to the configured receiver.
+/// The webhook as an [`Announcer`]: posts each held call to the configured
+/// receiver and reports how it ended. The admin listener checks the links
+/// it sent with [`WebhookNotifier::keys`].
 pub struct WebhookNotifier {
+    poster: Arc<Poster>,
+    /// To the task that reports endings, one after another.
+    endings: mpsc::Sender<Ended>,
+}
+
+/// The signed POSTs to the receiver, shared by the delivery and report tasks.
+struct Poster {
     config: WebhookConfig,
     keys: WebhookKeys,
     http: reqwest::Client,
 }
 
 impl WebhookNotifier {
-    pub fn new(config: &WebhookConfig) -> Result<WebhookNotifier, String> {
+    /// Sets up the HTTP client and starts the task that reports endings.
+    /// Must run inside a Tokio runtime.
+    pub fn start(config: &WebhookConfig) -> Result<Arc<WebhookNotifier>, String> {
         let http = reqwest::Client::builder()
             // A redirect could carry the signed links somewhere nobody configured.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(config.timeout)
             .build()
             .map_err(|e| format!("cannot set up the approval webhook's HTTP client: {}", e.without_url()))?;
-        Ok(WebhookNotifier { config: config.clone(), keys: WebhookKeys::new(&config.secret), http })
+        let poster = Arc::new(Poster { config: config.clone(), keys: WebhookKeys::new(&config.secret), http });
+        let (endings, to_report) = mpsc::channel(ENDINGS_BUFFER);
+        tokio::spawn(Arc::clone(&poster).report_endings(to_report));
+        Ok(Arc::new(WebhookNotifier { poster, endings }))
     }
 
     pub fn keys(&self) -> &WebhookKeys {
-        &self.keys
+        &self.poster.keys
+    }
+}
+
+impl Announcer for WebhookNotifier {
+    fn channel(&self) -> ApprovalChannel {
+        ApprovalChannel::Webhook
     }
 
+    fn announce(&self, request: &ApprovalRequest, broker: &ApprovalBroker) {
+        let (poster, broker, request) = (Arc::clone(&self.poster), broker.clone(), request.clone());
+        tokio::spawn(async move { poster.deliver(&broker, &request).await });
+    }
+
+    fn ended(&self, ended: &Ended) {
+        if self.endings.try_send(ended.clone()).is_err() {
+            tracing::warn!("too many approval endings waiting to be reported to the webhook; one was dropped");
+        }
+    }
+}
+
+impl Poster {
     /// Delivers `request`, retrying with backoff, never past its expiry and
     /// never once it has been answered. If every attempt fails and the
     /// webhook was the request's only channel, denies it at once: nobody
     /// could answer, so waiting for the timeout would only keep the client hanging.
-    pub async fn deliver(&self, broker: &ApprovalBroker, request: &ApprovalRequest) {
+    async fn deliver(&self, broker: &ApprovalBroker, request: &ApprovalRequest) {
         let body = announcement(request, &self.keys, &self.config.callback_url).to_string();
         let mut failure = String::new();
         let mut attempt = 0;
@@ -263,7 +302,7 @@ impl WebhookNotifier {
             return;
         }
         let denied = Answer::Denied { approver: GATEWAY.into(), reason: reason.clone() };
-        match broker.answer(&request.id, denied, ApprovalChannel::Webhook) {
+        match broker.answer(&request.id, denied, ApprovalChannel::Webhook).await {
             Ok(()) => tracing::warn!(request = %request.id, "{reason}; the call was denied"),
             // Answered, timed out or withdrawn meanwhile: that ending stands.
             Err(AnswerError::NotFound(_)) => {}
@@ -273,8 +312,8 @@ impl WebhookNotifier {
 
     /// Reports, one after another, how announced requests ended. A report
     /// that cannot be delivered after `attempts` is dropped: the call has
-    /// already ended, and the audit log holds how.
-    pub async fn report_endings(self: std::sync::Arc<Self>, mut endings: tokio::sync::mpsc::Receiver<Ended>) {
+    /// already ended, and the audit log holds how. Ends with the notifier.
+    async fn report_endings(self: Arc<Self>, mut endings: mpsc::Receiver<Ended>) {
         while let Some(ended) = endings.recv().await {
             let body = resolution(&ended, SystemTime::now()).to_string();
             for attempt in 1..=self.config.attempts {
