@@ -8,7 +8,7 @@ use super::{ClientHello, ClientSession};
 use crate::approval::elicit::{self, Reply};
 use crate::approval::grant::CallBinding;
 use crate::approval::{Answer, AnswerError, ApprovalRequest};
-use crate::audit::{ApprovalAudit, AuditEvent};
+use crate::audit::{ApprovalAudit, AuditEvent, Outcome};
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc;
@@ -30,7 +30,7 @@ impl ClientSession {
         let broker = &self.gateway.approvals;
         let (server, tool) = (binding.server.clone(), binding.tool.clone());
         if let Some(grant) = broker.covering_grant(&binding) {
-            event.outcome = Some("approved".into());
+            event.outcome = Some(Outcome::Approved);
             event.approval = Some(ApprovalAudit {
                 request: grant.request.clone(),
                 approver: Some(grant.approver.clone()),
@@ -39,7 +39,7 @@ impl ClientSession {
                 any_args: Some(grant.any_args),
                 channel: None,
             });
-            return self.gateway.record(&event);
+            return self.gateway.record(&event).await;
         }
         let timeout = terms.timeout();
         let policy_version = binding.policy_version.clone();
@@ -50,13 +50,13 @@ impl ClientSession {
             Err(e) => {
                 // Fail closed: a call that cannot be held is denied, with a record.
                 let reason = e.to_string();
-                event.outcome = Some("denied".into());
+                event.outcome = Some(Outcome::Denied);
                 event.approval = Some(ApprovalAudit {
                     approver: Some("mcp-warden".into()),
                     reason: Some(reason.clone()),
                     ..ApprovalAudit::default()
                 });
-                self.gateway.record(&event)?;
+                self.gateway.record(&event).await?;
                 return Err(GatewayError::ApprovalDenied {
                     request: String::new(),
                     approver: "mcp-warden".into(),
@@ -67,9 +67,9 @@ impl ClientSession {
             }
         };
         let mut guard = HeldCall { gateway: &self.gateway, request: request.id.clone(), event: Some(event.clone()) };
-        event.outcome = Some("pending".into());
+        event.outcome = Some(Outcome::Pending);
         event.approval = Some(ApprovalAudit { request: request.id.clone(), ..ApprovalAudit::default() });
-        self.gateway.record(&event)?;
+        self.gateway.record(&event).await?;
         tracing::info!(session = %self.id, request = %request.id, server = %server, tool = %tool, "call held for approval");
         self.gateway.announce_held(&request);
 
@@ -138,7 +138,7 @@ impl ClientSession {
         let result = match answer {
             Some(Answer::Approved { .. }) if self.client_cancelled(id) => {
                 // Approved, but the client no longer wants the call made.
-                event.outcome = Some("cancelled".into());
+                event.outcome = Some(Outcome::Cancelled);
                 audit.approver = Some("mcp-warden".into());
                 audit.reason = Some("the client cancelled the call before the approval arrived".into());
                 Err(GatewayError::InvalidRequest("the client cancelled the call".into()))
@@ -146,7 +146,7 @@ impl ClientSession {
             Some(Answer::Approved { .. }) if self.gateway.policy().version() != policy_version => {
                 // Fail closed: the approval answered a decision the policy in force might not make.
                 let reason = "the policy changed while the call waited for approval; make the call again".to_string();
-                event.outcome = Some("denied".into());
+                event.outcome = Some(Outcome::Denied);
                 audit.approver = Some("mcp-warden".into());
                 audit.reason = Some(reason.clone());
                 Err(GatewayError::ApprovalDenied {
@@ -158,7 +158,7 @@ impl ClientSession {
                 })
             }
             Some(Answer::Approved { approver, reason, scope, any_args }) => {
-                event.outcome = Some("approved".into());
+                event.outcome = Some(Outcome::Approved);
                 audit.approver = Some(approver);
                 audit.reason = Some(reason);
                 audit.scope = Some(scope.label());
@@ -167,21 +167,21 @@ impl ClientSession {
                 Ok(())
             }
             Some(Answer::Denied { approver, reason }) => {
-                event.outcome = Some("denied".into());
+                event.outcome = Some(Outcome::Denied);
                 audit.approver = Some(approver.clone());
                 audit.reason = Some(reason.clone());
                 audit.channel = channel.map(|c| c.as_str().to_string());
                 Err(GatewayError::ApprovalDenied { request: request.id.clone(), approver, reason, server, tool })
             }
             None => {
-                event.outcome = Some("timeout".into());
+                event.outcome = Some(Outcome::Timeout);
                 audit.approver = Some("mcp-warden".into());
                 audit.reason = Some(format!("nobody answered within {}", humantime::format_duration(timeout)));
                 Err(GatewayError::ApprovalTimeout { request: request.id.clone(), server, tool, after: timeout })
             }
         };
         event.approval = Some(audit);
-        self.gateway.record(&event)?;
+        self.gateway.record(&event).await?;
         result
     }
 
@@ -281,13 +281,13 @@ impl Drop for HeldCall<'_> {
         } else {
             "the client cancelled the call or went away before the answer could be acted on"
         };
-        event.outcome = Some("cancelled".into());
+        event.outcome = Some(Outcome::Cancelled);
         event.approval = Some(ApprovalAudit {
             request: self.request.clone(),
             approver: Some("mcp-warden".into()),
             reason: Some(reason.into()),
             ..ApprovalAudit::default()
         });
-        let _ = self.gateway.record(&event);
+        let _ = self.gateway.record_blocking(&event);
     }
 }

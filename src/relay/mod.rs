@@ -16,7 +16,7 @@ mod routes;
 pub use naming::Naming;
 
 use crate::approval::grant::CallBinding;
-use crate::audit::{digest_arguments, AuditEvent};
+use crate::audit::{digest_arguments, AuditEvent, Outcome};
 use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
@@ -419,7 +419,7 @@ impl ClientSession {
             client_version: client.and_then(|c| c.version.clone()),
             server: String::new(),
             tool: exposed.clone(),
-            verdict: "deny".into(),
+            verdict: Verdict::Deny,
             enforced: true,
             rule: "unknown-tool".into(),
             reason: String::new(),
@@ -427,7 +427,8 @@ impl ClientSession {
             constraint: None,
             args_digest: digest_arguments(arguments.as_ref()),
             latency_us: 0,
-            outcome: Some("blocked".into()),
+            outcome: Some(Outcome::Blocked),
+            caller: None,
             approval: None,
         };
         let resolved = self.resolve(&exposed);
@@ -448,7 +449,7 @@ impl ClientSession {
             };
             event.reason = reason.clone();
             event.latency_us = started.elapsed().as_micros() as u64;
-            self.gateway.record(&event)?;
+            self.gateway.record(&event).await?;
             return Err(GatewayError::UnknownTool { tool: exposed, reason });
         };
         let server = self.gateway.pool.config(upstream).name.clone();
@@ -461,13 +462,13 @@ impl ClientSession {
         let held = decision.verdict == Verdict::Approve && enforce;
         event.server = server.clone();
         event.tool = tool.clone();
-        event.verdict = decision.verdict.as_str().into();
+        event.verdict = decision.verdict;
         event.enforced = enforce;
         event.rule = decision.rule_id.clone();
         event.reason = decision.reason.clone();
         event.argument = decision.argument.clone();
         event.constraint = decision.constraint.clone();
-        event.outcome = Some(if blocked { "blocked" } else { "forwarded" }.into());
+        event.outcome = Some(if blocked { Outcome::Blocked } else { Outcome::Forwarded });
         event.latency_us = started.elapsed().as_micros() as u64;
         if held {
             let terms = decision.approval.clone().unwrap_or_else(|| crate::policy::ApprovalTerms {
@@ -487,7 +488,7 @@ impl ClientSession {
             drop(policy);
             self.await_approval(id, binding, arguments.as_ref(), &terms, event).await?;
         } else {
-            self.gateway.record(&event)?;
+            self.gateway.record(&event).await?;
         }
         if blocked {
             return Err(GatewayError::PolicyDenied(Box::new(Denial {
