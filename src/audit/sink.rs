@@ -220,6 +220,7 @@ impl AuditSink {
         self.shared.as_ref().map_or(0, |shared| shared.last_seq.load(Ordering::Acquire))
     }
 
+    /// Records and writes so far (zero for `discard`).
     pub fn stats(&self) -> SinkStats {
         self.shared.as_ref().map_or(SinkStats::default(), |shared| SinkStats {
             records: shared.records.load(Ordering::Relaxed),
@@ -245,8 +246,9 @@ impl AuditSink {
         if shared.enqueue(Job { event, ack: Some(ack), holds_room: true }).is_err() {
             return Err(shared.out_of_service());
         }
-        permit.forget(); // the writer gives the slot back when it takes the job
-                         // A writer that died with the job queued drops the sender: fail closed.
+        // The writer gives the slot back when it takes the job.
+        permit.forget();
+        // A writer that died with the job queued drops the sender: fail closed.
         written.await.unwrap_or_else(|_| Err(shared.out_of_service()))
     }
 
@@ -259,11 +261,11 @@ impl AuditSink {
     }
 
     /// Queue a record that nothing waits on (a call's completion) and
-    /// return at once; a failure to
-    /// write it is logged. It is chained in queue order with every other
-    /// record. Never dropped for want of room: when the queue is full it is
-    /// queued beyond the capacity, which only ever holds records of calls
-    /// that already passed the bound with their decision record.
+    /// return at once; a failure to write it is logged. It is chained in
+    /// queue order with every other record. Never dropped for want of room:
+    /// when the queue is full it is queued beyond the capacity, and such
+    /// records only follow calls whose own decision record already waited
+    /// for room, so the overdraft is bounded by the calls in flight.
     pub fn record_detached(&self, event: AuditEvent) {
         let Some(shared) = &self.shared else { return };
         let event = match EncodedEvent::new(&event) {
