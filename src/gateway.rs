@@ -4,11 +4,11 @@
 use crate::approval::channels::Announcer;
 use crate::approval::webhook::WebhookNotifier;
 use crate::approval::ApprovalBroker;
-use crate::audit::{ApprovalAudit, AuditEvent, AuditSink};
+use crate::audit::{ApprovalAudit, AuditEvent, AuditSink, Outcome};
 use crate::config::GatewayConfig;
 use crate::errors::GatewayError;
 use crate::naming::Naming;
-use crate::policy::Policy;
+use crate::policy::{Policy, Verdict};
 use crate::upstream::UpstreamPool;
 use arc_swap::ArcSwap;
 use std::sync::Arc;
@@ -75,7 +75,7 @@ impl Gateway {
                 client_version: call.client_version,
                 server: call.server,
                 tool: call.tool,
-                verdict: "approve".into(),
+                verdict: Verdict::Approve,
                 enforced: true,
                 rule: call.rule,
                 reason: crate::approval::RESTART_REASON.into(),
@@ -83,7 +83,8 @@ impl Gateway {
                 constraint: None,
                 args_digest: call.args_digest,
                 latency_us: 0,
-                outcome: Some("denied".into()),
+                outcome: Some(Outcome::Denied),
+                caller: None,
                 approval: Some(ApprovalAudit {
                     request: id,
                     approver: Some("mcp-warden".into()),
@@ -91,7 +92,8 @@ impl Gateway {
                     ..ApprovalAudit::default()
                 }),
             };
-            audit.record(&event).map_err(|e| StartError::Record(GatewayError::AuditFailed(e.to_string())))?;
+            // Start-up runs outside the runtime's tasks; the writer thread is already serving.
+            audit.record_blocking(&event).map_err(|e| StartError::Record(GatewayError::AuditFailed(e.to_string())))?;
             tracing::warn!(request = %event.approval.as_ref().map_or("", |a| a.request.as_str()), "denied an approval request left pending by the previous run");
         }
         let pool = UpstreamPool::start(&config.upstreams, &config.relay);
@@ -116,14 +118,35 @@ impl Gateway {
         Ok(version)
     }
 
-    /// Records a decision. A decision that cannot be recorded is not carried
-    /// out: the caller returns this error instead of forwarding.
-    pub fn record(&self, event: &AuditEvent) -> Result<(), GatewayError> {
-        // The audit file is the record; the log line is for debugging.
-        tracing::debug!(
-            session = %event.session, server = %event.server, tool = %event.tool,
-            verdict = %event.verdict, rule = %event.rule, enforced = event.enforced, "decision"
-        );
-        self.audit.record(event).map_err(|e| GatewayError::AuditFailed(e.to_string()))
+    /// Records a decision and waits until it is in the audit file. A
+    /// decision that cannot be recorded is not carried out: the caller
+    /// returns this error instead of forwarding.
+    pub async fn record(&self, event: &AuditEvent) -> Result<(), GatewayError> {
+        log_decision(event);
+        self.audit.record(event).await.map_err(|e| GatewayError::AuditFailed(e.to_string()))
     }
+
+    /// [`Gateway::record`] for code that cannot await, such as a `Drop`:
+    /// blocks the thread until the record is written, so that whatever the
+    /// caller does next (and anyone who then reads the file) finds it there.
+    pub fn record_blocking(&self, event: &AuditEvent) -> Result<(), GatewayError> {
+        log_decision(event);
+        self.audit.record_blocking(event).map_err(|e| GatewayError::AuditFailed(e.to_string()))
+    }
+
+    /// Records what nothing waits on (a call's completion) without
+    /// waiting; a failure is logged.
+    pub fn record_detached(&self, event: AuditEvent) {
+        log_decision(&event);
+        self.audit.record_detached(event);
+    }
+}
+
+/// The audit file is the record; this log line is for debugging.
+fn log_decision(event: &AuditEvent) {
+    tracing::debug!(
+        session = %event.session, server = %event.server, tool = %event.tool,
+        verdict = event.verdict.as_str(), rule = %event.rule, enforced = event.enforced,
+        outcome = ?event.outcome, "decision"
+    );
 }

@@ -161,7 +161,7 @@ async fn client_that_goes_away_withdraws_its_held_call() {
     let _ = client.cancel().await;
     s.wait_pending(0).await;
     assert_eq!(s.answer(&id, "approve", json!({})).await.status(), 404, "nobody can approve a withdrawn call");
-    let last = s.audit_for("send_message").pop().unwrap();
+    let last = s.last_audit_for("send_message").await;
     assert_eq!(last["outcome"], "cancelled");
 }
 
@@ -402,7 +402,7 @@ async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
     raw_post(&http, &s.gw.url, Some(&session), cancel).await;
     s.wait_pending(0).await;
     assert_eq!(s.answer(&id, "approve", json!({})).await.status(), 404);
-    assert_eq!(s.audit_for("send_message").pop().unwrap()["outcome"], "cancelled");
+    assert_eq!(s.last_audit_for("send_message").await["outcome"], "cancelled");
     held.abort();
     let list = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"demo__list_sent_messages","arguments":{}}});
     let listed = raw_post(&http, &s.gw.url, Some(&session), list).await.text().await.unwrap();

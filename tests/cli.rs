@@ -72,6 +72,8 @@ async fn audit_verify_catches_a_tampered_record() {
         call_text(&client, "demo__echo", json!({ "text": text })).await;
     }
     client.cancel().await.unwrap();
+    // Three calls were forwarded: wait for the records of how each ended.
+    wait_for_audit(&gw.audit, |records| records.iter().filter(|r| is_call_ending(r)).count() == 3).await;
 
     let verify =
         |path: &std::path::Path| Command::new(warden_bin()).args(["audit", "verify"]).arg(path).output().unwrap();

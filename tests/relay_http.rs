@@ -273,7 +273,7 @@ async fn each_forwarded_call_is_recorded_again_with_how_the_upstream_answered() 
     let _ = client.call_tool(call("demo__run_command", json!({"command": "id"}))).await;
     client.cancel().await.unwrap();
 
-    let records = all_audit_records(&gw.audit);
+    let records = wait_for_audit(&gw.audit, |r| r.iter().filter(|r| is_call_ending(r)).count() == 2).await;
     let of = |tool: &str| records.iter().filter(|r| r["tool"] == tool).cloned().collect::<Vec<_>>();
     let outcomes = |tool: &str| of(tool).iter().map(|r| r["outcome"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     // The decision first (written before the call was forwarded), then how it ended.

@@ -6,11 +6,11 @@
 //! (`approval`); a held call only waits, relays and reports how it ended.
 
 use super::port::CallPort;
-use super::record::{CallRecord, Outcome};
+use super::record::CallRecord;
 use crate::approval::elicit::{self, Reply};
 use crate::approval::grant::{CallBinding, GrantScope};
 use crate::approval::{Answer, AnswerError, Answered, ApprovalRequest, HoldError};
-use crate::audit::ApprovalAudit;
+use crate::audit::{ApprovalAudit, Outcome};
 use crate::gateway::Gateway;
 use crate::jsonrpc;
 use crate::policy::{ApprovalChannel, ApprovalTerms};
@@ -265,7 +265,7 @@ impl<P: CallPort> Drop for HeldCall<'_, P> {
                 reason: Some(withdrawal_reason(withdrawn)),
                 ..ApprovalAudit::default()
             };
-            let _ = gateway.record(&record.event(Outcome::Cancelled, 0, Some(approval)));
+            gateway.record_detached(record.event(Outcome::Cancelled, 0, Some(approval)));
         });
     }
 }

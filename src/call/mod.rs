@@ -26,10 +26,10 @@ mod record;
 
 pub use hold::{Ending, HeldCall, HoldRequest};
 pub use port::{CallPort, Cleared, Definition};
-pub use record::{CallRecord, Outcome};
+pub use record::CallRecord;
 
 use crate::approval::grant::CallBinding;
-use crate::audit::ApprovalAudit;
+use crate::audit::{ApprovalAudit, Outcome};
 use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
 use crate::policy::{Action, ApprovalChannel, ApprovalTerms, CallContext, Decision, Policy};
@@ -73,10 +73,10 @@ pub async fn call_tool<P: CallPort>(
     record.decided(&decision, enforcement.enforced);
     match enforcement.action {
         Action::Refuse => {
-            gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None))?;
+            gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None)).await?;
             return Err(denial(decision, &resolved));
         }
-        Action::Forward => gateway.record(&record.event(Outcome::Forwarded, record.elapsed_us(), None))?,
+        Action::Forward => gateway.record(&record.event(Outcome::Forwarded, record.elapsed_us(), None)).await?,
         Action::Hold => {
             let policy_version = policy.version().to_string();
             drop(policy);
@@ -133,7 +133,7 @@ async fn refuse_unresolved(gateway: &Gateway, record: &CallRecord, why: Unresolv
     };
     let mut record = record.clone();
     record.decided(&decision, true);
-    gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None))?;
+    gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None)).await?;
     Err(GatewayError::UnknownTool { tool: record.tool().to_string(), reason: decision.reason })
 }
 
@@ -192,7 +192,7 @@ async fn hold<P: CallPort>(
             any_args: Some(grant.any_args),
             channel: None,
         };
-        return gateway.record(&record.event(Outcome::Approved, record.elapsed_us(), Some(approval)));
+        return gateway.record(&record.event(Outcome::Approved, record.elapsed_us(), Some(approval))).await;
     }
     let policy_version = binding.policy_version.clone();
     let held = match HeldCall::hold(gateway, port, call, context, held, record).await {
@@ -205,7 +205,7 @@ async fn hold<P: CallPort>(
                 reason: Some(reason.clone()),
                 ..Default::default()
             };
-            gateway.record(&record.event(Outcome::Denied, record.elapsed_us(), Some(approval)))?;
+            gateway.record(&record.event(Outcome::Denied, record.elapsed_us(), Some(approval))).await?;
             return Err(GatewayError::ApprovalDenied {
                 request: String::new(),
                 approver: hold::GATEWAY.into(),
@@ -218,7 +218,7 @@ async fn hold<P: CallPort>(
     let request = held.request().id.clone();
     let pending = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };
     // If this cannot be recorded, dropping `held` withdraws the request.
-    gateway.record(&record.event(Outcome::Pending, record.elapsed_us(), Some(pending)))?;
+    gateway.record(&record.event(Outcome::Pending, record.elapsed_us(), Some(pending))).await?;
     tracing::info!(session = %port.session_id(), request = %request, server = %server, tool = %tool, "call held for approval");
 
     let ending = held.wait().await;
@@ -257,7 +257,7 @@ async fn hold<P: CallPort>(
             (Outcome::Cancelled, Err(GatewayError::InvalidRequest("the client cancelled the call".into())))
         }
     };
-    gateway.record(&record.event(outcome, 0, Some(approval)))?;
+    gateway.record(&record.event(outcome, 0, Some(approval))).await?;
     result
 }
 
@@ -280,10 +280,8 @@ async fn forward<P: CallPort>(
         _ => Outcome::UpstreamError,
     };
     // The decision is on record already; this one only says how it ended,
-    // and nothing waits on it.
-    if let Err(e) = gateway.record(&record.event(outcome, latency_us, None)) {
-        tracing::error!(server = %resolved.server, tool = %resolved.tool, "could not record how a call ended: {e}");
-    }
+    // and nothing waits on it (a failure to write it is logged by the sink).
+    gateway.record_detached(record.event(outcome, latency_us, None));
     answer
 }
 

@@ -3,46 +3,11 @@
 //! constructor, from the facts gathered as the call goes through the
 //! pipeline and the stage it has reached.
 
-use crate::audit::{digest_arguments, ApprovalAudit, AuditEvent};
+use crate::audit::{digest_arguments, ApprovalAudit, AuditEvent, Outcome};
 use crate::policy::{Decision, Verdict};
 use crate::protocol::ClientContext;
 use serde_json::Value;
 use std::time::Instant;
-
-/// How a stage of the pipeline ended for a call, as the audit log spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
-    /// Refused by policy (or never advertised): nothing reached the upstream.
-    Blocked,
-    /// Decided and on its way to the upstream.
-    Forwarded,
-    /// Held for a person.
-    Pending,
-    Approved,
-    Denied,
-    Timeout,
-    Cancelled,
-    /// The upstream answered with a result.
-    Completed,
-    /// The upstream answered with an error, or could not be reached in time.
-    UpstreamError,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Blocked => "blocked",
-            Outcome::Forwarded => "forwarded",
-            Outcome::Pending => "pending",
-            Outcome::Approved => "approved",
-            Outcome::Denied => "denied",
-            Outcome::Timeout => "timeout",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Completed => "completed",
-            Outcome::UpstreamError => "upstream_error",
-        }
-    }
-}
 
 /// What is known about a call so far. Starts with the caller and the name
 /// the client used; resolution and the decision fill in the rest.
@@ -147,7 +112,7 @@ impl CallRecord {
             client_version: self.client_version.clone(),
             server: self.server.clone(),
             tool: self.tool.clone(),
-            verdict: self.verdict.as_str().to_string(),
+            verdict: self.verdict,
             enforced: self.enforced,
             rule: self.rule.clone(),
             reason: self.reason.clone(),
@@ -155,7 +120,8 @@ impl CallRecord {
             constraint: self.constraint.clone(),
             args_digest: self.args_digest.clone(),
             latency_us,
-            outcome: Some(outcome.as_str().to_string()),
+            outcome: Some(outcome),
+            caller: Some(self.caller.clone()),
             approval,
         }
     }

@@ -48,6 +48,19 @@ fn records(path: &Path) -> Vec<Value> {
     std::fs::read_to_string(path).unwrap_or_default().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
+/// The audit records once there are `n` of them: how a call ended is
+/// written after the client has its answer, so it may still be on its way.
+async fn records_when(path: &Path, n: usize) -> Vec<Value> {
+    for _ in 0..500 {
+        let found = records(path);
+        if found.len() >= n {
+            return found;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("expected {n} audit records, have {:?}", records(path));
+}
+
 impl CallPort for FakePort {
     fn session_id(&self) -> &str {
         "s1"
@@ -132,7 +145,7 @@ async fn an_allowed_call_is_on_record_before_it_reaches_the_upstream_and_its_end
     assert_eq!(on_disk.len(), 1, "the decision was written before the call was forwarded");
     assert_eq!((on_disk[0]["outcome"].as_str(), on_disk[0]["rule"].as_str()), (Some("forwarded"), Some("echo-ok")));
     assert_eq!(on_disk[0]["server"], "demo");
-    let all = records(&audit);
+    let all = records_when(&audit, 2).await;
     assert_eq!(all.len(), 2);
     assert_eq!(all[1]["outcome"], "completed");
 }
@@ -207,7 +220,7 @@ async fn an_upstream_error_is_recorded_as_such() {
     port.answer = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32603, "message": "boom"}});
     let answer = run(&gw, &port, &context(json!({})), tools_call("demo__echo", json!({}))).await.unwrap();
     assert_eq!(answer["error"]["message"], "boom", "the upstream's error reaches the client as it was");
-    let all = records(&audit);
+    let all = records_when(&audit, 2).await;
     assert_eq!(all.iter().map(|r| r["outcome"].as_str().unwrap()).collect::<Vec<_>>(), ["forwarded", "upstream_error"]);
 }
 

@@ -2,7 +2,7 @@
 //! admin API calls the approval tests make.
 
 use super::client::{call, call_text, Client};
-use super::{audit_records, start_gateway, stdio_demo, TestGateway};
+use super::{audit_records, is_call_ending, start_gateway, stdio_demo, wait_for_audit, TestGateway};
 use rmcp::model::CallToolResult;
 use rmcp::ServiceError;
 use serde_json::{json, Value};
@@ -109,6 +109,18 @@ impl AdminGateway {
 
     pub fn audit_for(&self, tool: &str) -> Vec<Value> {
         audit_records(&self.gw.audit).into_iter().filter(|r| r["tool"] == tool).collect()
+    }
+
+    /// The last decision record for `tool`, once it is no longer the
+    /// record of a call still waiting: a withdrawal is recorded just after
+    /// the admin API stops listing the request.
+    pub async fn last_audit_for(&self, tool: &str) -> Value {
+        let records = wait_for_audit(&self.gw.audit, |records| {
+            let last = records.iter().rev().find(|r| r["tool"] == tool && !is_call_ending(r));
+            last.is_some_and(|r| r["outcome"] != "pending")
+        })
+        .await;
+        records.into_iter().rev().find(|r| r["tool"] == tool && !is_call_ending(r)).unwrap()
     }
 }
 

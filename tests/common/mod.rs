@@ -180,6 +180,20 @@ pub fn call_endings(path: &Path) -> Vec<serde_json::Value> {
     all_audit_records(path).into_iter().filter(is_call_ending).collect()
 }
 
+/// Every record of the audit file once `ready` holds for them. Records
+/// nothing waits on (how a call ended, a withdrawal) are written just after
+/// the client or the admin API sees the effect, so a test waits for them.
+pub async fn wait_for_audit(path: &Path, ready: impl Fn(&[serde_json::Value]) -> bool) -> Vec<serde_json::Value> {
+    for _ in 0..500 {
+        let records = all_audit_records(path);
+        if ready(&records) {
+            return records;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the audit file never held what the test waits for: {:#?}", all_audit_records(path));
+}
+
 pub fn hostile_bin() -> PathBuf {
     demo_bin().with_file_name("hostile_upstream")
 }
