@@ -5,6 +5,7 @@
 pub mod approval;
 pub mod browser;
 pub mod client;
+pub mod raw;
 
 use mcp_warden::config::GatewayConfig;
 use mcp_warden::gateway::Gateway;
