@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::client::{call, call_text, connect_stdio, mcp_error, tool_names};
+use common::binary::{warden_command, ServedGateway};
+use common::client::{call, call_text, connect, connect_stdio, mcp_error, tool_names};
 use common::*;
 use serde_json::json;
 use std::process::Command;
@@ -124,13 +125,10 @@ async fn stdio_front_answers_garbage_with_a_parse_error_on_stdout() {
     let root = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &stdio_demo("demo", root.path()), DEMO_POLICY);
-    let mut child = tokio::process::Command::new(warden_bin())
-        .args(["stdio", "--config"])
-        .arg(&config)
+    let mut child = warden_command("stdio", &config)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     use tokio::io::AsyncWriteExt;
@@ -167,27 +165,8 @@ async fn shipped_defaults_serve_a_protected_endpoint() {
         .replace("path = \"../audit.jsonl\"", "path = \"audit.jsonl\"");
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, config).unwrap();
-    let mut child = tokio::process::Command::new(warden_bin())
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some((_, url)) = line.split_once("serving MCP on ") {
-                return url.trim().to_string();
-            }
-        }
-        panic!("the gateway exited before serving");
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let client = common::client::connect(&url).await;
+    let gateway = ServedGateway::start(&config_path).await;
+    let client = connect(&gateway.mcp_url).await;
     let names = tool_names(&client).await;
     assert!(names.contains(&"demo__read_file".to_string()), "{names:?}");
     assert!(!names.iter().any(|n| n == "demo__run_command" || n == "demo__write_file"), "{names:?}");
@@ -202,5 +181,4 @@ async fn shipped_defaults_serve_a_protected_endpoint() {
     let err = mcp_error(client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err());
     assert_eq!(err.data.unwrap()["rule"], "demo-no-shell");
     client.cancel().await.unwrap();
-    let _ = child.kill().await;
 }
