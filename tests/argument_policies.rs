@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::client::{call, call_text, connect, Client, TestClient};
+use common::client::{call, call_text, connect, connect_stdio, mcp_error, Client};
 use common::*;
-use rmcp::transport::TokioChildProcess;
-use rmcp::{ServiceError, ServiceExt};
+use rmcp::ServiceError;
 use serde_json::{json, Value};
 
 const POLICY: &str = r#"
@@ -85,13 +84,9 @@ fn attacks() -> Vec<(&'static str, Value, &'static str, Option<&'static str>, &'
 }
 
 fn denial(err: ServiceError) -> Value {
-    match err {
-        ServiceError::McpError(e) => {
-            assert_eq!(e.code.0, -32010, "{}", e.message);
-            e.data.expect("a denial carries data")
-        }
-        other => panic!("expected a JSON-RPC error, got {other}"),
-    }
+    let e = mcp_error(err);
+    assert_eq!(e.code.0, -32010, "{}", e.message);
+    e.data.expect("a denial carries data")
 }
 
 async fn sent(client: &Client) -> String {
@@ -168,9 +163,7 @@ async fn argument_policies_hold_on_the_stdio_front() {
     let root = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &stdio_demo("demo", root.path()), POLICY);
-    let mut command = tokio::process::Command::new(warden_bin());
-    command.args(["stdio", "--config"]).arg(&config);
-    let client = TestClient::default().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let client = connect_stdio(&config).await;
     assert_attacks_refused(&client).await;
     assert_eq!(sent(&client).await, "");
     client.cancel().await.unwrap();

@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::client::{call, call_text, TestClient};
+use common::binary::{warden_command, ServedGateway};
+use common::client::{call, call_text, connect, connect_stdio, mcp_error, tool_names};
 use common::*;
-use rmcp::transport::TokioChildProcess;
-use rmcp::ServiceExt;
 use serde_json::json;
 use std::process::Command;
 use std::time::Duration;
@@ -111,17 +110,13 @@ async fn stdio_front_serves_a_real_client() {
     let root = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &stdio_demo("demo", root.path()), DEMO_POLICY);
-    let mut command = tokio::process::Command::new(warden_bin());
-    command.args(["stdio", "--config"]).arg(&config);
-    let client = TestClient::default().serve(TokioChildProcess::new(command).unwrap()).await.expect("stdio handshake");
-    let names = common::client::tool_names(&client).await;
+    let client = connect_stdio(&config).await;
+    let names = tool_names(&client).await;
     assert!(names.contains(&"demo__echo".to_string()) && !names.contains(&"demo__run_command".to_string()));
     assert_eq!(call_text(&client, "demo__echo", json!({"text": "via stdio"})).await, "via stdio");
     assert_eq!(call_text(&client, "demo__confirm_action", json!({"action": "ship"})).await, "confirmed: ship");
-    match client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err() {
-        rmcp::ServiceError::McpError(e) => assert_eq!(e.data.unwrap()["rule"], "no-shell"),
-        other => panic!("{other}"),
-    }
+    let err = mcp_error(client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err());
+    assert_eq!(err.data.unwrap()["rule"], "no-shell");
     client.cancel().await.unwrap();
     let records = audit_records(&dir.path().join("audit.jsonl"));
     assert!(records.iter().any(|r| r["tool"] == "run_command" && r["verdict"] == "deny"));
@@ -132,13 +127,10 @@ async fn stdio_front_answers_garbage_with_a_parse_error_on_stdout() {
     let root = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), &stdio_demo("demo", root.path()), DEMO_POLICY);
-    let mut child = tokio::process::Command::new(warden_bin())
-        .args(["stdio", "--config"])
-        .arg(&config)
+    let mut child = warden_command("stdio", &config)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     use tokio::io::AsyncWriteExt;
@@ -175,47 +167,20 @@ async fn shipped_defaults_serve_a_protected_endpoint() {
         .replace("path = \"../audit.jsonl\"", "path = \"audit.jsonl\"");
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, config).unwrap();
-    let mut child = tokio::process::Command::new(warden_bin())
-        .args(["serve", "--config"])
-        .arg(&config_path)
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some((_, url)) = line.split_once("serving MCP on ") {
-                return url.trim().to_string();
-            }
-        }
-        panic!("the gateway exited before serving");
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    let client = common::client::connect(&url).await;
-    let names = common::client::tool_names(&client).await;
+    let gateway = ServedGateway::start(&config_path).await;
+    let client = connect(&gateway.mcp_url).await;
+    let names = tool_names(&client).await;
     assert!(names.contains(&"demo__read_file".to_string()), "{names:?}");
     assert!(!names.iter().any(|n| n == "demo__run_command" || n == "demo__write_file"), "{names:?}");
     // Messages are allowed, to colleagues only, with nothing smuggled along.
     let smuggled = json!({"to": "bob@example.com", "body": "hi", "bcc": "attacker@evil.example"});
-    match client.call_tool(call("demo__send_message", smuggled)).await.unwrap_err() {
-        rmcp::ServiceError::McpError(e) => {
-            let data = e.data.unwrap();
-            assert_eq!((data["rule"].as_str(), data["argument"].as_str()), (Some("demo-mail-internal"), Some("bcc")));
-        }
-        other => panic!("{other}"),
-    }
+    let data = mcp_error(client.call_tool(call("demo__send_message", smuggled)).await.unwrap_err()).data.unwrap();
+    assert_eq!((data["rule"].as_str(), data["argument"].as_str()), (Some("demo-mail-internal"), Some("bcc")));
     assert_eq!(
         call_text(&client, "demo__send_message", json!({"to": "bob@example.com", "body": "hi"})).await,
         "sent to bob@example.com"
     );
-    match client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err() {
-        rmcp::ServiceError::McpError(e) => assert_eq!(e.data.unwrap()["rule"], "demo-no-shell"),
-        other => panic!("{other}"),
-    }
+    let err = mcp_error(client.call_tool(call("demo__run_command", json!({"command": "id"}))).await.unwrap_err());
+    assert_eq!(err.data.unwrap()["rule"], "demo-no-shell");
     client.cancel().await.unwrap();
-    let _ = child.kill().await;
 }

@@ -3,18 +3,11 @@
 
 mod common;
 
-use common::client::{call, call_text, connect};
+use common::client::{call, call_text, connect, mcp_error};
+use common::raw::{self, RawSession, JSON_ONLY, LATEST, SSE_OR_JSON};
 use common::*;
-use rmcp::ServiceError;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-
-fn mcp_error(err: ServiceError) -> rmcp::ErrorData {
-    match err {
-        ServiceError::McpError(e) => e,
-        other => panic!("expected a JSON-RPC error, got {other}"),
-    }
-}
 
 async fn hostile_gateway() -> (TestGateway, std::path::PathBuf) {
     let logdir = tempfile::tempdir().unwrap().keep();
@@ -22,46 +15,17 @@ async fn hostile_gateway() -> (TestGateway, std::path::PathBuf) {
     (start_gateway(&stdio_hostile("bad", &log), ALLOW_ALL).await, log)
 }
 
-async fn raw_session(url: &str) -> (reqwest::Client, String) {
-    let client = reqwest::Client::new();
-    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}});
-    let resp = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(init.to_string())
-        .send()
-        .await
-        .unwrap();
-    let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
-    (client, session)
-}
-
-async fn raw_call(client: &reqwest::Client, url: &str, session: &str, body: Value) -> Value {
-    let resp = client
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .header("mcp-session-id", session)
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    resp.json().await.unwrap()
-}
-
 #[tokio::test]
 async fn fields_no_sdk_knows_survive_in_both_directions() {
     let (gw, _) = hostile_gateway().await;
-    let (client, session) = raw_session(&gw.url).await;
-    let list = raw_call(&client, &gw.url, &session, json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).await;
+    let session = RawSession::open(&gw.url).await;
+    let list = session.json_answer(&json!({"jsonrpc":"2.0","id":1,"method":"tools/list"})).await;
     let echo = list["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == "bad__echo").unwrap().clone();
     assert_eq!(echo["execution"], json!({"taskSupport": "optional"}));
     assert_eq!(echo["x-vendor"]["risk"], "high");
     let call =
         json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"bad__echo","arguments":{"text":"t"}}});
-    let answer = raw_call(&client, &gw.url, &session, call).await;
+    let answer = session.json_answer(&call).await;
     assert_eq!(answer["result"]["x-extra"], json!({"kept": true}));
 }
 
@@ -132,20 +96,14 @@ async fn wait_for_log(log: &std::path::Path, needle: &str) -> String {
 #[tokio::test]
 async fn a_client_that_disconnects_mid_call_cancels_the_upstream_request() {
     let (gw, log) = hostile_gateway().await;
-    let (client, session) = raw_session(&gw.url).await;
+    let session = RawSession::open(&gw.url).await;
     let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"bad__hang","arguments":{}}});
-    let pending = client
-        .post(&gw.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-session-id", &session)
-        .body(call.to_string())
-        .send();
+    let pending = session.request(SSE_OR_JSON, call.to_string()).send();
     // The response headers arrive at once (SSE); dropping it hangs up.
     let resp = tokio::time::timeout(Duration::from_secs(3), pending).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     drop(resp);
-    drop(client);
+    drop(session);
     let seen = wait_for_log(&log, "notifications/cancelled").await;
     assert!(seen.contains("notifications/cancelled"), "{seen:?}");
     assert!(seen.contains("disconnected"), "{seen:?}");
@@ -167,27 +125,19 @@ async fn a_crash_affects_only_the_session_that_owns_the_upstream() {
 #[tokio::test]
 async fn an_oversized_batch_gets_one_precise_error() {
     let (gw, _) = hostile_gateway().await;
-    let (client, session) = raw_session(&gw.url).await;
+    let session = RawSession::open(&gw.url).await;
     let batch: Vec<Value> = (0..10_000).map(|i| json!({"jsonrpc":"2.0","id":i,"method":"ping"})).collect();
-    let resp = client
-        .post(&gw.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .header("mcp-session-id", &session)
-        .body(Value::Array(batch).to_string())
-        .send()
-        .await
-        .unwrap();
+    let resp = session.request(JSON_ONLY, Value::Array(batch).to_string()).send().await.unwrap();
     // 10,000 pings are ~400 KB: over this test's 64 KiB body cap. Either way
     // the client hears why, and the session goes on.
     assert!(resp.status() == 413 || resp.status() == 400, "{}", resp.status());
     let small: Vec<Value> = (0..1001).map(|i| json!({"jsonrpc":"2.0","id":i,"method":"ping"})).collect();
     let body = Value::Array(small).to_string();
     assert!(body.len() < 65536);
-    let answer = raw_call(&client, &gw.url, &session, serde_json::from_str(&body).unwrap()).await;
+    let answer = session.json_answer(&serde_json::from_str(&body).unwrap()).await;
     assert_eq!(answer["error"]["code"], -32600);
     assert!(answer["error"]["message"].as_str().unwrap().contains("1 to 1000"), "{answer}");
-    let ping = raw_call(&client, &gw.url, &session, json!({"jsonrpc":"2.0","id":1,"method":"ping"})).await;
+    let ping = session.json_answer(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})).await;
     assert_eq!(ping["result"], json!({}));
 }
 
@@ -205,19 +155,14 @@ async fn a_thousand_concurrent_sessions_all_get_answers() {
     let runs = (0..1000).map(|i| {
         let (client, url) = (client.clone(), gw.url.clone());
         async move {
-            let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-                "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"many","version":"0"}}});
-            let resp = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("accept", "application/json")
-                .body(init.to_string())
-                .send()
-                .await
-                .map_err(|e| e.to_string())?;
+            // Not a RawSession each: its asserts would stop the test at the
+            // first failure, where this one counts how many of the 1000 failed.
+            let init = raw::initialize(LATEST).to_string();
+            let resp = raw::request(&client, &url, None, JSON_ONLY, init).send().await.map_err(|e| e.to_string())?;
             let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
             let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"remote__echo","arguments":{"text":format!("s{i}")}}});
-            let answer = raw_call(&client, &url, &session, call).await;
+            let answer = raw::request(&client, &url, Some(&session), JSON_ONLY, call.to_string());
+            let answer: Value = answer.send().await.unwrap().json().await.unwrap();
             match answer["result"]["content"][0]["text"].as_str() {
                 Some(text) if text == format!("s{i}") => Ok(()),
                 _ => Err(answer.to_string()),

@@ -3,49 +3,26 @@
 
 mod common;
 
+use common::raw::{self, messages, RawSession, SseNext, JSON_ONLY, SSE_OR_JSON};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use std::time::Duration;
 
-const ACCEPT: &str = "application/json, text/event-stream";
-
+/// A version older than the latest: the gateway must answer with the one
+/// the client asked for.
 fn init_body() -> Value {
-    json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
-        "protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}})
+    raw::initialize("2025-06-18")
 }
 
-async fn post(url: &str, session: Option<&str>, body: impl Into<reqwest::Body>) -> reqwest::Response {
-    let mut req =
-        reqwest::Client::new().post(url).header("content-type", "application/json").header("accept", ACCEPT).body(body);
-    if let Some(session) = session {
-        req = req.header("mcp-session-id", session);
-    }
-    req.send().await.unwrap()
-}
-
-async fn open_session(url: &str) -> String {
-    let resp = post(url, None, init_body().to_string()).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
-    let body: Value = resp.json().await.unwrap();
-    assert_eq!(body["result"]["protocolVersion"], "2025-06-18");
-    let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string();
-    assert_eq!(post(url, Some(&session), note).await.status(), StatusCode::ACCEPTED);
+async fn open_session(url: &str) -> RawSession {
+    let session = RawSession::open_with(url, &init_body()).await;
+    assert_eq!(session.init_answer["result"]["protocolVersion"], "2025-06-18");
     session
 }
 
-/// The JSON-RPC messages of an SSE or JSON response body.
-async fn messages(resp: reqwest::Response) -> Vec<Value> {
-    let is_sse = resp.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream");
-    let text = resp.text().await.unwrap();
-    if !is_sse {
-        return vec![serde_json::from_str(&text).unwrap()];
-    }
-    text.lines().filter_map(|l| l.strip_prefix("data:")).map(|d| serde_json::from_str(d.trim()).unwrap()).collect()
-}
-
-async fn ping(url: &str, session: &str, id: i64) -> Value {
-    let resp = post(url, Some(session), json!({"jsonrpc":"2.0","id":id,"method":"ping"}).to_string()).await;
+async fn ping(session: &RawSession, id: i64) -> Value {
+    let resp = session.post(json!({"jsonrpc":"2.0","id":id,"method":"ping"}).to_string()).await;
     assert_eq!(resp.status(), StatusCode::OK);
     messages(resp).await.pop().unwrap()
 }
@@ -58,7 +35,7 @@ async fn gateway() -> (TestGateway, tempfile::TempDir) {
 #[tokio::test]
 async fn session_ids_are_random_128_bit_values() {
     let (gw, _root) = gateway().await;
-    let (a, b) = (open_session(&gw.url).await, open_session(&gw.url).await);
+    let (a, b) = (open_session(&gw.url).await.id, open_session(&gw.url).await.id);
     assert_eq!(a.len(), 32);
     assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
     assert_ne!(a, b);
@@ -68,18 +45,18 @@ async fn session_ids_are_random_128_bit_values() {
 async fn malformed_json_gets_a_parse_error_and_the_session_survives() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;
-    let resp = post(&gw.url, Some(&session), "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":").await;
+    let resp = session.post("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":").await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32700);
     assert_eq!(body["id"], Value::Null);
     // Not JSON-RPC at all: invalid request, with the id echoed.
-    let resp = post(&gw.url, Some(&session), json!({"id": 3, "method": "ping"}).to_string()).await;
+    let resp = session.post(json!({"id": 3, "method": "ping"}).to_string()).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], -32600);
     assert_eq!(body["id"], 3);
-    assert_eq!(ping(&gw.url, &session, 4).await["result"], json!({}));
+    assert_eq!(ping(&session, 4).await["result"], json!({}));
 }
 
 #[tokio::test]
@@ -87,9 +64,9 @@ async fn oversized_body_is_refused_with_413() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;
     let huge = json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"demo__echo","arguments":{"text":"x".repeat(70_000)}}});
-    let resp = post(&gw.url, Some(&session), huge.to_string()).await;
+    let resp = session.post(huge.to_string()).await;
     assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(ping(&gw.url, &session, 6).await["result"], json!({}));
+    assert_eq!(ping(&session, 6).await["result"], json!({}));
 }
 
 #[tokio::test]
@@ -97,11 +74,7 @@ async fn foreign_origin_and_rebinding_host_are_refused_with_403() {
     let (gw, _root) = gateway().await;
     let client = reqwest::Client::new();
     let send = |origin: Option<&'static str>, host: Option<&'static str>| {
-        let mut req = client
-            .post(&gw.url)
-            .header("content-type", "application/json")
-            .header("accept", ACCEPT)
-            .body(init_body().to_string());
+        let mut req = raw::request(&client, &gw.url, None, SSE_OR_JSON, init_body().to_string());
         if let Some(origin) = origin {
             req = req.header("origin", origin);
         }
@@ -120,10 +93,11 @@ async fn foreign_origin_and_rebinding_host_are_refused_with_403() {
 #[tokio::test]
 async fn unknown_session_is_404_and_missing_session_is_400() {
     let (gw, _root) = gateway().await;
+    let http = reqwest::Client::new();
     let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string();
-    let resp = post(&gw.url, Some("00000000000000000000000000000000"), ping.clone()).await;
+    let resp = raw::post(&http, &gw.url, Some("00000000000000000000000000000000"), ping.clone()).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
-    let resp = post(&gw.url, None, ping).await;
+    let resp = raw::post(&http, &gw.url, None, ping).await;
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
 }
 
@@ -131,10 +105,8 @@ async fn unknown_session_is_404_and_missing_session_is_400() {
 async fn delete_ends_the_session() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;
-    let client = reqwest::Client::new();
-    let resp = client.delete(&gw.url).header("mcp-session-id", &session).send().await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    let resp = post(&gw.url, Some(&session), json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string()).await;
+    assert_eq!(session.delete().await.status(), StatusCode::OK);
+    let resp = session.post(json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string()).await;
     assert_eq!(resp.status(), StatusCode::NOT_FOUND);
 }
 
@@ -142,16 +114,8 @@ async fn delete_ends_the_session() {
 async fn unsupported_protocol_version_header_is_400() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;
-    let resp = reqwest::Client::new()
-        .post(&gw.url)
-        .header("content-type", "application/json")
-        .header("accept", ACCEPT)
-        .header("mcp-session-id", &session)
-        .header("mcp-protocol-version", "1999-01-01")
-        .body(json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let ping = json!({"jsonrpc":"2.0","id":1,"method":"ping"}).to_string();
+    let resp = session.request(SSE_OR_JSON, ping).header("mcp-protocol-version", "1999-01-01").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("1999-01-01"));
@@ -171,15 +135,9 @@ async fn wrong_content_type_and_method_are_refused() {
 async fn json_only_clients_get_a_json_answer() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;
-    let resp = reqwest::Client::new()
-        .post(&gw.url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .header("mcp-session-id", &session)
-        .body(json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"demo__echo","arguments":{"text":"j"}}}).to_string())
-        .send()
-        .await
-        .unwrap();
+    let call =
+        json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"demo__echo","arguments":{"text":"j"}}});
+    let resp = session.request(JSON_ONLY, call.to_string()).send().await.unwrap();
     assert_eq!(resp.headers()["content-type"], "application/json");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["id"], 9);
@@ -188,48 +146,28 @@ async fn json_only_clients_get_a_json_answer() {
 
 #[tokio::test]
 async fn a_json_only_client_gets_requests_for_it_on_the_get_stream_and_its_call_completes() {
-    use futures::StreamExt;
     let (gw, _root) = gateway().await;
     let mut init = init_body();
     init["params"]["capabilities"] = json!({"elicitation": {}});
-    let resp = post(&gw.url, None, init.to_string()).await;
-    let session = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
-    let note = json!({"jsonrpc":"2.0","method":"notifications/initialized"}).to_string();
-    assert_eq!(post(&gw.url, Some(&session), note).await.status(), StatusCode::ACCEPTED);
-    let client = reqwest::Client::new();
-    let stream = client.get(&gw.url).header("accept", "text/event-stream").header("mcp-session-id", &session).send();
-    let mut stream = stream.await.unwrap().bytes_stream();
+    let session = RawSession::open_with(&gw.url, &init).await;
+    let mut stream = session.get_stream().await;
 
     let call = json!({"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"demo__confirm_action","arguments":{"action":"rotate keys"}}});
-    let answer = tokio::spawn(
-        client
-            .post(&gw.url)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .header("mcp-session-id", &session)
-            .body(call.to_string())
-            .send(),
-    );
+    let answer = tokio::spawn(session.request(JSON_ONLY, call.to_string()).send());
     // The upstream's elicitation arrives on the GET stream, not lost in the JSON answer.
-    let mut seen = String::new();
-    let request = loop {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
-            .await
-            .expect("the elicitation reaches the GET stream")
-            .unwrap()
-            .unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-        let found = seen
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
-            .find(|m| m["method"] == "elicitation/create");
-        if let Some(found) = found {
-            break found;
+    let request = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.next().await {
+                SseNext::Message(msg) if msg["method"] == "elicitation/create" => return msg,
+                SseNext::Message(_) => {}
+                SseNext::End | SseNext::Broken(_) => panic!("the GET stream ended before the elicitation"),
+            }
         }
-    };
+    })
+    .await
+    .expect("the elicitation reaches the GET stream");
     let reply = json!({"jsonrpc":"2.0","id":request["id"],"result":{"action":"accept","content":{"confirm":true}}});
-    assert_eq!(post(&gw.url, Some(&session), reply.to_string()).await.status(), StatusCode::ACCEPTED);
+    assert_eq!(session.post(reply.to_string()).await.status(), StatusCode::ACCEPTED);
     let resp = answer.await.unwrap().unwrap();
     assert_eq!(resp.headers()["content-type"], "application/json");
     let body: Value = resp.json().await.unwrap();
@@ -241,7 +179,7 @@ async fn a_json_only_client_gets_requests_for_it_on_the_get_stream_and_its_call_
 async fn unknown_fields_survive_the_relay() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;
-    let resp = post(&gw.url, Some(&session), json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string()).await;
+    let resp = session.post(json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}).to_string()).await;
     let list = messages(resp).await.pop().unwrap();
     let echo = list["result"]["tools"].as_array().unwrap().iter().find(|t| t["name"] == "demo__echo").unwrap().clone();
     // Whatever the upstream declared beyond name comes through: schema and
@@ -259,7 +197,7 @@ async fn a_batch_is_answered_as_an_array() {
         {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"demo__run_command","arguments":{"command":"id"}}},
         {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":"x","progress":1}}
     ]);
-    let resp = post(&gw.url, Some(&session), batch.to_string()).await;
+    let resp = session.post(batch.to_string()).await;
     let answers: Vec<Value> = resp.json().await.unwrap();
     assert_eq!(answers.len(), 2);
     let denied = answers.iter().find(|a| a["id"] == 2).unwrap();
@@ -270,8 +208,8 @@ async fn a_batch_is_answered_as_an_array() {
 async fn a_second_get_stream_is_a_conflict() {
     let (gw, _root) = gateway().await;
     let session = open_session(&gw.url).await;
-    let client = reqwest::Client::new();
-    let get = || client.get(&gw.url).header("accept", "text/event-stream").header("mcp-session-id", &session).send();
+    let get =
+        || session.http.get(&gw.url).header("accept", "text/event-stream").header("mcp-session-id", &session.id).send();
     let first = get().await.unwrap();
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(get().await.unwrap().status(), StatusCode::CONFLICT);
@@ -283,7 +221,7 @@ async fn a_second_get_stream_is_a_conflict() {
         if reopened == StatusCode::OK {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(reopened, StatusCode::OK);
 }

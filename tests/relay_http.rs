@@ -3,18 +3,10 @@
 
 mod common;
 
-use common::client::{call, call_text, connect, text_of, tool_names};
+use common::client::{call, call_text, connect, mcp_error, text_of, tool_names};
 use common::*;
-use rmcp::ServiceError;
 use serde_json::json;
 use std::time::Duration;
-
-fn mcp_error(err: ServiceError) -> rmcp::ErrorData {
-    match err {
-        ServiceError::McpError(e) => e,
-        other => panic!("expected a JSON-RPC error, got {other}"),
-    }
-}
 
 #[tokio::test]
 async fn tools_list_is_namespaced_and_filtered_by_policy() {

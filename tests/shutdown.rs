@@ -5,229 +5,40 @@
 
 mod common;
 
+use common::binary::{send_signal, warden_command, Log, ServedGateway};
+use common::raw::{RawSession, Sse, SseNext, JSON_ONLY};
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// What the exit may take beyond the drain deadline: the cut-off errors'
 /// grace, the runtime's shutdown and the process exit, on a busy machine.
 const EXIT_MARGIN: Duration = Duration::from_millis(1500);
-/// A test SSE buffer never needs more than this.
-const MAX_SSE_BUFFER: usize = 1 << 20;
 const ADMIN_TOKEN: &str = "shutdown-test-admin-token-0123456789";
 
 /// A config for the demo upstream with the given drain deadline; `extra`
 /// is appended (an `[admin]` section, say).
 fn config(dir: &Path, root: &Path, drain: &str, extra: &str) -> PathBuf {
-    let path = write_config(dir, &format!("{}{extra}", stdio_demo("demo", root)), DEMO_POLICY);
-    let text = std::fs::read_to_string(&path)
-        .unwrap()
-        .replace("max_body_bytes = 65536\n", &format!("max_body_bytes = 65536\ndrain_timeout = \"{drain}\"\n"));
-    std::fs::write(&path, text).unwrap();
-    path
+    let upstreams = format!("{}{extra}", stdio_demo("demo", root));
+    let drain = format!("drain_timeout = \"{drain}\"");
+    write_config_with(dir, &upstreams, DEMO_POLICY, &drain, DEFAULT_RELAY)
 }
 
-fn send_signal(child: &tokio::process::Child, signal: &str) {
-    let pid = child.id().expect("the gateway is running").to_string();
-    let status = Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap();
-    assert!(status.success(), "kill -{signal} {pid}");
+/// `mcp-warden serve` on `config`, with the admin token its `env:` names.
+async fn serve(config: &Path) -> ServedGateway {
+    ServedGateway::start_with_env(config, &[("SHUTDOWN_TEST_ADMIN_TOKEN", ADMIN_TOKEN)]).await
 }
 
-/// Lines the gateway logged so far, read from its stderr as they come.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<String>>>);
-
-impl Log {
-    fn follow(&self, stderr: impl tokio::io::AsyncRead + Unpin + Send + 'static) {
-        let log = self.clone();
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                log.0.lock().unwrap().push(line);
-            }
-        });
-    }
-
-    /// The first line containing `needle`, waiting up to 30 s for it.
-    async fn wait_for(&self, needle: &str) -> String {
-        let found = tokio::time::timeout(Duration::from_secs(30), async {
-            loop {
-                if let Some(line) = self.0.lock().unwrap().iter().find(|l| l.contains(needle)) {
-                    return line.clone();
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        })
-        .await;
-        found.unwrap_or_else(|_| panic!("the gateway never logged {needle:?}; it logged {:?}", self.0.lock().unwrap()))
-    }
-
-    /// The text after `needle` on the first line containing it.
-    async fn after(&self, needle: &str) -> String {
-        self.wait_for(needle).await.split_once(needle).unwrap().1.trim().to_string()
-    }
-}
-
-/// `mcp-warden serve` as a child process, with the URLs it reported.
-struct Served {
-    child: tokio::process::Child,
-    log: Log,
-    mcp: String,
-}
-
-async fn serve(config: &Path) -> Served {
-    let mut child = tokio::process::Command::new(warden_bin())
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .env("SHUTDOWN_TEST_ADMIN_TOKEN", ADMIN_TOKEN)
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let log = Log::default();
-    log.follow(child.stderr.take().unwrap());
-    let mcp = log.after("serving MCP on ").await;
-    Served { child, log, mcp }
-}
-
-impl Served {
-    /// Waits for the exit, at most `limit` after `since`; its status and when it came.
-    async fn exit_within(&mut self, since: Instant, limit: Duration) -> (std::process::ExitStatus, Duration) {
-        let waited = tokio::time::timeout(limit.saturating_sub(since.elapsed()), self.child.wait()).await;
-        match waited {
-            Ok(status) => (status.unwrap(), since.elapsed()),
-            Err(_) => {
-                let _ = self.child.kill().await;
-                panic!(
-                    "the gateway was still running {limit:?} after the signal; it logged {:?}",
-                    self.log.0.lock().unwrap()
-                )
-            }
-        }
-    }
-}
-
-/// One MCP session over raw HTTP, as a client would hold it.
-struct Session {
-    http: reqwest::Client,
-    url: String,
-    id: String,
-}
-
-impl Session {
-    async fn open(url: &str) -> Session {
-        let http = reqwest::Client::new();
-        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-            "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"shutdown-test","version":"0"}}});
-        let answer = post(&http, url, None, &init).await;
-        assert_eq!(answer.status(), 200);
-        let id = answer.headers()["mcp-session-id"].to_str().unwrap().to_string();
-        let session = Session { http, url: url.to_string(), id };
-        let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
-        assert_eq!(post(&session.http, url, Some(&session.id), &initialized).await.status(), 202);
-        session
-    }
-
-    /// Opens the session's GET stream; it stays open until the server ends it.
-    async fn get_stream(&self) -> Sse {
-        let response = self
-            .http
-            .get(&self.url)
-            .header("accept", "text/event-stream")
-            .header("mcp-session-id", &self.id)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200, "the GET stream opens");
-        Sse::new(response)
-    }
-
-    /// Starts a `slow_count` call that reports progress; its SSE answer.
-    async fn slow_count(&self, id: u64, steps: u32, delay_ms: u64) -> Sse {
-        let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
-            "name":"demo__slow_count","arguments":{"steps":steps,"delay_ms":delay_ms},
-            "_meta":{"progressToken":format!("p{id}")}}});
-        let response = post(&self.http, &self.url, Some(&self.id), &call).await;
-        assert_eq!(response.status(), 200);
-        Sse::new(response)
-    }
-}
-
-async fn post(http: &reqwest::Client, url: &str, session: Option<&str>, body: &Value) -> reqwest::Response {
-    let mut request = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string());
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    request.send().await.unwrap()
-}
-
-/// Reads an SSE response one message at a time.
-struct Sse {
-    response: reqwest::Response,
-    buffer: String,
-}
-
-enum Next {
-    Message(Value),
-    /// The server ended the stream cleanly.
-    End,
-    /// The connection broke mid-stream.
-    Broken(String),
-}
-
-impl Sse {
-    fn new(response: reqwest::Response) -> Sse {
-        Sse { response, buffer: String::new() }
-    }
-
-    async fn next(&mut self) -> Next {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let event: String = self.buffer.drain(..end + 2).collect();
-                let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
-                if !data.is_empty() {
-                    return Next::Message(serde_json::from_str(&data.join("\n")).expect("SSE data is JSON"));
-                }
-                continue;
-            }
-            match self.response.chunk().await {
-                Ok(Some(chunk)) => {
-                    self.buffer.push_str(&String::from_utf8_lossy(&chunk));
-                    assert!(self.buffer.len() < MAX_SSE_BUFFER, "an SSE event without end");
-                }
-                Ok(None) => return Next::End,
-                Err(e) => return Next::Broken(e.to_string()),
-            }
-        }
-    }
-
-    async fn message(&mut self) -> Value {
-        match tokio::time::timeout(Duration::from_secs(30), self.next()).await.expect("a message within 30 s") {
-            Next::Message(msg) => msg,
-            Next::End => panic!("the stream ended before the next message"),
-            Next::Broken(e) => panic!("the stream broke before the next message: {e}"),
-        }
-    }
-
-    /// Everything left on the stream, and how it ended.
-    async fn rest(mut self) -> (Vec<Value>, Next) {
-        let mut messages = Vec::new();
-        loop {
-            match self.next().await {
-                Next::Message(msg) => messages.push(msg),
-                end => return (messages, end),
-            }
-        }
-    }
+/// Starts a `slow_count` call that reports progress; its SSE answer.
+async fn slow_count(session: &RawSession, id: u64, steps: u32, delay_ms: u64) -> Sse {
+    let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
+        "name":"demo__slow_count","arguments":{"steps":steps,"delay_ms":delay_ms},
+        "_meta":{"progressToken":format!("p{id}")}}});
+    let response = session.post(call.to_string()).await;
+    assert_eq!(response.status(), 200);
+    Sse::new(response)
 }
 
 fn is_progress(msg: &Value) -> bool {
@@ -261,14 +72,14 @@ async fn assert_no_process_mentions(path: &Path) {
 async fn drains_with_a_get_stream_open(signal: &str) {
     let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut gateway = serve(&config(dir.path(), root.path(), "5s", "")).await;
-    let session = Session::open(&gateway.mcp).await;
+    let session = RawSession::open(&gateway.mcp_url).await;
     let get = session.get_stream().await;
     let get_ended = tokio::spawn(async move { get.rest().await.1 });
-    let mut call = session.slow_count(1, 4, 250).await;
+    let mut call = slow_count(&session, 1, 4, 250).await;
     assert!(is_progress(&call.message().await), "the call is in flight at the upstream");
 
     let signalled = Instant::now();
-    send_signal(&gateway.child, signal);
+    gateway.send_signal(signal);
     let (status, elapsed) = gateway.exit_within(signalled, Duration::from_secs(5) + EXIT_MARGIN).await;
     assert!(status.success(), "{signal} is a clean shutdown: {status}");
     assert!(elapsed < Duration::from_secs(5), "the exit waited for the deadline: {elapsed:?}");
@@ -276,9 +87,9 @@ async fn drains_with_a_get_stream_open(signal: &str) {
     let (messages, end) = call.rest().await;
     let answer = messages.iter().find(|m| m["id"] == 1).expect("the call in flight was answered");
     assert_eq!(answer["result"]["content"][0]["text"], "counted 4", "{answer}");
-    assert!(matches!(end, Next::End), "the answer's stream ended cleanly");
+    assert!(matches!(end, SseNext::End), "the answer's stream ended cleanly");
     let get_end = tokio::time::timeout(Duration::from_secs(2), get_ended).await.expect("the GET stream ended").unwrap();
-    assert!(matches!(get_end, Next::End), "the GET stream was ended by the server, not cut");
+    assert!(matches!(get_end, SseNext::End), "the GET stream was ended by the server, not cut");
     gateway.log.wait_for("shutting down: 1 request(s) in flight, waiting up to 5s").await;
     gateway.log.wait_for("drained in").await;
     assert_no_process_mentions(root.path()).await;
@@ -298,19 +109,17 @@ async fn sigterm_stops_serve_while_a_client_holds_a_get_stream_and_answers_the_c
 async fn a_call_longer_than_the_drain_deadline_gets_an_error_and_holds_the_exit_no_longer() {
     let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut gateway = serve(&config(dir.path(), root.path(), "2s", "")).await;
-    let session = Session::open(&gateway.mcp).await;
+    let session = RawSession::open(&gateway.mcp_url).await;
     let _get = session.get_stream().await;
-    let mut call = session.slow_count(7, 50, 200).await;
+    let mut call = slow_count(&session, 7, 50, 200).await;
     assert!(is_progress(&call.message().await), "the call is in flight at the upstream");
     // A client that accepts only JSON waits on the answer itself.
     let json_only = tokio::spawn({
-        let (http, url, id) = (session.http.clone(), session.url.clone(), session.id.clone());
         let call = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{
             "name":"demo__slow_count","arguments":{"steps":50,"delay_ms":200}}});
+        let request = session.request(JSON_ONLY, call.to_string());
         async move {
-            let request =
-                http.post(url).header("content-type", "application/json").header("accept", "application/json");
-            let answer = request.header("mcp-session-id", id).body(call.to_string()).send().await.unwrap();
+            let answer = request.send().await.unwrap();
             (answer.status(), answer.json::<Value>().await.unwrap())
         }
     });
@@ -324,9 +133,9 @@ async fn a_call_longer_than_the_drain_deadline_gets_an_error_and_holds_the_exit_
     audited.await.expect("the JSON-only call is audited and forwarded");
 
     let signalled = Instant::now();
-    send_signal(&gateway.child, "INT");
+    gateway.send_signal("INT");
     gateway.log.wait_for("shutting down: 2 request(s) in flight").await;
-    let address = gateway.mcp.trim_start_matches("http://").split('/').next().unwrap().to_string();
+    let address = gateway.mcp_url.trim_start_matches("http://").split('/').next().unwrap().to_string();
     assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "no new connection is accepted while draining");
 
     let (status, elapsed) = gateway.exit_within(signalled, Duration::from_secs(2) + EXIT_MARGIN).await;
@@ -348,14 +157,14 @@ async fn a_call_longer_than_the_drain_deadline_gets_an_error_and_holds_the_exit_
 async fn a_second_sigint_during_the_drain_exits_at_once() {
     let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut gateway = serve(&config(dir.path(), root.path(), "60s", "")).await;
-    let session = Session::open(&gateway.mcp).await;
-    let mut call = session.slow_count(3, 50, 200).await;
+    let session = RawSession::open(&gateway.mcp_url).await;
+    let mut call = slow_count(&session, 3, 50, 200).await;
     assert!(is_progress(&call.message().await), "the call is in flight at the upstream");
 
-    send_signal(&gateway.child, "INT");
+    gateway.send_signal("INT");
     gateway.log.wait_for("shutting down: 1 request(s) in flight, waiting up to 1m").await;
     let second = Instant::now();
-    send_signal(&gateway.child, "INT");
+    gateway.send_signal("INT");
     let (status, elapsed) = gateway.exit_within(second, EXIT_MARGIN).await;
     assert!(status.success(), "{status}");
     assert!(elapsed < EXIT_MARGIN, "{elapsed:?}");
@@ -368,15 +177,15 @@ async fn the_admin_listener_stops_accepting_as_the_drain_starts_and_is_closed_af
     let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let admin = "[admin]\nlisten = \"127.0.0.1:0\"\ntoken = \"env:SHUTDOWN_TEST_ADMIN_TOKEN\"\n";
     let mut gateway = serve(&config(dir.path(), root.path(), "2s", admin)).await;
-    let api = gateway.log.after("serving the admin API on ").await;
+    let api = gateway.admin_url.clone().expect("the gateway reported its admin listener");
     let pending = reqwest::Client::new().get(format!("{api}/approvals")).bearer_auth(ADMIN_TOKEN).send().await.unwrap();
     assert_eq!(pending.status(), 200, "the admin API answers before the signal");
-    let session = Session::open(&gateway.mcp).await;
-    let mut call = session.slow_count(1, 50, 200).await;
+    let session = RawSession::open(&gateway.mcp_url).await;
+    let mut call = slow_count(&session, 1, 50, 200).await;
     assert!(is_progress(&call.message().await), "a call keeps the gateway draining");
 
     let signalled = Instant::now();
-    send_signal(&gateway.child, "TERM");
+    gateway.send_signal("TERM");
     gateway.log.wait_for("shutting down: 1 request(s) in flight").await;
     let address = api.trim_start_matches("http://").split('/').next().unwrap().to_string();
     assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "the admin listener closed with the drain");
@@ -395,14 +204,10 @@ struct Stdio {
 
 impl Stdio {
     async fn start(config: &Path) -> Stdio {
-        let mut child = tokio::process::Command::new(warden_bin())
-            .args(["stdio", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
+        let mut child = warden_command("stdio", config)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .unwrap();
         let log = Log::default();
@@ -455,7 +260,7 @@ async fn stdio_on_sigterm_answers_the_call_in_flight_and_exits_0_with_stdin_stil
     stdio.slow_count(1, 4, 250).await;
 
     let signalled = Instant::now();
-    send_signal(&stdio.child, "TERM");
+    send_signal(stdio.child.id().expect("the gateway is running"), "TERM");
     let messages = stdio.rest().await;
     let answer = messages.iter().find(|m| m["id"] == 1).expect("the call in flight was answered on stdout");
     assert_eq!(answer["result"]["content"][0]["text"], "counted 4", "{answer}");
@@ -473,7 +278,7 @@ async fn stdio_on_sigint_ends_a_call_longer_than_the_deadline_with_an_error() {
     stdio.slow_count(9, 50, 200).await;
 
     let signalled = Instant::now();
-    send_signal(&stdio.child, "INT");
+    send_signal(stdio.child.id().expect("the gateway is running"), "INT");
     let messages = stdio.rest().await;
     let error = messages.iter().find(|m| m["id"] == 9).expect("the cut-off call is told why on stdout");
     assert!(error["error"]["message"].as_str().unwrap().contains("shut down"), "{error}");

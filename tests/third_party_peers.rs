@@ -10,9 +10,8 @@
 
 mod common;
 
-use common::client::{call, call_text, connect, tool_names};
+use common::client::{call, call_text, connect, mcp_error, tool_names};
 use common::*;
-use rmcp::ServiceError;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -435,13 +434,6 @@ fn filesystem_upstream(dir: &Path) -> String {
         filesystem_server_entry().display().to_string(),
         dir.display().to_string()
     )
-}
-
-fn mcp_error(err: ServiceError) -> rmcp::ErrorData {
-    match err {
-        ServiceError::McpError(e) => e,
-        other => panic!("expected a JSON-RPC error, got {other}"),
-    }
 }
 
 #[tokio::test]

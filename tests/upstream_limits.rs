@@ -9,104 +9,31 @@ mod common;
 use axum::body::{Body, Bytes};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use common::{stdio_demo, ALLOW_ALL};
+use common::binary::ServedGateway;
+use common::raw::RawSession;
+use common::{stdio_demo, write_config_with, ALLOW_ALL};
 use futures::StreamExt;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::AsyncBufReadExt;
 
 const MIB: u64 = 1024 * 1024;
 
-/// A real gateway process, killed when dropped.
-struct Served {
-    child: tokio::process::Child,
-    url: String,
+/// `mcp-warden serve` on a config with `relay` lines in `[relay]` and
+/// `upstreams` after it, under a policy that allows everything.
+async fn serve(dir: &Path, relay: &str, upstreams: &str) -> ServedGateway {
+    ServedGateway::start(&write_config_with(dir, upstreams, ALLOW_ALL, "", relay)).await
 }
 
-impl Served {
-    fn pid(&self) -> u32 {
-        self.child.id().expect("the gateway is running")
-    }
-}
-
-/// Writes a config with `relay` lines in `[relay]` and `upstreams` after
-/// it, starts `mcp-warden serve` on it and reads the address it bound.
-async fn serve(dir: &Path, relay: &str, upstreams: &str) -> Served {
-    std::fs::write(dir.join("policy.toml"), ALLOW_ALL).unwrap();
-    let config = format!(
-        "policies = [\"policy.toml\"]\n[listen]\nhttp = \"127.0.0.1:0\"\n[relay]\n{relay}\n[audit]\npath = \"audit.jsonl\"\n{upstreams}"
-    );
-    let path = dir.join("gateway.toml");
-    std::fs::write(&path, config).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some((_, url)) = line.split_once("serving MCP on ") {
-                return url.trim().to_string();
-            }
-        }
-        panic!("the gateway exited before listening");
-    })
-    .await
-    .expect("the gateway listens within 30s");
-    // Keep reading, or a full pipe would stall the gateway's logging.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Served { child, url }
-}
-
-/// A client session on the gateway, spoken to in raw JSON-RPC.
-struct Session {
-    http: reqwest::Client,
-    url: String,
-    id: String,
-}
-
-impl Session {
-    async fn open(url: &str) -> Session {
-        let http = reqwest::Client::new();
-        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-            "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"limits","version":"0"}}});
-        let resp = post(&http, url, None, &init).await;
-        assert_eq!(resp.status(), 200);
-        let id = resp.headers()["mcp-session-id"].to_str().unwrap().to_string();
-        let session = Session { http, url: url.to_string(), id };
-        let initialized = json!({"jsonrpc":"2.0","method":"notifications/initialized"});
-        post(&session.http, url, Some(&session.id), &initialized).await;
-        session
-    }
-
-    async fn call(&self, tool: &str, arguments: Value) -> Value {
-        let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":arguments}});
-        post(&self.http, &self.url, Some(&self.id), &call).await.json().await.unwrap()
-    }
-
-    async fn close(self) {
-        let resp = self.http.delete(&self.url).header("mcp-session-id", &self.id).send().await.unwrap();
-        assert_eq!(resp.status(), 200);
-    }
-}
-
-async fn post(http: &reqwest::Client, url: &str, session: Option<&str>, body: &Value) -> reqwest::Response {
-    let mut req = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json")
-        .body(body.to_string());
-    if let Some(session) = session {
-        req = req.header("mcp-session-id", session);
-    }
-    req.send().await.unwrap()
+/// A `tools/call` of `tool`, answered as JSON.
+async fn call_tool(session: &RawSession, tool: &str, arguments: Value) -> Value {
+    session
+        .json_answer(
+            &json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":tool,"arguments":arguments}}),
+        )
+        .await
 }
 
 fn echoed(answer: &Value) -> Option<&str> {
@@ -222,10 +149,10 @@ async fn an_endless_sse_event_is_cut_at_the_message_cap_and_the_gateway_stays_sm
     )
     .await;
     let pid = gw.pid();
-    let session = Session::open(&gw.url).await;
+    let session = RawSession::open(&gw.mcp_url).await;
     let before = rss_bytes(pid);
 
-    let call = tokio::spawn(async move { session.call("hostile__flood", json!({})).await });
+    let call = tokio::spawn(async move { call_tool(&session, "hostile__flood", json!({})).await });
     let mut peak = before;
     while !call.is_finished() {
         peak = peak.max(rss_bytes(pid));
@@ -257,19 +184,28 @@ async fn sessions_beyond_max_upstream_sessions_are_refused_until_one_closes() {
     let pid = gw.pid();
     assert_eq!(settle_children(pid, 1).await, 1, "one warm spare before any client");
 
-    let (a, b, c) = (Session::open(&gw.url).await, Session::open(&gw.url).await, Session::open(&gw.url).await);
-    assert_eq!(echoed(&a.call("demo__echo", json!({"text": "a"})).await), Some("a"));
-    assert_eq!(echoed(&b.call("demo__echo", json!({"text": "b"})).await), Some("b"));
-    let refused = c.call("demo__echo", json!({"text": "c"})).await;
+    let url = &gw.mcp_url;
+    let (a, b, c) = (RawSession::open(url).await, RawSession::open(url).await, RawSession::open(url).await);
+    assert_eq!(echoed(&call_tool(&a, "demo__echo", json!({"text": "a"})).await), Some("a"));
+    assert_eq!(echoed(&call_tool(&b, "demo__echo", json!({"text": "b"})).await), Some("b"));
+    let refused = call_tool(&c, "demo__echo", json!({"text": "c"})).await;
     assert_eq!(refused["error"]["code"], -32011, "{refused}");
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(message.contains("relay.max_upstream_sessions = 2 reached: close idle sessions or raise it"), "{message}");
     // Two sessions' upstreams and the spare: the third client forked nothing.
     assert_eq!(settle_children(pid, 3).await, 3);
-    assert_eq!(echoed(&a.call("demo__echo", json!({"text": "a2"})).await), Some("a2"), "the first two still work");
-    assert_eq!(echoed(&b.call("demo__echo", json!({"text": "b2"})).await), Some("b2"));
+    assert_eq!(
+        echoed(&call_tool(&a, "demo__echo", json!({"text": "a2"})).await),
+        Some("a2"),
+        "the first two still work"
+    );
+    assert_eq!(echoed(&call_tool(&b, "demo__echo", json!({"text": "b2"})).await), Some("b2"));
 
-    a.close().await;
-    assert_eq!(echoed(&c.call("demo__echo", json!({"text": "c2"})).await), Some("c2"), "a closed session's slot");
+    assert_eq!(a.delete().await.status(), 200);
+    assert_eq!(
+        echoed(&call_tool(&c, "demo__echo", json!({"text": "c2"})).await),
+        Some("c2"),
+        "a closed session's slot"
+    );
     assert_eq!(settle_children(pid, 3).await, 3, "a's upstream died with it; c's took its place");
 }

@@ -1,13 +1,15 @@
 //! An rmcp client that records what the gateway relays to it and answers
-//! elicitation requests, so tests can check both directions of the relay.
+//! elicitation requests, so tests can check both directions of the relay;
+//! connected over HTTP or to `mcp-warden stdio`.
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult,
     ElicitationAction, Implementation, ProgressNotificationParam,
 };
 use rmcp::service::{NotificationContext, RequestContext, RunningService};
-use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceExt};
+use rmcp::transport::{StreamableHttpClientTransport, TokioChildProcess};
+use rmcp::{ClientHandler, ErrorData, RoleClient, ServiceError, ServiceExt};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
@@ -90,6 +92,22 @@ pub async fn connect(url: &str) -> Client {
 
 pub async fn connect_as(url: &str, client: TestClient) -> Client {
     client.serve(StreamableHttpClientTransport::from_uri(url.to_string())).await.expect("client connects")
+}
+
+/// `mcp-warden stdio --config <config>` as a child process, with a client
+/// on its stdin and stdout.
+pub async fn connect_stdio(config: &Path) -> Client {
+    let mut command = tokio::process::Command::new(super::warden_bin());
+    command.args(["stdio", "--config"]).arg(config);
+    TestClient::default().serve(TokioChildProcess::new(command).unwrap()).await.expect("stdio handshake")
+}
+
+/// The JSON-RPC error a request was answered with; panics on any other failure.
+pub fn mcp_error(err: ServiceError) -> ErrorData {
+    match err {
+        ServiceError::McpError(e) => e,
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
 }
 
 pub fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {

@@ -3,8 +3,10 @@
 #![allow(dead_code)]
 
 pub mod approval;
+pub mod binary;
 pub mod browser;
 pub mod client;
+pub mod raw;
 
 use mcp_warden::config::GatewayConfig;
 use mcp_warden::gateway::Gateway;
@@ -73,12 +75,21 @@ impl Drop for TestGateway {
     }
 }
 
+/// The `[relay]` of a test config unless a test sets its own.
+pub const DEFAULT_RELAY: &str = "request_timeout = \"5s\"";
+
 /// Writes a config (with `extra` holding upstreams and sections) and policy
 /// into a temp dir.
 pub fn write_config(dir: &Path, extra: &str, policy: &str) -> PathBuf {
+    write_config_with(dir, extra, policy, "", DEFAULT_RELAY)
+}
+
+/// As `write_config`, with `listen` lines added to `[listen]` and `relay`
+/// (whole TOML lines) as the `[relay]` section.
+pub fn write_config_with(dir: &Path, extra: &str, policy: &str, listen: &str, relay: &str) -> PathBuf {
     std::fs::write(dir.join("policy.toml"), policy).unwrap();
     let config = format!(
-        "policies = [\"policy.toml\"]\n[listen]\nhttp = \"127.0.0.1:0\"\nmax_body_bytes = 65536\n[relay]\nrequest_timeout = \"5s\"\n[audit]\npath = \"audit.jsonl\"\n{extra}"
+        "policies = [\"policy.toml\"]\n[listen]\nhttp = \"127.0.0.1:0\"\nmax_body_bytes = 65536\n{listen}\n[relay]\n{relay}\n[audit]\npath = \"audit.jsonl\"\n{extra}"
     );
     let path = dir.join("gateway.toml");
     std::fs::write(&path, config).unwrap();
@@ -100,9 +111,7 @@ pub async fn start_gateway_with_timeout(upstreams: &str, policy: &str, timeout: 
 /// instead of the default `request_timeout = "5s"`.
 pub async fn start_gateway_with_relay(upstreams: &str, policy: &str, relay: &str) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
-    let config_path = write_config(dir.path(), upstreams, policy);
-    let text = std::fs::read_to_string(&config_path).unwrap().replace("request_timeout = \"5s\"", relay);
-    std::fs::write(&config_path, text).unwrap();
+    let config_path = write_config_with(dir.path(), upstreams, policy, "", relay);
     let config = GatewayConfig::load(&config_path).expect("test config loads");
     let audit = config.audit.path.clone();
     let gateway = Gateway::start(config).expect("gateway starts");
