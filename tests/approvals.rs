@@ -5,7 +5,9 @@
 mod common;
 
 use common::approval::*;
+use common::binary::ServedGateway;
 use common::client::{call_text, connect, text_of};
+use common::raw::{self, RawSession};
 use common::*;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -275,47 +277,6 @@ async fn explain_shows_the_approve_verdict_and_exits_2() {
     assert_eq!(out.status.code(), Some(1), "argument constraints come first");
 }
 
-/// A gateway process, for a restart that nothing gets to clean up after.
-/// A gateway process whose listeners bound port 0, and the URLs it reports:
-/// no port is chosen before the process binds it, so no test running
-/// alongside can take it in between.
-struct Spawned {
-    child: tokio::process::Child,
-    /// `http://127.0.0.1:PORT/mcp`
-    mcp: String,
-    /// `http://127.0.0.1:PORT/admin/api`
-    admin: String,
-}
-
-async fn spawn_gateway(config: &Path) -> Spawned {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mcp-warden"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let (mut mcp, mut admin) = (None, None);
-    let found = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            let after = |needle: &str| line.split_once(needle).map(|(_, url)| url.trim().to_string());
-            mcp = mcp.take().or_else(|| after("serving MCP on "));
-            admin = admin.take().or_else(|| after("serving the admin API on "));
-            if mcp.is_some() && admin.is_some() {
-                return;
-            }
-        }
-    })
-    .await;
-    assert!(found.is_ok() && mcp.is_some() && admin.is_some(), "the gateway did not report its listeners");
-    // Keep reading, or a full pipe would stall the gateway's logging.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Spawned { child, mcp: mcp.unwrap(), admin: admin.unwrap() }
-}
-
 #[tokio::test]
 async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -323,8 +284,11 @@ async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
     let config = write_config(dir.path(), &format!("{}{}", stdio_demo("demo", root.path()), admin_section(0)), &POLICY);
     let http = reqwest::Client::new();
 
-    let Spawned { child: mut gateway, mcp, admin } = spawn_gateway(&config).await;
-    let client = connect(&mcp).await;
+    // Both listeners bind port 0 and the process reports them: no port is
+    // chosen before it is bound, so no test running alongside can take it.
+    let mut gateway = ServedGateway::start(&config).await;
+    let admin = gateway.admin_url.clone().expect("the admin listener is reported");
+    let client = connect(&gateway.mcp_url).await;
     let call = send_in_background(&client, message("bob@example.com", "before the crash"));
     let mut id = String::new();
     for _ in 0..200 {
@@ -337,12 +301,14 @@ async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(!id.is_empty(), "the call was held");
-    gateway.kill().await.unwrap();
+    gateway.child.kill().await.unwrap();
     call.abort();
     drop(client);
 
     // The restarted gateway listens on new ports; the store is what carries over.
-    let Spawned { child: _gateway, mcp, admin } = spawn_gateway(&config).await;
+    let restarted = ServedGateway::start(&config).await;
+    let (mcp, admin) =
+        (restarted.mcp_url.clone(), restarted.admin_url.clone().expect("the admin listener is reported"));
     let pending: Vec<Value> =
         http.get(format!("{admin}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
     assert!(pending.is_empty(), "{pending:?}");
@@ -370,42 +336,25 @@ async fn restart_denies_and_audits_what_was_pending_and_never_forwards_it() {
     assert_eq!(sent(&client).await, "", "the held call never reached the restarted upstream");
 }
 
-async fn raw_post(http: &reqwest::Client, url: &str, session: Option<&str>, body: Value) -> reqwest::Response {
-    let mut request = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .body(body.to_string());
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    request.send().await.unwrap()
-}
-
 #[tokio::test]
 async fn call_cancelled_by_the_client_is_withdrawn_and_never_forwarded() {
     let s = AdminGateway::start(&POLICY).await;
-    let http = reqwest::Client::new();
-    let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-        "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}});
-    let session =
-        raw_post(&http, &s.gw.url, None, init).await.headers()["mcp-session-id"].to_str().unwrap().to_string();
-    raw_post(&http, &s.gw.url, Some(&session), json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+    let session = RawSession::open(&s.gw.url).await;
     let call = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{
         "name":"demo__send_message","arguments":{"to":"bob@example.com","body":"never mind"}}});
-    let held = tokio::spawn({
-        let (http, url, session) = (http.clone(), s.gw.url.clone(), session.clone());
-        async move { raw_post(&http, &url, Some(&session), call).await.text().await }
-    });
+    let held = {
+        let request = session.request(raw::SSE_OR_JSON, call.to_string());
+        tokio::spawn(async move { request.send().await.unwrap().text().await })
+    };
     let id = s.wait_pending(1).await[0]["id"].as_str().unwrap().to_string();
     let cancel = json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7}});
-    raw_post(&http, &s.gw.url, Some(&session), cancel).await;
+    session.post(cancel.to_string()).await;
     s.wait_pending(0).await;
     assert_eq!(s.answer(&id, "approve", json!({})).await.status(), 404);
     assert_eq!(s.last_audit_for("send_message").await["outcome"], "cancelled");
     held.abort();
     let list = json!({"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"demo__list_sent_messages","arguments":{}}});
-    let listed = raw_post(&http, &s.gw.url, Some(&session), list).await.text().await.unwrap();
+    let listed = session.post(list.to_string()).await.text().await.unwrap();
     assert!(!listed.contains("never mind"), "{listed}");
 }
 

@@ -147,10 +147,7 @@ pub fn message(to: &str, body: &str) -> Value {
 
 /// The JSON-RPC error a call ended with; panics if it succeeded.
 pub fn rpc_error(result: Result<CallToolResult, ServiceError>) -> rmcp::ErrorData {
-    match result {
-        Err(ServiceError::McpError(e)) => e,
-        other => panic!("expected a JSON-RPC error, got {other:?}"),
-    }
+    super::client::mcp_error(result.expect_err("the call was refused"))
 }
 
 /// What the demo upstream was asked to send: proof of what reached it.
