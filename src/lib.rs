@@ -16,4 +16,5 @@ pub mod lines;
 pub mod policy;
 pub mod protocol;
 pub mod relay;
+pub mod source;
 pub mod upstream;
