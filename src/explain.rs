@@ -6,7 +6,7 @@
 //! be supplied by hand, and whether it advertises the tool at all).
 
 use crate::config::GatewayConfig;
-use crate::policy::{CallContext, Decision, Policy, Verdict};
+use crate::policy::{CallContext, Decision, Policy};
 use crate::relay::Naming;
 use serde_json::Value;
 
@@ -32,19 +32,7 @@ pub fn explain(
 ) -> Explanation {
     let naming = Naming::for_config(config);
     let Some((upstream, tool)) = naming.resolve(exposed) else {
-        return Explanation {
-            server: None,
-            tool: None,
-            decision: Decision {
-                verdict: Verdict::Deny,
-                rule_id: "unknown-tool".into(),
-                reason: format!("no upstream server has a tool named \"{exposed}\""),
-                argument: None,
-                constraint: None,
-                checks: Vec::new(),
-                approval: None,
-            },
-        };
+        return Explanation { server: None, tool: None, decision: Decision::unknown_tool(exposed) };
     };
     let server = &config.upstreams[upstream].name;
     let decision = policy.explain(&CallContext::new(server, tool, arguments).with_input_schema(input_schema));

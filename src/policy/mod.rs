@@ -1,9 +1,14 @@
 //! The policy engine: which tools a client may see and call on which upstream,
-//! and which argument values such a call may carry.
+//! which argument values such a call may carry, and what enforcing a decision
+//! means under the policy's mode.
 //!
 //! Each file has one job:
-//! - `file`: policy TOML in, compiled [`Policy`] out (the only place that reads files);
-//! - `engine`: picks the deciding rule and turns its outcome into a [`Decision`];
+//! - `file`: policy TOML in, compiled rules out (the only place that reads files);
+//! - `rule`: the compiled rule (what it matches, what it does, what it requires);
+//! - `engine`: picks the deciding rule and turns its outcome into a [`Decision`],
+//!   and maps a decision to an [`Enforcement`] under the mode;
+//! - `verdict`: the outcome types ([`Verdict`], [`Decision`], [`Check`],
+//!   [`Enforcement`]) and how reasons are worded;
 //! - `args`: per-argument constraints (`args.NAME = { ... }`) and their evaluation;
 //! - `paths`: path confinement (`path_within`, `path_deny`), including the one
 //!   small I/O function of the engine (symlink resolution, opt-in);
@@ -13,24 +18,37 @@
 //! - `schema`: JSON Schema, both the rule's own and the upstream's advertised
 //!   `inputSchema` (with the engine's one piece of internal mutability, a cache).
 //!
-//! A compiled policy is immutable apart from that cache, so the relay can share
-//! it behind an `Arc` and swap it on reload.
+//! Imports run one way: `file` → {`rule`, `args`}; `engine` → {`rule`,
+//! `args`, `verdict`, `schema`}; `args` → {`verdict`, the value checks}. This
+//! file wires `file` to `engine`. Nothing here reaches above `policy` except
+//! the shared loader kit, `crate::source`.
+//!
+//! A compiled policy is immutable apart from that cache, so the relay can
+//! share it behind an `Arc` and swap it on reload.
 
 mod args;
 mod decode;
 mod engine;
-pub(crate) mod file;
+mod file;
 mod net;
 mod paths;
+mod rule;
 mod schema;
 mod shell;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::source::SourceError;
 
 pub use engine::Policy;
-pub use file::DEFAULT_APPROVAL_TIMEOUT;
+pub use verdict::{Action, Check, Decision, Enforcement, Verdict};
+
+/// How long a held call waits for a person when no `approval_timeout` is set.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Whether decisions are enforced or only recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -40,28 +58,6 @@ pub enum Mode {
     Enforce,
     /// Every decision is made and recorded, nothing is blocked or hidden.
     Audit,
-}
-
-/// The outcome of one decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Allow,
-    Deny,
-    /// Allowed once a person approves this exact call (`action = "approve"`);
-    /// the argument constraints have already passed.
-    Approve,
-}
-
-impl Verdict {
-    /// The verdict as the audit log and `explain` spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Allow => "allow",
-            Verdict::Deny => "deny",
-            Verdict::Approve => "approve",
-        }
-    }
 }
 
 /// Where a person can answer a held call. A channel the gateway cannot
@@ -127,57 +123,19 @@ impl ApprovalChannel {
 pub struct ApprovalTerms {
     /// How long the call waits before it is denied; always set once loaded.
     #[serde(serialize_with = "serialize_timeout")]
-    pub timeout: Option<std::time::Duration>,
+    pub timeout: Option<Duration>,
     /// Channels that may answer, in the rule's order.
     pub channels: Vec<ApprovalChannel>,
 }
 
 impl ApprovalTerms {
-    pub fn timeout(&self) -> std::time::Duration {
-        self.timeout.unwrap_or(file::DEFAULT_APPROVAL_TIMEOUT)
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT)
     }
 }
 
-fn serialize_timeout<S: serde::Serializer>(t: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&humantime::format_duration(t.unwrap_or(file::DEFAULT_APPROVAL_TIMEOUT)).to_string())
-}
-
-/// A verdict together with the rule that produced it, for the client and the audit log.
-///
-/// Nothing here echoes an argument *value*: values may be secrets, and the
-/// reason goes to the client and to the audit log.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Decision {
-    pub verdict: Verdict,
-    /// The `id` of the deciding rule, or `"defaults.tools"` when no rule matched.
-    pub rule_id: String,
-    /// A human sentence naming the tool, the server, the rule and, for a refused
-    /// argument, the argument and the constraint.
-    pub reason: String,
-    /// The argument that failed, as the policy names it (`"path"`, `"/options/target"`),
-    /// or as the client sent it for `deny_unknown_args`, or the JSON pointer a
-    /// schema reported. `None` when the call was allowed or refused as a whole.
-    pub argument: Option<String>,
-    /// The constraint that failed (`"path_within"`, `"input_schema"`, ...).
-    pub constraint: Option<String>,
-    /// Every constraint evaluated, in order. Filled by [`Policy::explain`];
-    /// [`Policy::decide`] leaves it empty (it stops at the first failure).
-    pub checks: Vec<Check>,
-    /// For [`Verdict::Approve`]: how long the call may wait and who may answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approval: Option<ApprovalTerms>,
-}
-
-/// One constraint evaluated for [`Policy::explain`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Check {
-    pub rule_id: String,
-    /// As in [`Decision::argument`]; `None` for checks on the whole arguments object.
-    pub argument: Option<String>,
-    pub constraint: String,
-    pub passed: bool,
-    /// What was checked or why it failed, without the argument's value.
-    pub detail: String,
+fn serialize_timeout<S: serde::Serializer>(t: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(t.unwrap_or(DEFAULT_APPROVAL_TIMEOUT)).to_string())
 }
 
 /// What is being decided: one tool on one upstream, with its arguments.
@@ -211,6 +169,20 @@ impl<'a> CallContext<'a> {
 pub enum PolicyError {
     #[error("{}: cannot read policy file: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{origin}:{line}:{column}: {reason}")]
-    Invalid { origin: String, line: usize, column: usize, reason: String },
+    #[error(transparent)]
+    Invalid(#[from] SourceError),
+}
+
+impl Policy {
+    /// Reads and compiles the policy files, in order.
+    pub fn load(paths: &[PathBuf]) -> Result<Policy, PolicyError> {
+        Policy::from_sources(&file::read(paths)?)
+    }
+
+    /// Compiles policy texts; each pair is (origin name used in errors, TOML text).
+    /// Rules concatenate in order. `mode` and `defaults.tools` may be set in
+    /// several files only if every file sets the same value.
+    pub fn from_sources(sources: &[(String, String)]) -> Result<Policy, PolicyError> {
+        Ok(Policy::new(file::compile(sources)?))
+    }
 }
