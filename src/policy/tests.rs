@@ -3,15 +3,13 @@
 //! `tests/constraints.rs`: each argument constraint, table-driven, and load errors;
 //! `tests/corpus.rs`: the attack corpora and a benign set, with figures;
 //! `tests/props.rs`: property tests for path confinement;
-//! `tests/enforcement.rs`: what a decision means in each mode;
-//! `tests/timing.rs`: a quick (ignored) timing of `decide` over 200 rules.
+//! `tests/enforcement.rs`: what a decision means in each mode.
 //! (How lines and columns are counted is tested with the loader kit, `crate::source`.)
 
 mod constraints;
 mod corpus;
 mod enforcement;
 mod props;
-mod timing;
 
 use super::*;
 
