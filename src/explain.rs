@@ -6,7 +6,7 @@
 //! be supplied by hand, and whether it advertises the tool at all).
 
 use crate::config::GatewayConfig;
-use crate::policy::{CallContext, Decision, Policy};
+use crate::policy::{CallContext, Decision, InputSchema, Policy};
 use crate::relay::Naming;
 use serde_json::Value;
 
@@ -35,7 +35,8 @@ pub fn explain(
         return Explanation { server: None, tool: None, decision: Decision::unknown_tool(exposed) };
     };
     let server = &config.upstreams[upstream].name;
-    let decision = policy.explain(&CallContext::new(server, tool, arguments).with_input_schema(input_schema));
+    let input_schema = input_schema.map(InputSchema::compile);
+    let decision = policy.explain(&CallContext::new(server, tool, arguments).with_input_schema(input_schema.as_ref()));
     Explanation { server: Some(server.clone()), tool: Some(tool.to_string()), decision }
 }
 

@@ -1,6 +1,7 @@
 //! Deciding over a compiled policy, and what a decision means under its mode
-//! ([`Policy::enforce`]). No I/O (except `resolve_symlinks`, see `paths`),
-//! and little allocation beyond the strings of the returned [`Decision`].
+//! ([`Policy::enforce`]). No I/O (except `resolve_symlinks`, see `paths`), no
+//! mutable state, and little allocation beyond the strings of the returned
+//! [`Decision`].
 //!
 //! Order of evaluation (what must stay true):
 //! 1. any matching deny rule wins; the first in file order is reported
@@ -23,14 +24,15 @@
 use serde_json::Value;
 
 use super::rule::{CompiledRule, RuleAction, RuleSet, ToolMatch};
-use super::schema::InputSchemaCache;
+use super::schema::InputSchema;
 use super::verdict::{reason, Enforcement, Evaluation, Refusal};
 use super::{ApprovalTerms, CallContext, Decision, Mode, Verdict};
 
 /// The rule id reported when no rule matched.
 const DEFAULT_RULE_ID: &str = "defaults.tools";
 
-/// A compiled, immutable policy.
+/// A compiled, immutable policy: no interior mutability at all, so a
+/// decision depends on nothing but the policy and the call.
 #[derive(Debug)]
 pub struct Policy {
     mode: Mode,
@@ -42,7 +44,6 @@ pub struct Policy {
     version: String,
     /// `[defaults] validate_input_schema`.
     validate_input_schema: bool,
-    input_schemas: InputSchemaCache,
 }
 
 /// Which rule decided, without building strings.
@@ -64,7 +65,6 @@ impl Policy {
             allow,
             version: set.version,
             validate_input_schema: set.validate_input_schema,
-            input_schemas: InputSchemaCache::default(),
         }
     }
 
@@ -75,11 +75,6 @@ impl Policy {
     /// Hex SHA-256 over the policy source texts in load order.
     pub fn version(&self) -> &str {
         &self.version
-    }
-
-    #[cfg(test)]
-    pub(super) fn input_schema_cache_len(&self) -> usize {
-        self.input_schemas.len()
     }
 
     /// Number of rules loaded, for logs.
@@ -145,7 +140,7 @@ impl Policy {
             arguments.evaluate(rule_id, args, &mut eval);
         }
         if let (true, Some(schema), false) = (validate_schema, ctx.input_schema, eval.stopped()) {
-            self.check_input_schema(rule_id, schema, args, &mut eval);
+            Policy::check_input_schema(rule_id, schema, args, &mut eval);
         }
 
         let allowed_reason = || {
@@ -183,10 +178,10 @@ impl Policy {
         }
     }
 
-    fn check_input_schema(&self, rule_id: &str, schema: &Value, args: &Value, eval: &mut Evaluation) {
+    fn check_input_schema(rule_id: &str, schema: &InputSchema, args: &Value, eval: &mut Evaluation) {
         const WHAT: &str = "the server's inputSchema";
-        match &*self.input_schemas.get(schema) {
-            Err(_) => eval.fail(
+        match schema.compiled() {
+            None => eval.fail(
                 rule_id,
                 Refusal::whole(
                     "input_schema",
@@ -194,7 +189,7 @@ impl Policy {
                         .into(),
                 ),
             ),
-            Ok(compiled) => match compiled.check(args) {
+            Some(compiled) => match compiled.check(args) {
                 Ok(()) => eval.pass(rule_id, None, "input_schema", || "arguments match the server's inputSchema".into()),
                 Err(failure) => eval.fail(rule_id, Refusal::schema("input_schema", WHAT, &failure)),
             },

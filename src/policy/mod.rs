@@ -16,15 +16,15 @@
 //! - `shell`: `no_shell_metachars`;
 //! - `decode`: percent-decoding to a fixed point, shared by the checks above;
 //! - `schema`: JSON Schema, both the rule's own and the upstream's advertised
-//!   `inputSchema` (with the engine's one piece of internal mutability, a cache).
+//!   `inputSchema` ([`InputSchema`], compiled by the caller once per listing).
 //!
 //! Imports run one way: `file` → {`rule`, `args`}; `engine` → {`rule`,
 //! `args`, `verdict`, `schema`}; `args` → {`verdict`, the value checks}. This
 //! file wires `file` to `engine`. Nothing here reaches above `policy` except
 //! the shared loader kit, `crate::source`.
 //!
-//! A compiled policy is immutable apart from that cache, so the relay can
-//! share it behind an `Arc` and swap it on reload.
+//! A compiled policy is immutable, so the relay can share it behind an `Arc`
+//! and swap it on reload.
 
 mod args;
 mod decode;
@@ -45,6 +45,7 @@ use std::time::Duration;
 use crate::source::SourceError;
 
 pub use engine::Policy;
+pub use schema::InputSchema;
 pub use verdict::{Action, Check, Decision, Enforcement, Verdict};
 
 /// How long a held call waits for a person when no `approval_timeout` is set.
@@ -147,9 +148,9 @@ pub struct CallContext<'a> {
     pub tool: &'a str,
     /// The call's arguments; `None` when the client sent none (treated as `{}`).
     pub arguments: Option<&'a serde_json::Value>,
-    /// The `inputSchema` the upstream advertised for this tool, if known.
-    /// Checked when `validate_input_schema` is on (the default).
-    pub input_schema: Option<&'a serde_json::Value>,
+    /// The `inputSchema` the upstream advertised for this tool, compiled, if
+    /// known. Checked when `validate_input_schema` is on (the default).
+    pub input_schema: Option<&'a InputSchema>,
 }
 
 impl<'a> CallContext<'a> {
@@ -159,7 +160,7 @@ impl<'a> CallContext<'a> {
     }
 
     /// The same call, checked against the upstream's advertised `inputSchema`.
-    pub fn with_input_schema(self, input_schema: Option<&'a serde_json::Value>) -> Self {
+    pub fn with_input_schema(self, input_schema: Option<&'a InputSchema>) -> Self {
         CallContext { input_schema, ..self }
     }
 }

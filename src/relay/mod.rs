@@ -453,8 +453,9 @@ impl ClientSession {
         };
         let server = self.gateway.pool.config(upstream).name.clone();
         let policy = self.gateway.policy();
-        let context =
-            CallContext::new(&server, &tool, arguments.as_ref()).with_input_schema(definition.get("inputSchema"));
+        // compiled once per catalog entry by the call pipeline
+        let input_schema = definition.get("inputSchema").map(crate::policy::InputSchema::compile);
+        let context = CallContext::new(&server, &tool, arguments.as_ref()).with_input_schema(input_schema.as_ref());
         let decision = policy.decide(&context);
         let enforce = policy.mode() == Mode::Enforce;
         let blocked = decision.verdict == Verdict::Deny && enforce;
