@@ -164,3 +164,13 @@ fn load_names_unreadable_file() {
     let e = GatewayConfig::load(&path).unwrap_err().to_string();
     assert!(e.starts_with(&format!("{}: cannot read config file", path.display())), "{e}");
 }
+
+#[test]
+fn a_wait_too_long_for_the_clock_is_refused_at_load_not_a_panic_later() {
+    for key in ["[relay]\nrequest_timeout", "[listen]\ndrain_timeout", "[approval]\nprogress_interval"] {
+        let e = err(&format!("{MINIMAL}{key} = \"400000000000years\"\n"));
+        assert!(e.starts_with("/etc/warden/gateway.toml:3:") && e.ends_with("must be at most 24h"), "{e}");
+    }
+    let c = ok(&format!("{MINIMAL}[relay]\nrequest_timeout = \"24h\"\n"));
+    assert_eq!(c.relay.request_timeout, Duration::from_secs(24 * 60 * 60));
+}

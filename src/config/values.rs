@@ -60,6 +60,11 @@ pub(super) fn positive_size(
     }
 }
 
+/// The longest wait any duration setting may ask for. Each one is added to
+/// the clock (`Instant + Duration` panics on overflow, and humantime accepts
+/// centuries), and no timeout or interval of the gateway's needs a day.
+const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// A duration setting: its key, its default, its bounds and a valid example
 /// for the error that refuses a malformed one.
 pub(super) struct DurationKey {
@@ -77,8 +82,7 @@ pub(super) fn duration(
     source: &Loader<'_>,
 ) -> Result<Duration, SourceError> {
     let Some(text) = value else { return Ok(key.default) };
-    // No ceiling: these bound waits the gateway itself runs, and tokio clamps far deadlines.
-    source::parse_duration(text.get_ref(), key.min, Duration::MAX)
+    source::parse_duration(text.get_ref(), key.min, MAX_WAIT)
         .map_err(|e| source.error(&text.span(), e.reason(key.name, text.get_ref(), key.example)))
 }
 
