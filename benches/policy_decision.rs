@@ -1,8 +1,10 @@
 //! One policy decision, as the relay makes it for every `tools/call`: an
-//! allowlist only, and 200 rules that carry argument constraints.
+//! allowlist only, and 200 rules that carry argument constraints; with them,
+//! the same call checked against the upstream's compiled `inputSchema` too,
+//! and `explain` (every check recorded).
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mcp_warden::policy::{CallContext, Policy};
+use mcp_warden::policy::{CallContext, InputSchema, Policy};
 use serde_json::json;
 use std::hint::black_box;
 
@@ -55,6 +57,21 @@ fn decisions(c: &mut Criterion) {
             let traversal = json!({"path": "/srv/projects/../../etc/passwd", "limit": 10});
             c.bench_function(&format!("decide/{kind}/{rules}_rules/path_traversal_refused"), |b| {
                 b.iter(|| policy.decide(black_box(&CallContext::new(&last_server, &allowed_tool, Some(&traversal)))))
+            });
+            // Compiled once, as the relay does per catalog entry: only the check is per call.
+            let schema = InputSchema::compile(&json!({
+                "type": "object",
+                "properties": {"path": {"type": "string"}, "limit": {"type": "integer", "minimum": 1}},
+                "required": ["path"],
+            }));
+            c.bench_function(&format!("decide/{kind}/{rules}_rules/allowed_with_input_schema"), |b| {
+                b.iter(|| {
+                    let call = CallContext::new(&last_server, &allowed_tool, Some(&args));
+                    policy.decide(black_box(&call.with_input_schema(Some(&schema))))
+                })
+            });
+            c.bench_function(&format!("explain/{kind}/{rules}_rules/allowed"), |b| {
+                b.iter(|| policy.explain(black_box(&CallContext::new(&last_server, &allowed_tool, Some(&args)))))
             });
         }
     }

@@ -7,7 +7,7 @@
 
 use crate::config::GatewayConfig;
 use crate::naming::Naming;
-use crate::policy::{CallContext, Decision, Policy, Verdict};
+use crate::policy::{CallContext, Decision, InputSchema, Policy};
 use serde_json::Value;
 
 /// The outcome of explaining one call.
@@ -32,22 +32,11 @@ pub fn explain(
 ) -> Explanation {
     let naming = Naming::for_config(config);
     let Some((upstream, tool)) = naming.resolve(exposed) else {
-        return Explanation {
-            server: None,
-            tool: None,
-            decision: Decision {
-                verdict: Verdict::Deny,
-                rule_id: "unknown-tool".into(),
-                reason: format!("no upstream server has a tool named \"{exposed}\""),
-                argument: None,
-                constraint: None,
-                checks: Vec::new(),
-                approval: None,
-            },
-        };
+        return Explanation { server: None, tool: None, decision: Decision::unknown_tool(exposed) };
     };
     let server = &config.upstreams[upstream].name;
-    let decision = policy.explain(&CallContext::new(server, tool, arguments).with_input_schema(input_schema));
+    let input_schema = input_schema.map(InputSchema::compile);
+    let decision = policy.explain(&CallContext::new(server, tool, arguments).with_input_schema(input_schema.as_ref()));
     Explanation { server: Some(server.clone()), tool: Some(tool.to_string()), decision }
 }
 

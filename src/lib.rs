@@ -20,4 +20,5 @@ pub mod naming;
 pub mod policy;
 pub mod protocol;
 pub mod relay;
+pub mod source;
 pub mod upstream;

@@ -15,6 +15,8 @@
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 
+use crate::source::{parse_duration, DurationError};
+
 /// The longest an approver may widen a grant to.
 pub const MAX_GRANT_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -55,11 +57,13 @@ impl GrantScope {
         match text {
             "once" => Ok(GrantScope::Once),
             "session" => Ok(GrantScope::Session),
-            other => match humantime::parse_duration(other) {
-                Ok(d) if d.is_zero() => Err("a time scope must be longer than 0".into()),
-                Ok(d) if d > MAX_GRANT_DURATION => Err("a time scope must be at most 24h".into()),
+            other => match parse_duration(other, Duration::ZERO, MAX_GRANT_DURATION) {
                 Ok(d) => Ok(GrantScope::For(d)),
-                Err(_) => Err(format!("scope {other:?} is not once, session or a duration like 15m")),
+                Err(DurationError::TooShort { .. }) => Err("a time scope must be longer than 0".into()),
+                Err(DurationError::TooLong { .. }) => Err("a time scope must be at most 24h".into()),
+                Err(DurationError::Malformed(_)) => {
+                    Err(format!("scope {other:?} is not once, session or a duration like 15m"))
+                }
             },
         }
     }

@@ -68,7 +68,7 @@ pub async fn call_tool<P: CallPort>(
         Err(refusal) => return refuse_unresolved(gateway, &record, refusal).await,
     };
     let policy = gateway.policy();
-    let decision = decide(&policy, &resolved, arguments.as_ref());
+    let decision = decide(&policy, &resolved, arguments.as_ref(), record.caller());
     let enforcement = policy.enforce(&decision);
     record.decided(&decision, enforcement.enforced);
     match enforcement.action {
@@ -137,10 +137,12 @@ async fn refuse_unresolved(gateway: &Gateway, record: &CallRecord, why: Unresolv
     Err(GatewayError::UnknownTool { tool: record.tool().to_string(), reason: decision.reason })
 }
 
-/// Stage 3: the pure policy decision, against the advertised schema.
-fn decide(policy: &Policy, resolved: &Resolved, arguments: Option<&Value>) -> Decision {
+/// Stage 3: the pure policy decision, for this caller, against the
+/// advertised schema.
+fn decide(policy: &Policy, resolved: &Resolved, arguments: Option<&Value>, caller: &str) -> Decision {
     let context = CallContext::new(&resolved.server, &resolved.tool, arguments)
-        .with_input_schema(resolved.definition.input_schema.as_ref());
+        .with_input_schema(resolved.definition.input_schema())
+        .with_caller(caller);
     policy.decide(&context)
 }
 

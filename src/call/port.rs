@@ -4,25 +4,30 @@
 //! The relay implements it; the pipeline's unit tests use a fake.
 
 use crate::errors::GatewayError;
+use crate::policy::InputSchema;
 use serde_json::Value;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// A tool as its upstream advertised it in this session, with what the
-/// pipeline checks calls against compiled once.
+/// pipeline checks calls against compiled once, on the first call: a
+/// listing of hundreds of tools compiles nothing it does not need.
 #[derive(Debug)]
 pub struct Definition {
     /// The tool object exactly as listed.
     pub listed: Value,
-    /// The tool's `inputSchema`; `None` when it has none.
-    pub input_schema: Option<Value>,
+    input_schema: OnceLock<Option<InputSchema>>,
 }
 
 impl Definition {
     pub fn new(listed: Value) -> Definition {
-        let input_schema = listed.get("inputSchema").cloned();
-        Definition { listed, input_schema }
+        Definition { listed, input_schema: OnceLock::new() }
+    }
+
+    /// The tool's `inputSchema`, compiled; `None` when it has none.
+    pub fn input_schema(&self) -> Option<&InputSchema> {
+        self.input_schema.get_or_init(|| self.listed.get("inputSchema").map(InputSchema::compile)).as_ref()
     }
 }
 

@@ -29,11 +29,11 @@ use serde::Deserialize;
 use serde_json::{Number, Value};
 use toml::Spanned;
 
-use super::engine::{quoted, Evaluation, Refusal};
 use super::net::{self, DomainPattern};
 use super::paths::PathGuard;
 use super::schema::CompiledSchema;
 use super::shell;
+use super::verdict::{quoted, Evaluation, Refusal};
 
 /// JSON types for `type`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

@@ -1,4 +1,5 @@
-//! Policy files: TOML text in, compiled [`Policy`] out.
+//! Policy files: TOML text in, compiled rules (a `RuleSet`) out; `policy` wires
+//! them into the engine's `Policy`.
 //!
 //! Everything a policy says is checked here, at load: unknown keys (including
 //! unknown constraint names), bad globs, bad regexes, bad JSON Schemas,
@@ -11,8 +12,8 @@
 //! names it.
 
 use std::collections::HashMap;
-use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use globset::{GlobBuilder, GlobMatcher};
 use serde::Deserialize;
@@ -20,26 +21,17 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::args::{compile_argument, ArgsTable, ArgumentPolicy};
-use super::engine::{is_literal, CompiledRule, NameMatcher, ToolMatcher};
+use super::rule::{is_literal, CompiledRule, NameMatcher, RuleAction, RuleSet, ToolMatcher};
 use super::schema::CompiledSchema;
-use super::{ApprovalChannel, ApprovalTerms, Mode, Policy, PolicyError};
-use std::time::Duration;
+use super::{ApprovalChannel, ApprovalTerms, Mode, PolicyError, DEFAULT_APPROVAL_TIMEOUT};
+use crate::source::{parse_duration, Source, SourceError};
 
-/// How long a held call waits for a person when no `approval_timeout` is set.
-pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(120);
 /// A person needs time to read a call; a day is longer than any client waits.
 const MAX_APPROVAL_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
-fn parse_approval_timeout(value: &Spanned<String>, name: &str, source: &Source<'_>) -> Result<Duration, PolicyError> {
-    match humantime::parse_duration(value.get_ref()) {
-        Ok(d) if d.is_zero() => Err(source.error(&value.span(), format!("{name} must be greater than 0"))),
-        Ok(d) if d > MAX_APPROVAL_TIMEOUT => Err(source.error(&value.span(), format!("{name} must be at most 24h"))),
-        Ok(d) => Ok(d),
-        Err(e) => Err(source.error(
-            &value.span(),
-            format!("{name} {:?} is not a duration like \"120s\" or \"5m\": {e}", value.get_ref()),
-        )),
-    }
+fn parse_approval_timeout(value: &Spanned<String>, name: &str, source: &Source<'_>) -> Result<Duration, SourceError> {
+    parse_duration(value.get_ref(), Duration::ZERO, MAX_APPROVAL_TIMEOUT)
+        .map_err(|e| source.error(&value.span(), e.reason(name, value.get_ref(), "\"120s\" or \"5m\"")))
 }
 
 /// The `approval = [...]` list of a rule: known channel names only.
@@ -47,7 +39,7 @@ fn compile_channels(
     list: &Spanned<Vec<Spanned<String>>>,
     id: &str,
     source: &Source<'_>,
-) -> Result<Vec<ApprovalChannel>, PolicyError> {
+) -> Result<Vec<ApprovalChannel>, SourceError> {
     if list.get_ref().is_empty() {
         return Err(source.error(&list.span(), format!("rule {id:?}: approval must name at least one channel")));
     }
@@ -61,16 +53,6 @@ fn compile_channels(
         }
     }
     Ok(channels)
-}
-
-/// What a rule (or the default) does with a matching call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub(super) enum RuleAction {
-    Allow,
-    Deny,
-    /// Allowed once a person approves the call (argument constraints first).
-    Approve,
 }
 
 #[derive(Deserialize)]
@@ -117,47 +99,6 @@ struct RuleTable {
     approval: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
-/// 1-based line and column (in characters) of a byte offset in `text`.
-pub(crate) fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut offset = offset.min(text.len());
-    while !text.is_char_boundary(offset) {
-        offset -= 1;
-    }
-    let before = &text[..offset];
-    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-    let line = before.matches('\n').count() + 1;
-    let column = before[line_start..].chars().count() + 1;
-    (line, column)
-}
-
-/// Rewords a TOML/serde error so an unsupported key reads as a refusal, not a typo.
-pub(crate) fn toml_reason(err: &toml::de::Error) -> String {
-    let message = err.message().trim_end();
-    if message.starts_with("unknown field") || message.starts_with("unknown variant") {
-        format!("{message} (unsupported settings are refused, never ignored)")
-    } else {
-        message.to_string()
-    }
-}
-
-/// One policy source being compiled, for positioned errors.
-struct Source<'a> {
-    origin: &'a str,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn location(&self, span: &Range<usize>) -> String {
-        let (line, column) = line_col(self.text, span.start);
-        format!("{}:{line}:{column}", self.origin)
-    }
-
-    fn error(&self, span: &Range<usize>, reason: impl Into<String>) -> PolicyError {
-        let (line, column) = line_col(self.text, span.start);
-        PolicyError::Invalid { origin: self.origin.to_string(), line, column, reason: reason.into() }
-    }
-}
-
 /// A setting that may appear in several files only if they all agree.
 struct Setting<T> {
     value: T,
@@ -169,7 +110,7 @@ fn merge_setting<T: Copy + PartialEq + std::fmt::Debug>(
     new: &Spanned<T>,
     name: &str,
     source: &Source<'_>,
-) -> Result<(), PolicyError> {
+) -> Result<(), SourceError> {
     let value = *new.get_ref();
     match slot {
         Some(existing) if existing.value != value => Err(source.error(
@@ -193,77 +134,73 @@ fn lower<T: std::fmt::Debug>(value: &T) -> String {
     format!("\"{}\"", format!("{value:?}").to_lowercase())
 }
 
-impl Policy {
-    /// Reads and compiles the policy files, in order.
-    pub fn load(paths: &[PathBuf]) -> Result<Policy, PolicyError> {
-        let mut sources = Vec::with_capacity(paths.len());
-        for path in paths {
-            let text =
-                std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.clone(), source })?;
-            sources.push((path.display().to_string(), text));
-        }
-        Policy::from_sources(&sources)
+/// Reads the policy files, in order, as (origin, text) pairs for [`compile`].
+pub(super) fn read(paths: &[PathBuf]) -> Result<Vec<(String, String)>, PolicyError> {
+    let mut sources = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read { path: path.clone(), source })?;
+        sources.push((path.display().to_string(), text));
     }
+    Ok(sources)
+}
 
-    /// Compiles policy texts; each pair is (origin name used in errors, TOML text).
-    /// Rules concatenate in order. `mode` and `defaults.tools` may be set in
-    /// several files only if every file sets the same value.
-    pub fn from_sources(sources: &[(String, String)]) -> Result<Policy, PolicyError> {
-        let mut mode: Option<Setting<Mode>> = None;
-        let mut default_tools: Option<Setting<RuleAction>> = None;
-        let mut validate_input_schema: Option<Setting<bool>> = None;
-        let mut approval_timeout: Option<Setting<Duration>> = None;
-        let mut rules = Vec::new();
-        let mut ids: HashMap<String, String> = HashMap::new();
-        let mut hasher = Sha256::new();
+/// Compiles policy texts; each pair is (origin name used in errors, TOML text).
+/// Rules concatenate in order. `mode` and `defaults.tools` may be set in
+/// several files only if every file sets the same value.
+pub(super) fn compile(sources: &[(String, String)]) -> Result<RuleSet, SourceError> {
+    let mut mode: Option<Setting<Mode>> = None;
+    let mut default_tools: Option<Setting<RuleAction>> = None;
+    let mut validate_input_schema: Option<Setting<bool>> = None;
+    let mut approval_timeout: Option<Setting<Duration>> = None;
+    let mut rules = Vec::new();
+    let mut ids: HashMap<String, String> = HashMap::new();
+    let mut hasher = Sha256::new();
 
-        for (origin, text) in sources {
-            // Length-prefixed so that moving text between files changes the version.
-            hasher.update((text.len() as u64).to_le_bytes());
-            hasher.update(text.as_bytes());
+    for (origin, text) in sources {
+        // Length-prefixed so that moving text between files changes the version.
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
 
-            let source = Source { origin, text };
-            let file: PolicyFile =
-                toml::from_str(text).map_err(|e| source.error(&e.span().unwrap_or(0..0), toml_reason(&e)))?;
-            if let Some(m) = &file.mode {
-                merge_setting(&mut mode, m, "mode", &source)?;
-            }
-            if let Some(tools) = file.defaults.as_ref().and_then(|d| d.tools.as_ref()) {
-                if *tools.get_ref() == RuleAction::Approve {
-                    return Err(source.error(
-                        &tools.span(),
-                        "defaults.tools = \"approve\" is not supported: name the tools that need approval in a rule \
+        let source = Source::new(origin, text);
+        let file: PolicyFile = source.parse()?;
+        if let Some(m) = &file.mode {
+            merge_setting(&mut mode, m, "mode", &source)?;
+        }
+        if let Some(tools) = file.defaults.as_ref().and_then(|d| d.tools.as_ref()) {
+            if *tools.get_ref() == RuleAction::Approve {
+                return Err(source.error(
+                    &tools.span(),
+                    "defaults.tools = \"approve\" is not supported: name the tools that need approval in a rule \
                          with action = \"approve\"",
-                    ));
-                }
-                merge_setting(&mut default_tools, tools, "defaults.tools", &source)?;
+                ));
             }
-            if let Some(t) = file.defaults.as_ref().and_then(|d| d.approval_timeout.as_ref()) {
-                let parsed = Spanned::new(t.span(), parse_approval_timeout(t, "defaults.approval_timeout", &source)?);
-                merge_setting(&mut approval_timeout, &parsed, "defaults.approval_timeout", &source)?;
-            }
-            if let Some(v) = file.defaults.as_ref().and_then(|d| d.validate_input_schema.as_ref()) {
-                merge_setting(&mut validate_input_schema, v, "defaults.validate_input_schema", &source)?;
-            }
-            for rule in file.rules {
-                rules.push(compile_rule(rule, &source, &mut ids, &mut hasher)?);
-            }
+            merge_setting(&mut default_tools, tools, "defaults.tools", &source)?;
         }
-        let default_timeout = approval_timeout.map_or(DEFAULT_APPROVAL_TIMEOUT, |s| s.value);
-        for rule in &mut rules {
-            if let Some(terms) = &mut rule.approval {
-                terms.timeout.get_or_insert(default_timeout);
-            }
+        if let Some(t) = file.defaults.as_ref().and_then(|d| d.approval_timeout.as_ref()) {
+            let parsed = Spanned::new(t.span(), parse_approval_timeout(t, "defaults.approval_timeout", &source)?);
+            merge_setting(&mut approval_timeout, &parsed, "defaults.approval_timeout", &source)?;
         }
-
-        Ok(Policy::new(
-            mode.map_or(Mode::Enforce, |s| s.value),
-            default_tools.map_or(RuleAction::Deny, |s| s.value),
-            rules,
-            hex::encode(hasher.finalize()),
-            validate_input_schema.is_none_or(|s| s.value),
-        ))
+        if let Some(v) = file.defaults.as_ref().and_then(|d| d.validate_input_schema.as_ref()) {
+            merge_setting(&mut validate_input_schema, v, "defaults.validate_input_schema", &source)?;
+        }
+        for rule in file.rules {
+            rules.push(compile_rule(rule, &source, &mut ids, &mut hasher)?);
+        }
     }
+    let default_timeout = approval_timeout.map_or(DEFAULT_APPROVAL_TIMEOUT, |s| s.value);
+    for rule in &mut rules {
+        if let Some(terms) = &mut rule.approval {
+            terms.timeout.get_or_insert(default_timeout);
+        }
+    }
+
+    Ok(RuleSet {
+        mode: mode.map_or(Mode::Enforce, |s| s.value),
+        default_action: default_tools.map_or(RuleAction::Deny, |s| s.value),
+        rules,
+        version: hex::encode(hasher.finalize()),
+        validate_input_schema: validate_input_schema.is_none_or(|s| s.value),
+    })
 }
 
 fn valid_rule_id(id: &str) -> bool {
@@ -275,7 +212,7 @@ fn compile_rule(
     source: &Source<'_>,
     ids: &mut HashMap<String, String>,
     hasher: &mut Sha256,
-) -> Result<CompiledRule, PolicyError> {
+) -> Result<CompiledRule, SourceError> {
     let id_owned = rule.id.get_ref().clone();
     let id = &id_owned;
     if !valid_rule_id(id) {
@@ -364,7 +301,7 @@ fn compile_arguments(
     id: &str,
     source: &Source<'_>,
     hasher: &mut Sha256,
-) -> Result<Option<ArgumentPolicy>, PolicyError> {
+) -> Result<Option<ArgumentPolicy>, SourceError> {
     let deny_unknown = rule.deny_unknown_args.as_ref().is_some_and(|d| *d.get_ref());
     let has_any = rule.args.is_some() || deny_unknown || rule.schema.is_some() || rule.schema_file.is_some();
     if !has_any {
@@ -422,15 +359,15 @@ fn load_schema_file(
     id: &str,
     source: &Source<'_>,
     hasher: &mut Sha256,
-) -> Result<CompiledSchema, PolicyError> {
-    let base = std::path::Path::new(source.origin).parent().unwrap_or(std::path::Path::new(""));
+) -> Result<CompiledSchema, SourceError> {
+    let base = Path::new(source.origin()).parent().unwrap_or(Path::new(""));
     let path = base.join(file.get_ref());
     let text = std::fs::read_to_string(&path).map_err(|e| {
         source.error(&file.span(), format!("rule {id:?}: cannot read schema_file {}: {e}", path.display()))
     })?;
     hasher.update((text.len() as u64).to_le_bytes());
     hasher.update(text.as_bytes());
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| PolicyError::Invalid {
+    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| SourceError {
         origin: path.display().to_string(),
         line: e.line(),
         column: e.column(),
@@ -440,7 +377,7 @@ fn load_schema_file(
         .map_err(|e| source.error(&file.span(), format!("rule {id:?}: invalid schema in {}: {e}", path.display())))
 }
 
-fn compile_glob(pattern: &Spanned<String>, id: &str, source: &Source<'_>) -> Result<GlobMatcher, PolicyError> {
+fn compile_glob(pattern: &Spanned<String>, id: &str, source: &Source<'_>) -> Result<GlobMatcher, SourceError> {
     GlobBuilder::new(pattern.get_ref())
         .literal_separator(false)
         .backslash_escape(true)

@@ -1,9 +1,14 @@
 //! The policy engine: which tools a client may see and call on which upstream,
-//! and which argument values such a call may carry.
+//! which argument values such a call may carry, and what enforcing a decision
+//! means under the policy's mode.
 //!
 //! Each file has one job:
-//! - `file`: policy TOML in, compiled [`Policy`] out (the only place that reads files);
-//! - `engine`: picks the deciding rule and turns its outcome into a [`Decision`];
+//! - `file`: policy TOML in, compiled rules out (the only place that reads files);
+//! - `rule`: the compiled rule (what it matches, what it does, what it requires);
+//! - `engine`: picks the deciding rule and turns its outcome into a [`Decision`],
+//!   and maps a decision to an [`Enforcement`] under the mode;
+//! - `verdict`: the outcome types ([`Verdict`], [`Decision`], [`Check`],
+//!   [`Enforcement`]) and how reasons are worded;
 //! - `args`: per-argument constraints (`args.NAME = { ... }`) and their evaluation;
 //! - `paths`: path confinement (`path_within`, `path_deny`), including the one
 //!   small I/O function of the engine (symlink resolution, opt-in);
@@ -11,28 +16,40 @@
 //! - `shell`: `no_shell_metachars`;
 //! - `decode`: percent-decoding to a fixed point, shared by the checks above;
 //! - `schema`: JSON Schema, both the rule's own and the upstream's advertised
-//!   `inputSchema` (with the engine's one piece of internal mutability, a cache).
+//!   `inputSchema` ([`InputSchema`], compiled by the caller once per listing).
 //!
-//! A compiled policy is immutable apart from that cache, so the relay can share
-//! it behind an `Arc` and swap it on reload.
+//! Imports run one way: `file` → {`rule`, `args`}; `engine` → {`rule`,
+//! `args`, `verdict`, `schema`}; `args` → {`verdict`, the value checks}. This
+//! file wires `file` to `engine`. Nothing here reaches above `policy` except
+//! the shared loader kit, `crate::source`.
+//!
+//! A compiled policy is immutable, so the relay can share it behind an `Arc`
+//! and swap it on reload.
 
 mod args;
 mod decode;
 mod engine;
-pub(crate) mod file;
+mod file;
 mod net;
 mod paths;
+mod rule;
 mod schema;
 mod shell;
-mod shim;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::source::SourceError;
 
 pub use engine::Policy;
-pub use file::DEFAULT_APPROVAL_TIMEOUT;
-pub use shim::{Action, Enforcement};
+pub use schema::InputSchema;
+pub use verdict::{Action, Check, Decision, Enforcement, Verdict};
+
+/// How long a held call waits for a person when no `approval_timeout` is set.
+pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Whether decisions are enforced or only recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -42,28 +59,6 @@ pub enum Mode {
     Enforce,
     /// Every decision is made and recorded, nothing is blocked or hidden.
     Audit,
-}
-
-/// The outcome of one decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Verdict {
-    Allow,
-    Deny,
-    /// Allowed once a person approves this exact call (`action = "approve"`);
-    /// the argument constraints have already passed.
-    Approve,
-}
-
-impl Verdict {
-    /// The verdict as the audit log and `explain` spell it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Allow => "allow",
-            Verdict::Deny => "deny",
-            Verdict::Approve => "approve",
-        }
-    }
 }
 
 /// Where a person can answer a held call. A channel the gateway cannot
@@ -129,57 +124,19 @@ impl ApprovalChannel {
 pub struct ApprovalTerms {
     /// How long the call waits before it is denied; always set once loaded.
     #[serde(serialize_with = "serialize_timeout")]
-    pub timeout: Option<std::time::Duration>,
+    pub timeout: Option<Duration>,
     /// Channels that may answer, in the rule's order.
     pub channels: Vec<ApprovalChannel>,
 }
 
 impl ApprovalTerms {
-    pub fn timeout(&self) -> std::time::Duration {
-        self.timeout.unwrap_or(file::DEFAULT_APPROVAL_TIMEOUT)
+    pub fn timeout(&self) -> Duration {
+        self.timeout.unwrap_or(DEFAULT_APPROVAL_TIMEOUT)
     }
 }
 
-fn serialize_timeout<S: serde::Serializer>(t: &Option<std::time::Duration>, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&humantime::format_duration(t.unwrap_or(file::DEFAULT_APPROVAL_TIMEOUT)).to_string())
-}
-
-/// A verdict together with the rule that produced it, for the client and the audit log.
-///
-/// Nothing here echoes an argument *value*: values may be secrets, and the
-/// reason goes to the client and to the audit log.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct Decision {
-    pub verdict: Verdict,
-    /// The `id` of the deciding rule, or `"defaults.tools"` when no rule matched.
-    pub rule_id: String,
-    /// A human sentence naming the tool, the server, the rule and, for a refused
-    /// argument, the argument and the constraint.
-    pub reason: String,
-    /// The argument that failed, as the policy names it (`"path"`, `"/options/target"`),
-    /// or as the client sent it for `deny_unknown_args`, or the JSON pointer a
-    /// schema reported. `None` when the call was allowed or refused as a whole.
-    pub argument: Option<String>,
-    /// The constraint that failed (`"path_within"`, `"input_schema"`, ...).
-    pub constraint: Option<String>,
-    /// Every constraint evaluated, in order. Filled by [`Policy::explain`];
-    /// [`Policy::decide`] leaves it empty (it stops at the first failure).
-    pub checks: Vec<Check>,
-    /// For [`Verdict::Approve`]: how long the call may wait and who may answer.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approval: Option<ApprovalTerms>,
-}
-
-/// One constraint evaluated for [`Policy::explain`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Check {
-    pub rule_id: String,
-    /// As in [`Decision::argument`]; `None` for checks on the whole arguments object.
-    pub argument: Option<String>,
-    pub constraint: String,
-    pub passed: bool,
-    /// What was checked or why it failed, without the argument's value.
-    pub detail: String,
+fn serialize_timeout<S: serde::Serializer>(t: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(t.unwrap_or(DEFAULT_APPROVAL_TIMEOUT)).to_string())
 }
 
 /// What is being decided: one tool on one upstream, with its arguments.
@@ -191,20 +148,29 @@ pub struct CallContext<'a> {
     pub tool: &'a str,
     /// The call's arguments; `None` when the client sent none (treated as `{}`).
     pub arguments: Option<&'a serde_json::Value>,
-    /// The `inputSchema` the upstream advertised for this tool, if known.
-    /// Checked when `validate_input_schema` is on (the default).
-    pub input_schema: Option<&'a serde_json::Value>,
+    /// The `inputSchema` the upstream advertised for this tool, compiled, if
+    /// known. Checked when `validate_input_schema` is on (the default).
+    pub input_schema: Option<&'a InputSchema>,
+    /// Who is calling (`protocol::Caller` as audit records spell it:
+    /// `local`, or an authenticated principal); `None` offline (`explain`).
+    /// No rule matches on it yet; per-identity rules will.
+    pub caller: Option<&'a str>,
 }
 
 impl<'a> CallContext<'a> {
-    /// A call without a known upstream `inputSchema`.
+    /// A call without a known upstream `inputSchema` or caller.
     pub fn new(server: &'a str, tool: &'a str, arguments: Option<&'a serde_json::Value>) -> Self {
-        CallContext { server, tool, arguments, input_schema: None }
+        CallContext { server, tool, arguments, input_schema: None, caller: None }
     }
 
     /// The same call, checked against the upstream's advertised `inputSchema`.
-    pub fn with_input_schema(self, input_schema: Option<&'a serde_json::Value>) -> Self {
+    pub fn with_input_schema(self, input_schema: Option<&'a InputSchema>) -> Self {
         CallContext { input_schema, ..self }
+    }
+
+    /// The same call, made by `caller`.
+    pub fn with_caller(self, caller: &'a str) -> Self {
+        CallContext { caller: Some(caller), ..self }
     }
 }
 
@@ -213,6 +179,20 @@ impl<'a> CallContext<'a> {
 pub enum PolicyError {
     #[error("{}: cannot read policy file: {source}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("{origin}:{line}:{column}: {reason}")]
-    Invalid { origin: String, line: usize, column: usize, reason: String },
+    #[error(transparent)]
+    Invalid(#[from] SourceError),
+}
+
+impl Policy {
+    /// Reads and compiles the policy files, in order.
+    pub fn load(paths: &[PathBuf]) -> Result<Policy, PolicyError> {
+        Policy::from_sources(&file::read(paths)?)
+    }
+
+    /// Compiles policy texts; each pair is (origin name used in errors, TOML text).
+    /// Rules concatenate in order. `mode` and `defaults.tools` may be set in
+    /// several files only if every file sets the same value.
+    pub fn from_sources(sources: &[(String, String)]) -> Result<Policy, PolicyError> {
+        Ok(Policy::new(file::compile(sources)?))
+    }
 }

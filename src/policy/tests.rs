@@ -3,12 +3,13 @@
 //! `tests/constraints.rs`: each argument constraint, table-driven, and load errors;
 //! `tests/corpus.rs`: the attack corpora and a benign set, with figures;
 //! `tests/props.rs`: property tests for path confinement;
-//! `tests/timing.rs`: a quick (ignored) timing of `decide` over 200 rules.
+//! `tests/enforcement.rs`: what a decision means in each mode.
+//! (How lines and columns are counted is tested with the loader kit, `crate::source`.)
 
 mod constraints;
 mod corpus;
+mod enforcement;
 mod props;
-mod timing;
 
 use super::*;
 
@@ -23,7 +24,7 @@ fn load_error(sources: &[(&str, &str)]) -> String {
 }
 
 fn decide(p: &Policy, server: &str, tool: &str) -> Decision {
-    p.decide(&CallContext { server, tool, arguments: None, input_schema: None })
+    p.decide(&CallContext::new(server, tool, None))
 }
 
 const FILES: &str = r#"
@@ -455,14 +456,6 @@ fn wrong_value_type_is_refused() {
     let text = "[[rules]]\nid = \"r\"\nserver = \"s\"\ntools = \"read_file\"\naction = \"allow\"\n";
     let err = load_error(&[("p.toml", text)]);
     assert!(err.starts_with("p.toml:4:9: "), "{err}");
-}
-
-#[test]
-fn columns_count_characters_not_bytes() {
-    assert_eq!(file::line_col("é = 1\nab", 7), (2, 1));
-    assert_eq!(file::line_col("é = 1\nab", 8), (2, 2));
-    assert_eq!(file::line_col("éx", 2), (1, 2));
-    assert_eq!(file::line_col("abc", 99), (1, 4));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{load_error, policy};
-use crate::policy::{CallContext, Decision, Policy, Verdict};
+use crate::policy::{CallContext, Decision, InputSchema, Policy, Verdict};
 
 fn call(p: &Policy, tool: &str, args: Value) -> Decision {
     p.decide(&CallContext::new("srv", tool, Some(&args)))
@@ -657,7 +657,9 @@ fn schema_file_is_read_relative_to_the_policy_file() {
 
 #[test]
 fn upstream_input_schema_is_enforced_by_default() {
-    let upstream = json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": false});
+    let upstream = InputSchema::compile(
+        &json!({"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"], "additionalProperties": false}),
+    );
     let p = rule("");
     let check = |p: &Policy, args: Value| {
         p.decide(&CallContext::new("srv", "t", Some(&args)).with_input_schema(Some(&upstream)))
@@ -693,24 +695,28 @@ fn upstream_schema_that_does_not_compile_refuses_the_call() {
         json!({"$ref": "https://evil.example/schema.json"}),
         json!({"$ref": "file:///etc/passwd"}),
     ] {
-        let d = p.decide(&CallContext::new("srv", "t", Some(&json!({}))).with_input_schema(Some(&broken)));
+        let compiled = InputSchema::compile(&broken);
+        assert!(compiled.error().is_some(), "{broken}");
+        let d = p.decide(&CallContext::new("srv", "t", Some(&json!({}))).with_input_schema(Some(&compiled)));
         assert_eq!((d.verdict, d.constraint.as_deref()), (Verdict::Deny, Some("input_schema")), "{broken}");
     }
 }
 
 #[test]
-fn upstream_schema_cache_stays_bounded() {
-    use crate::policy::schema::INPUT_SCHEMA_CACHE_CAPACITY;
-    let p = rule("");
-    for i in 0..INPUT_SCHEMA_CACHE_CAPACITY + 10 {
-        let schema = json!({"type": "object", "properties": {format!("p{i}"): {"type": "integer"}}});
-        let args = json!({format!("p{i}"): "not an integer"});
-        assert_eq!(
-            p.decide(&CallContext::new("srv", "t", Some(&args)).with_input_schema(Some(&schema))).verdict,
-            Verdict::Deny
-        );
+fn an_upstream_schema_compiled_once_decides_every_call_under_every_reload() {
+    // The relay compiles a tool's schema when the tool is listed and keeps it
+    // across calls and policy reloads; the policy holds nothing per call.
+    let schema = InputSchema::compile(&json!({"type": "object", "properties": {"count": {"type": "integer"}}}));
+    assert!(schema.error().is_none());
+    let (bad, good) = (json!({"count": "not an integer"}), json!({"count": 3}));
+    for p in [rule(""), rule("description = \"reloaded\"")] {
+        for _ in 0..3 {
+            let d = p.decide(&CallContext::new("srv", "t", Some(&bad)).with_input_schema(Some(&schema)));
+            assert_eq!((d.verdict, d.argument.as_deref()), (Verdict::Deny, Some("/count")));
+            let d = p.decide(&CallContext::new("srv", "t", Some(&good)).with_input_schema(Some(&schema)));
+            assert_eq!(d.verdict, Verdict::Allow, "{}", d.reason);
+        }
     }
-    assert_eq!(p.input_schema_cache_len(), INPUT_SCHEMA_CACHE_CAPACITY);
 }
 
 #[test]
