@@ -5,7 +5,8 @@
 //! - `record`: the event the relay supplies, [`Outcome`], and the on-disk
 //!   field list and line check;
 //! - `digest`: the canonical digest of a call's arguments;
-//! - `sink`: the writer thread, its bounded queue and group commit;
+//! - `sink`: the bounded queue, group commit (the first waiting caller writes
+//!   for everyone queued), and the thread that writes what nobody waits on;
 //! - `verify`: the whole-file check behind `mcp-warden audit verify`.
 //!
 //! # Line format

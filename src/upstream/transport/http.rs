@@ -20,7 +20,8 @@ use tokio::sync::mpsc;
 
 struct Shared {
     client: reqwest::Client,
-    url: String,
+    /// Parsed once: reqwest would parse a string again for every request.
+    url: reqwest::Url,
     headers: HeaderMap,
     session: Mutex<Option<String>>,
     version: Mutex<Option<String>>,
@@ -38,8 +39,11 @@ impl Drop for SessionCloser {
         if let (Some(session), Ok(handle)) = (session, tokio::runtime::Handle::try_current()) {
             let shared = self.0.clone();
             handle.spawn(async move {
-                let req =
-                    shared.client.delete(&shared.url).headers(shared.headers.clone()).header(SESSION_HEADER, session);
+                let req = shared
+                    .client
+                    .delete(shared.url.clone())
+                    .headers(shared.headers.clone())
+                    .header(SESSION_HEADER, session);
                 let _ = tokio::time::timeout(Duration::from_secs(5), req.send()).await;
             });
         }
@@ -58,11 +62,12 @@ pub fn spawn(
         let value = HeaderValue::try_from(value.as_str()).map_err(|e| format!("header {name}: {e}"))?;
         map.insert(name, value);
     }
+    let url = reqwest::Url::parse(url).map_err(|e| format!("the upstream url does not parse: {e}"))?;
     let (out_tx, out_rx) = mpsc::channel::<Outbound>(64);
     let (ev_tx, ev_rx) = mpsc::channel::<TransportEvent>(64);
     let shared = Arc::new(Shared {
         client,
-        url: url.to_string(),
+        url,
         headers: map,
         session: Mutex::new(None),
         version: Mutex::new(None),
@@ -125,7 +130,7 @@ async fn post(shared: Arc<Shared>, out: Outbound) {
     };
     let response = shared
         .client
-        .post(&shared.url)
+        .post(shared.url.clone())
         .headers(request_headers(&shared))
         .header(http::header::ACCEPT, "application/json, text/event-stream")
         .header(http::header::CONTENT_TYPE, "application/json")
@@ -268,7 +273,7 @@ async fn listen(shared: Arc<Shared>) {
     loop {
         let response = shared
             .client
-            .get(&shared.url)
+            .get(shared.url.clone())
             .headers(request_headers(&shared))
             .header(http::header::ACCEPT, "text/event-stream")
             .send()
