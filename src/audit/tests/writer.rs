@@ -1,4 +1,4 @@
-//! The writer thread: one chain however many callers, an acknowledgement
+//! The writer: one chain however many callers, an acknowledgement
 //! only once the line is in the file, one write per batch, a bounded queue,
 //! and failed writes that fail closed.
 
@@ -308,4 +308,59 @@ async fn discard_sink_accepts_records() {
 fn sink_is_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<AuditSink>();
+}
+
+/// A file that notes which thread made each write.
+struct WitnessedFile {
+    file: File,
+    writers: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Write for WitnessedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let name = std::thread::current().name().unwrap_or("unnamed").to_string();
+        self.writers.lock().unwrap().push(name);
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+impl LogFile for WitnessedFile {
+    fn truncate(&mut self, len: u64) -> io::Result<()> {
+        self.file.set_len(len)
+    }
+}
+
+#[test]
+fn a_waiting_caller_writes_its_own_record_and_the_thread_writes_what_nobody_waits_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let (file, end) = open_chain(&path).unwrap();
+    let writers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let witnessed = WitnessedFile { file, writers: Arc::clone(&writers) };
+    let sink = Arc::new(AuditSink::start(&path, witnessed, end, QUEUE_CAPACITY).unwrap());
+    // Nobody else writing: no hand-off to another thread and back.
+    let caller = Arc::clone(&sink);
+    std::thread::Builder::new()
+        .name("a-call".into())
+        .spawn(move || caller.record_blocking(&event(1)).unwrap())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(writers.lock().unwrap().as_slice(), ["a-call"]);
+    assert_eq!(lines(&path).len(), 1, "written before record returned");
+    // A record nobody waits on is written by the sink's own thread, soon.
+    sink.record_detached(event(2));
+    for _ in 0..500 {
+        if lines(&path).len() == 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(lines(&path).len(), 2, "a detached record is written without anyone waiting on it");
+    assert_eq!(writers.lock().unwrap().last().map(String::as_str), Some("audit-writer"));
+    assert_eq!(verify(&path).unwrap().records, 2);
 }
