@@ -5,6 +5,10 @@
 #
 #   bench/overhead.sh            # full run (a few minutes)
 #   ROUNDS=1 CALLS=2000 bench/overhead.sh   # quick look
+#   BASELINE=../old/target/release bench/overhead.sh
+#       also runs another build's gateway (its mcp-warden binary in that
+#       directory) in the same rounds, so a change is compared with what it
+#       changes under the same machine state
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -29,7 +33,8 @@ tools = ["echo", "read_file", "list_directory"]
 action = "allow"
 POLICY
 
-gateway() { # name upstream-toml
+gateway() { # name upstream-toml [binary-dir]
+  local bin=${3:-$T}
   cat > "$W/$1.toml" <<CONF
 policies = ["policy.toml"]
 [listen]
@@ -38,7 +43,7 @@ http = "127.0.0.1:0"
 path = "$1-audit.jsonl"
 $2
 CONF
-  RUST_LOG=info "$T/mcp-warden" serve --config "$W/$1.toml" 2>"$W/$1.log" &
+  RUST_LOG=info "$bin/mcp-warden" serve --config "$W/$1.toml" 2>"$W/$1.log" &
   pids+=($!)
   echo $! > "$W/$1.pid"
   await_line "$W/$1.log" "serving MCP on " > "$W/$1.url"
@@ -53,6 +58,19 @@ transport = \"stdio\"
 command = \"$PWD/$T/examples/demo_upstream\"
 args = [\"--root\", \"$W\"]"
 VIA_HTTP=$(cat "$W/via_http.url"); VIA_STDIO=$(cat "$W/via_stdio.url")
+TARGETS="direct via_http via_stdio"
+if [ -n "${BASELINE:-}" ]; then
+  gateway base_http "[[upstreams]]
+name = \"demo\"
+transport = \"http\"
+url = \"$DIRECT\"" "$BASELINE"
+  gateway base_stdio "[[upstreams]]
+name = \"demo\"
+transport = \"stdio\"
+command = \"$PWD/$T/examples/demo_upstream\"
+args = [\"--root\", \"$W\"]" "$BASELINE"
+  TARGETS="$TARGETS base_http base_stdio"
+fi
 
 # CPU time a process has used so far, in microseconds (utime + stime).
 cpu_us() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%d", ($14 + $15) * 1000000 / hz }' "/proc/$1/stat"; }
@@ -66,11 +84,14 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "rounds: $ROUNDS; latency: $LAT_CALLS sequential calls; throughput: $CALLS calls at concurrency 16 over 16 sessions"
 : > "$W/results.jsonl"
 for r in $(seq 1 "$ROUNDS"); do
-  for target in direct via_http via_stdio; do
+  # The gateways take turns going first, so none always runs on a machine
+  # the one before it has just warmed (or loaded).
+  gateways=($TARGETS); gateways=("${gateways[@]:1}"); shift_by=$(( (r - 1) % ${#gateways[@]} ))
+  order="direct ${gateways[*]:shift_by} ${gateways[*]:0:shift_by}"
+  for target in $order; do
     case $target in
       direct) url=$DIRECT; tool=echo ;;
-      via_http) url=$VIA_HTTP; tool=demo__echo ;;
-      via_stdio) url=$VIA_STDIO; tool=demo__echo ;;
+      *) url=$(cat "$W/$target.url"); tool=demo__echo ;;
     esac
     # Whose CPU a call costs: the gateway's for the gateway runs, the
     # upstream's for the direct ones.
@@ -86,7 +107,7 @@ for r in $(seq 1 "$ROUNDS"); do
   done
 done
 
-python3 - "$W/results.jsonl" <<'PY'
+python3 - "$W/results.jsonl" $TARGETS <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 def med(target, kind, key):
@@ -95,10 +116,11 @@ errors = sum(r["latency"]["errors"] + r["throughput"]["errors"] for r in rows)
 def cpu(target):
     return statistics.median(r["cpu_us_per_call"] for r in rows if r["target"] == target)
 print(f"{'':>10} {'p50 µs':>8} {'p99 µs':>8} {'calls/s @16':>12} {'CPU µs/call':>12}")
-for t in ["direct", "via_http", "via_stdio"]:
+targets = sys.argv[2:]
+for t in targets:
     print(f"{t:>10} {med(t,'latency','p50_us'):>8.0f} {med(t,'latency','p99_us'):>8.0f} {med(t,'throughput','calls_per_sec'):>12.0f} {cpu(t):>12.0f}")
 print("(CPU per call at concurrency 16: the upstream's for direct, the gateway's own for the others)")
-for t in ["via_http", "via_stdio"]:
+for t in targets[1:]:
     d50 = med(t,'latency','p50_us') - med('direct','latency','p50_us')
     d99 = med(t,'latency','p99_us') - med('direct','latency','p99_us')
     ratio = med(t,'throughput','calls_per_sec') / med('direct','throughput','calls_per_sec')
