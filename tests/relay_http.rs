@@ -306,3 +306,16 @@ async fn a_session_cannot_hold_more_requests_in_flight_than_its_limit() {
     // Once the slow call is done, the session may call again.
     assert_eq!(call_text(&greedy, "demo__echo", json!({"text": "again"})).await, "again");
 }
+
+#[tokio::test]
+async fn one_call_reaches_the_same_upstream_through_all_three_fronts() {
+    use common::fronts::{ThreeFronts, ALL_FRONTS};
+    let root = tempfile::tempdir().unwrap();
+    let fronts = ThreeFronts::start(&stdio_demo("demo", root.path()), DEMO_POLICY, "demo").await;
+    for front in ALL_FRONTS {
+        let result = fronts.call(front, "echo", json!({"text": format!("{front:?}")})).await.unwrap();
+        assert_eq!(text_of(&result), format!("{front:?}"));
+        let refused = mcp_error(fronts.call(front, "run_command", json!({"command": "id"})).await.unwrap_err());
+        assert_eq!(refused.code.0 as i64, mcp_warden::errors::code::POLICY_DENIED, "{front:?}");
+    }
+}

@@ -11,6 +11,7 @@
 mod common;
 
 use common::client::{call, call_text, connect, mcp_error, tool_names};
+use common::peers::{peer_file, peer_script, python, INSTALL_HINT};
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -19,36 +20,6 @@ use std::time::Duration;
 
 /// How long one peer process may run before it is killed and the test fails.
 const PEER_TIMEOUT: Duration = Duration::from_secs(90);
-
-const INSTALL_HINT: &str = "run `scripts/install-test-peers.sh` (installs the test peers into .peers/ without root)";
-
-fn peers() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers")
-}
-
-/// A file under `.peers/`, or a failure telling how to install it.
-fn peer_file(relative: &str, what: &str) -> PathBuf {
-    let path = peers().join(relative);
-    assert!(path.exists(), "{what} is missing ({} not found): {INSTALL_HINT}", path.display());
-    path
-}
-
-fn python() -> PathBuf {
-    let python = peer_file("venv/bin/python", "the MCP Python SDK venv");
-    // The venv alone is not enough: the SDK must be importable.
-    let probe = std::process::Command::new(&python)
-        .args(["-c", "import mcp"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{} does not run ({e}): {INSTALL_HINT}", python.display()));
-    assert!(
-        probe.status.success(),
-        "the MCP Python SDK is not importable from {}: {INSTALL_HINT}\n{}",
-        python.display(),
-        String::from_utf8_lossy(&probe.stderr)
-    );
-    python
-}
 
 fn node22() -> PathBuf {
     peer_file("node22/bin/node", "Node.js 22")
@@ -68,11 +39,11 @@ fn filesystem_server_entry() -> PathBuf {
 }
 
 fn python_client_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_client.py")
+    peer_script("python_client.py")
 }
 
 fn python_features_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers/python_features.py")
+    peer_script("python_features.py")
 }
 
 /// Kills a peer's whole process group (the peer and anything it started)

@@ -6,6 +6,8 @@ pub mod approval;
 pub mod binary;
 pub mod browser;
 pub mod client;
+pub mod fronts;
+pub mod peers;
 pub mod raw;
 
 use mcp_warden::config::GatewayConfig;

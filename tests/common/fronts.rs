@@ -1,0 +1,62 @@
+//! One call, sent the three ways a client reaches the gateway: the
+//! aggregated endpoint (`/mcp`, tools named `<server>__<tool>`), the
+//! single-server endpoint (`/mcp/<server>`, original names), and the stdio
+//! front (`mcp-warden stdio`, a child process, as Claude Desktop runs it).
+//! A check is only as good as its weakest front, so attack tests run on all three.
+
+use super::client::{call, connect, connect_stdio, Client};
+use super::{start_gateway, TestGateway};
+use rmcp::model::CallToolResult;
+use rmcp::ServiceError;
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Front {
+    Aggregate,
+    Single,
+    Stdio,
+}
+
+pub const ALL_FRONTS: [Front; 3] = [Front::Aggregate, Front::Single, Front::Stdio];
+
+/// A gateway with one server of interest, and a client on each front.
+pub struct ThreeFronts {
+    pub gw: TestGateway,
+    pub server: String,
+    aggregate: Client,
+    single: Client,
+    stdio: Client,
+}
+
+impl ThreeFronts {
+    /// `upstreams` as in `start_gateway`; `server` names the upstream the
+    /// tests call.
+    pub async fn start(upstreams: &str, policy: &str, server: &str) -> ThreeFronts {
+        let gw = start_gateway(upstreams, policy).await;
+        let aggregate = connect(&gw.url).await;
+        let single = connect(&format!("{}/{server}", gw.url)).await;
+        let stdio = connect_stdio(&gw.config_path).await;
+        ThreeFronts { gw, server: server.to_string(), aggregate, single, stdio }
+    }
+
+    pub fn client(&self, front: Front) -> &Client {
+        match front {
+            Front::Aggregate => &self.aggregate,
+            Front::Single => &self.single,
+            Front::Stdio => &self.stdio,
+        }
+    }
+
+    /// The name a client of `front` uses for the server's `tool`.
+    pub fn tool_name(&self, front: Front, tool: &str) -> String {
+        match front {
+            Front::Single => tool.to_string(),
+            Front::Aggregate | Front::Stdio => format!("{}__{tool}", self.server),
+        }
+    }
+
+    /// Calls the server's `tool` through `front`.
+    pub async fn call(&self, front: Front, tool: &str, args: Value) -> Result<CallToolResult, ServiceError> {
+        self.client(front).call_tool(call(&self.tool_name(front, tool), args)).await
+    }
+}

@@ -1,0 +1,56 @@
+//! The third-party test peers `scripts/install-test-peers.sh` installs into
+//! `.peers/` (the MCP Python SDK, Node 22, the Inspector, server-filesystem),
+//! and upstreams written against them: naive servers that do what real ones
+//! do with a value (fetch it, mail it, run it), so a test can show what an
+//! unpoliced value would have done.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+pub const INSTALL_HINT: &str =
+    "run `scripts/install-test-peers.sh` (installs the test peers into .peers/ without root)";
+
+pub fn peers() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".peers")
+}
+
+/// A file under `.peers/`, or a failure telling how to install it.
+pub fn peer_file(relative: &str, what: &str) -> PathBuf {
+    let path = peers().join(relative);
+    assert!(path.exists(), "{what} is missing ({} not found): {INSTALL_HINT}", path.display());
+    path
+}
+
+pub fn python() -> PathBuf {
+    let python = peer_file("venv/bin/python", "the MCP Python SDK venv");
+    // The venv alone is not enough: the SDK must be importable.
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import mcp"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{} does not run ({e}): {INSTALL_HINT}", python.display()));
+    assert!(
+        probe.status.success(),
+        "the MCP Python SDK is not importable from {}: {INSTALL_HINT}\n{}",
+        python.display(),
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    python
+}
+
+/// A script under `tests/peers/`.
+pub fn peer_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers").join(name)
+}
+
+/// A `[[upstreams]]` entry for a Python MCP server from `tests/peers/`,
+/// run by the SDK's venv over stdio with `args`.
+pub fn python_upstream(name: &str, script: &str, args: &[&str]) -> String {
+    let mut all = vec![peer_script(script).display().to_string()];
+    all.extend(args.iter().map(|a| a.to_string()));
+    format!(
+        "[[upstreams]]\nname = \"{name}\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = {:?}\n",
+        python().display().to_string(),
+        all
+    )
+}
