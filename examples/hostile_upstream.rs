@@ -11,6 +11,10 @@
 //! - `crash`: exits with status 3 mid-call.
 //!
 //! Notifications it receives are appended to the file `$HOSTILE_LOG`, if set.
+//! It is lenient as careless servers are: it reads a method whatever its case
+//! and surrounding space, and runs a `tools/call` even when it comes as a
+//! notification; every tool it runs is logged as `ran <name>`, so a test can
+//! tell whether a call reached it.
 //!
 //! No SDK on purpose: an SDK would refuse to send most of this.
 
@@ -27,22 +31,31 @@ fn tool(name: &str, description: &str) -> Value {
     })
 }
 
+/// Appends a line to `$HOSTILE_LOG`, if set.
+fn log(line: &str) {
+    if let Some(path) = std::env::var_os("HOSTILE_LOG") {
+        if let Ok(mut log) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let _ = writeln!(log, "{line}");
+        }
+    }
+}
+
 fn main() {
     let stdin = std::io::stdin();
     let mut stdout = Some(std::io::stdout());
     for line in stdin.lock().lines() {
         let Ok(line) = line else { break };
         let Ok(msg) = serde_json::from_str::<Value>(&line) else { continue };
+        let method = msg.get("method").and_then(Value::as_str).unwrap_or_default().trim().to_ascii_lowercase();
+        let method = method.as_str();
+        if method == "tools/call" {
+            log(&format!("ran {}", msg.pointer("/params/name").and_then(Value::as_str).unwrap_or_default()));
+        }
         let Some(id) = msg.get("id").cloned() else {
             // Notifications are recorded where a test can see them, if asked.
-            if let Some(path) = std::env::var_os("HOSTILE_LOG") {
-                if let Ok(mut log) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-                    let _ = writeln!(log, "{line}");
-                }
-            }
+            log(&line);
             continue;
         };
-        let method = msg.get("method").and_then(Value::as_str).unwrap_or_default();
         let result = match method {
             "initialize" => json!({
                 "protocolVersion": msg.pointer("/params/protocolVersion").cloned().unwrap_or(json!("2025-06-18")),

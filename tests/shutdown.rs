@@ -5,13 +5,12 @@
 
 mod common;
 
-use common::binary::{send_signal, warden_command, Log, ServedGateway};
-use common::raw::{RawSession, Sse, SseNext, JSON_ONLY};
+use common::binary::{send_signal, ServedGateway};
+use common::raw::{RawSession, RawStdio, Sse, SseNext, JSON_ONLY};
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// What the exit may take beyond the drain deadline: the cut-off errors'
 /// grace, the runtime's shutdown and the process exit, on a busy machine.
@@ -194,47 +193,13 @@ async fn the_admin_listener_stops_accepting_as_the_drain_starts_and_is_closed_af
     assert!(tokio::net::TcpStream::connect(&address).await.is_err(), "and stays closed after the exit");
 }
 
-/// `mcp-warden stdio` with its stdin and stdout held by the test.
-struct Stdio {
-    child: tokio::process::Child,
-    stdin: tokio::process::ChildStdin,
-    stdout: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
-    log: Log,
+/// What the shutdown tests do with a raw stdio session.
+trait ShutdownSteps {
+    async fn slow_count(&mut self, id: u64, steps: u32, delay_ms: u64);
+    async fn rest(&mut self) -> Vec<Value>;
 }
 
-impl Stdio {
-    async fn start(config: &Path) -> Stdio {
-        let mut child = warden_command("stdio", config)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Log::default();
-        log.follow(child.stderr.take().unwrap());
-        let stdin = child.stdin.take().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut stdio = Stdio { child, stdin, stdout, log };
-        stdio
-            .send(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
-                "protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"shutdown-test","version":"0"}}}))
-            .await;
-        assert!(stdio.read().await.expect("an answer to initialize")["result"].is_object());
-        stdio.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
-        stdio
-    }
-
-    async fn send(&mut self, msg: Value) {
-        self.stdin.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
-        self.stdin.flush().await.unwrap();
-    }
-
-    /// The next message on stdout, or `None` once stdout is closed.
-    async fn read(&mut self) -> Option<Value> {
-        let line = tokio::time::timeout(Duration::from_secs(30), self.stdout.next_line()).await.expect("stdout");
-        line.unwrap().map(|l| serde_json::from_str(&l).expect("stdout carries JSON lines"))
-    }
-
+impl ShutdownSteps for RawStdio {
     async fn slow_count(&mut self, id: u64, steps: u32, delay_ms: u64) {
         self.send(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{
             "name":"demo__slow_count","arguments":{"steps":steps,"delay_ms":delay_ms},
@@ -256,7 +221,7 @@ impl Stdio {
 #[tokio::test]
 async fn stdio_on_sigterm_answers_the_call_in_flight_and_exits_0_with_stdin_still_open() {
     let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut stdio = Stdio::start(&config(dir.path(), root.path(), "5s", "")).await;
+    let mut stdio = RawStdio::start(&config(dir.path(), root.path(), "5s", "")).await;
     stdio.slow_count(1, 4, 250).await;
 
     let signalled = Instant::now();
@@ -274,7 +239,7 @@ async fn stdio_on_sigterm_answers_the_call_in_flight_and_exits_0_with_stdin_stil
 #[tokio::test]
 async fn stdio_on_sigint_ends_a_call_longer_than_the_deadline_with_an_error() {
     let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let mut stdio = Stdio::start(&config(dir.path(), root.path(), "1s", "")).await;
+    let mut stdio = RawStdio::start(&config(dir.path(), root.path(), "1s", "")).await;
     stdio.slow_count(9, 50, 200).await;
 
     let signalled = Instant::now();

@@ -65,6 +65,17 @@ impl CallRecord {
         self.constraint = decision.constraint.clone();
     }
 
+    /// A refusal that no policy rule made (a frame the gateway will not
+    /// relay): the gateway's own rule and reason.
+    pub fn refused(&mut self, rule: &str, reason: &str) {
+        self.verdict = Verdict::Deny;
+        self.enforced = true;
+        self.rule = rule.to_string();
+        self.reason = reason.to_string();
+        self.argument = None;
+        self.constraint = None;
+    }
+
     pub fn session(&self) -> &str {
         &self.session
     }

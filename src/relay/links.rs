@@ -7,7 +7,7 @@
 //! pipeline's `Cleared`; every other path refuses a frame that names a
 //! policed method, however it is spelled.
 
-use crate::call::Cleared;
+use crate::call::{frame, Cleared};
 use crate::errors::GatewayError;
 use crate::jsonrpc;
 use crate::protocol::ClientContext;
@@ -25,11 +25,11 @@ pub struct UpstreamLinks {
     request_timeout: Duration,
 }
 
-/// Whether a method is one only the call pipeline may send upstream.
-/// Case and surrounding space are ignored: a lenient upstream might run
-/// `Tools/Call ` as a call.
-pub fn is_policed(method: &str) -> bool {
-    method.trim().eq_ignore_ascii_case("tools/call")
+/// Whether a method is one only the call pipeline may send upstream, as a
+/// lenient upstream might read it (`Tools/Call `). The relay refuses such
+/// frames before they get here; this is the last line.
+fn is_policed(method: &str) -> bool {
+    frame::resembles(method) == Some("tools/call")
 }
 
 impl UpstreamLinks {

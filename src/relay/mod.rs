@@ -22,6 +22,7 @@ pub mod listing;
 mod port;
 mod routes;
 
+use crate::call::frame::{self, Misfit};
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
@@ -35,8 +36,6 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, Semaphore};
-
-pub use links::is_policed;
 
 /// Which upstreams a session sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +109,19 @@ impl ClientSession {
                 return;
             }
         };
+        let (method, notification) = match kind {
+            Kind::Request { method, .. } => (Some(method), false),
+            Kind::Notification { method } => (Some(method), true),
+            Kind::Response { .. } => (None, false),
+        };
+        if let Some(misfit) = method.and_then(|m| Misfit::of(m, notification)) {
+            // Never relayed, whatever the upstream would make of it.
+            let refused = frame::refuse(&self.gateway, &self.id, context, &msg, &misfit).await;
+            if let Kind::Request { id, .. } = kind {
+                let _ = out.send(refused.to_response(id.clone())).await;
+            }
+            return;
+        }
         match kind {
             Kind::Request { id, .. } => {
                 let id = id.clone();

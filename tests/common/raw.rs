@@ -179,3 +179,59 @@ impl Sse {
         }
     }
 }
+
+/// A session on `mcp-warden stdio`, spoken to in raw JSON lines, as Claude
+/// Desktop's launch does: initialized when returned.
+pub struct RawStdio {
+    pub child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    /// The gateway's stderr, line by line.
+    pub log: super::binary::Log,
+}
+
+impl RawStdio {
+    pub async fn start(config: &std::path::Path) -> RawStdio {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = super::binary::warden_command("stdio", config)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = super::binary::Log::default();
+        log.follow(child.stderr.take().unwrap());
+        let stdin = child.stdin.take().unwrap();
+        let stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stdio = RawStdio { child, stdin, stdout, log };
+        stdio.send(initialize(LATEST)).await;
+        assert!(stdio.read().await.expect("an answer to initialize")["result"].is_object());
+        stdio.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"})).await;
+        stdio
+    }
+
+    pub async fn send(&mut self, msg: Value) {
+        use tokio::io::AsyncWriteExt;
+        self.stdin.write_all(format!("{msg}\n").as_bytes()).await.unwrap();
+        self.stdin.flush().await.unwrap();
+    }
+
+    /// The next message on stdout, or `None` once stdout is closed.
+    pub async fn read(&mut self) -> Option<Value> {
+        let line =
+            tokio::time::timeout(std::time::Duration::from_secs(30), self.stdout.next_line()).await.expect("stdout");
+        line.unwrap().map(|l| serde_json::from_str(&l).expect("stdout carries JSON lines"))
+    }
+
+    /// Sends a request and returns the answer to it, skipping what comes before.
+    pub async fn request(&mut self, msg: Value) -> Value {
+        let id = msg["id"].clone();
+        self.send(msg).await;
+        loop {
+            let answer = self.read().await.expect("an answer before stdout closed");
+            if answer.get("method").is_none() && answer["id"] == id {
+                return answer;
+            }
+        }
+    }
+}
