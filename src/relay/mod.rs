@@ -8,6 +8,7 @@
 //! - `fanout`: listings across upstreams and the merged `initialize`;
 //! - `listing`: what a client sees of a `tools/list`;
 //! - `routes`: in-flight bookkeeping (client ↔ upstream request ids);
+//! - `asks`: which server-to-client requests a client may be sent;
 //! - `port`: what the call pipeline may ask of this session.
 //!
 //! The relay decides nothing: calls are decided, recorded and forwarded by
@@ -15,6 +16,7 @@
 //! into the client's JSON-RPC error. The relay never reads `initialize`
 //! parameters: the front hands it a `ClientContext` with every request.
 
+mod asks;
 mod catalog;
 mod fanout;
 mod links;
@@ -477,6 +479,17 @@ impl ClientSession {
         if jsonrpc::method(&msg) == Some("notifications/tools/list_changed") {
             // The next call re-reads the definitions it is checked against.
             self.catalog.forget(upstream);
+        }
+        if let Ok(Kind::Request { id, method }) = jsonrpc::classify(&msg) {
+            let server = &self.gateway.pool.config(upstream).name;
+            let declared = self.links.opened(upstream).map(|s| s.hello().capabilities.clone()).unwrap_or_default();
+            let (id, method) = (id.clone(), method.to_string());
+            if let asks::Ask::Refuse(why) = asks::check(server, &method, &mut msg, &declared) {
+                tracing::info!(session = %self.id, server = %server, method = %method, "refused a server-to-client request: {why}");
+                let error = jsonrpc::error(id, crate::errors::code::METHOD_NOT_FOUND, &why, None);
+                self.links.notify(upstream, error).await;
+                return;
+            }
         }
         let token =
             msg.pointer("/params/progressToken").or_else(|| msg.pointer("/params/_meta/progressToken")).cloned();

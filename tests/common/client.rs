@@ -97,9 +97,13 @@ pub async fn connect_as(url: &str, client: TestClient) -> Client {
 /// `mcp-warden stdio --config <config>` as a child process, with a client
 /// on its stdin and stdout.
 pub async fn connect_stdio(config: &Path) -> Client {
+    connect_stdio_as(config, TestClient::default()).await
+}
+
+pub async fn connect_stdio_as(config: &Path, client: TestClient) -> Client {
     let mut command = tokio::process::Command::new(super::warden_bin());
     command.args(["stdio", "--config"]).arg(config);
-    TestClient::default().serve(TokioChildProcess::new(command).unwrap()).await.expect("stdio handshake")
+    client.serve(TokioChildProcess::new(command).unwrap()).await.expect("stdio handshake")
 }
 
 /// The JSON-RPC error a request was answered with; panics on any other failure.

@@ -4,7 +4,7 @@
 //! front (`mcp-warden stdio`, a child process, as Claude Desktop runs it).
 //! A check is only as good as its weakest front, so attack tests run on all three.
 
-use super::client::{call, connect, connect_stdio, Client};
+use super::client::{call, connect_as, connect_stdio_as, Client, TestClient};
 use super::{start_gateway, TestGateway};
 use rmcp::model::CallToolResult;
 use rmcp::ServiceError;
@@ -32,10 +32,16 @@ impl ThreeFronts {
     /// `upstreams` as in `start_gateway`; `server` names the upstream the
     /// tests call.
     pub async fn start(upstreams: &str, policy: &str, server: &str) -> ThreeFronts {
+        ThreeFronts::start_as(upstreams, policy, server, TestClient::default()).await
+    }
+
+    /// As `start`, each front's client a clone of `client` (its declared
+    /// capabilities, its answers to forms).
+    pub async fn start_as(upstreams: &str, policy: &str, server: &str, client: TestClient) -> ThreeFronts {
         let gw = start_gateway(upstreams, policy).await;
-        let aggregate = connect(&gw.url).await;
-        let single = connect(&format!("{}/{server}", gw.url)).await;
-        let stdio = connect_stdio(&gw.config_path).await;
+        let aggregate = connect_as(&gw.url, client.clone()).await;
+        let single = connect_as(&format!("{}/{server}", gw.url), client.clone()).await;
+        let stdio = connect_stdio_as(&gw.config_path, client).await;
         ThreeFronts { gw, server: server.to_string(), aggregate, single, stdio }
     }
 
