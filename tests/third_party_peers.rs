@@ -191,7 +191,9 @@ fn assert_features_report(report: &Value, output: &Output) {
 
     let elicitation = &report["elicitation"];
     assert_eq!(elicitation["text"], "confirmed: deploy v2", "{context}");
-    assert_eq!(elicitation["elicited"], json!(["Confirm: deploy v2?"]), "{context}");
+    // The form arrives as the server wrote it, marked with the server it comes from.
+    let marked = "[Asked by the MCP server \"demo\", relayed by mcp-warden; not an approval by mcp-warden]\n\nConfirm: deploy v2?";
+    assert_eq!(elicitation["elicited"], json!([marked]), "{context}");
 
     let changed = &report["list_changed"];
     let listed = |key: &str| changed[key].as_array().unwrap().iter().any(|t| t == "demo__extra_tool");
