@@ -33,7 +33,7 @@ use crate::approval::grant::CallBinding;
 use crate::audit::{ApprovalAudit, Outcome};
 use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
-use crate::policy::{Action, ApprovalChannel, ApprovalTerms, CallContext, Decision, Policy};
+use crate::policy::{Action, ApprovalChannel, ApprovalTerms, CallContext, Decision, Policy, Verdict};
 use crate::protocol::ClientContext;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -90,7 +90,13 @@ pub async fn call_tool<P: CallPort>(
                 arguments: arguments.as_ref(),
                 terms: &terms,
             };
-            hold(gateway, port, context, call, held, &record).await?;
+            // What a person approved was checked when it was held; the
+            // world may have changed while it waited (a symlink swapped in).
+            let recheck = || {
+                let decision = decide(&gateway.policy(), &resolved, arguments.as_ref(), record.caller());
+                (decision.verdict == Verdict::Deny).then(|| denial(decision, &resolved))
+            };
+            hold(gateway, port, context, call, held, &record, recheck).await?;
         }
     }
     // [limit]: rate and concurrency limits per caller plug in here.
@@ -176,6 +182,8 @@ fn binding(record: &CallRecord, policy_version: &str) -> CallBinding {
 /// Stage 5: holds the call until a grant covers it or a person approves
 /// it. Returns Ok only when this exact call may be forwarded; every ending
 /// is recorded.
+/// `recheck` decides the call again right before an approved one is
+/// released, and returns the refusal if its arguments no longer pass.
 async fn hold<P: CallPort>(
     gateway: &Arc<Gateway>,
     port: &P,
@@ -183,6 +191,7 @@ async fn hold<P: CallPort>(
     call: &Value,
     held: HoldRequest<'_>,
     record: &CallRecord,
+    recheck: impl FnOnce() -> Option<GatewayError>,
 ) -> Result<(), GatewayError> {
     let binding = &held.binding;
     let (server, tool) = (record.server().to_string(), record.tool().to_string());
@@ -226,6 +235,10 @@ async fn hold<P: CallPort>(
 
     let ending = held.wait().await;
     let mut approval = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };
+    let stale = match ending {
+        Ending::Approved { .. } if gateway.policy().version() == policy_version => recheck(),
+        _ => None,
+    };
     let (outcome, result) = match ending {
         Ending::Approved { .. } if gateway.policy().version() != policy_version => {
             // Fail closed: the approval answered a decision the policy in force might not make.
@@ -234,6 +247,16 @@ async fn hold<P: CallPort>(
             approval.reason = Some(reason.clone());
             let denied = GatewayError::ApprovalDenied { request, approver: hold::GATEWAY.into(), reason, server, tool };
             (Outcome::Denied, Err(denied))
+        }
+        Ending::Approved { approver, .. } if stale.is_some() => {
+            // Fail closed: approved, but what would now be forwarded is not what was shown.
+            let refusal = stale.expect("guarded by the condition");
+            let reason = format!(
+                "approved by {approver}, but the arguments no longer pass when checked again before forwarding: {refusal}"
+            );
+            approval.approver = Some(hold::GATEWAY.into());
+            approval.reason = Some(reason);
+            (Outcome::Denied, Err(refusal))
         }
         Ending::Approved { approver, reason, scope, any_args, channel } => {
             approval.approver = Some(approver);

@@ -19,6 +19,8 @@ struct FakePort {
     audit: std::path::PathBuf,
     /// Replies to the gateway's own requests (the approval form), if any.
     form_reply: Mutex<Option<Value>>,
+    /// Runs while the form is out: the world changing while a call is held.
+    while_held: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
 impl FakePort {
@@ -36,6 +38,7 @@ impl FakePort {
             sent: Mutex::new(Vec::new()),
             audit: audit.to_path_buf(),
             form_reply: Mutex::new(None),
+            while_held: Mutex::new(None),
         }
     }
 
@@ -89,6 +92,9 @@ impl CallPort for FakePort {
 
     fn ask_client(&self, _call: &Value, _method: &str, _params: Value) -> Option<(Value, oneshot::Receiver<Value>)> {
         let reply = self.form_reply.lock().unwrap().take()?;
+        if let Some(change) = self.while_held.lock().unwrap().take() {
+            change();
+        }
         let (tx, rx) = oneshot::channel();
         let _ = tx.send(reply);
         Some((json!("warden-1"), rx))
@@ -265,4 +271,44 @@ fn a_call_record_names_the_caller_and_never_the_arguments() {
     assert!(!line.contains("secret-value"));
     assert_eq!((event.server.as_str(), event.tool.as_str()), ("demo", "echo"));
     assert_eq!(record.caller(), "local");
+}
+
+#[tokio::test]
+async fn an_approved_call_whose_arguments_stop_passing_while_it_waited_is_not_forwarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(root.join("notes.txt"), "fine").unwrap();
+    std::fs::write(outside.join("secret.txt"), "secret").unwrap();
+    let policy = format!(
+        "[[rules]]\nid = \"read-held\"\nserver = \"demo\"\ntools = [\"read_file\"]\naction = \"approve\"\n\
+         approval = [\"elicitation\"]\nargs.path = {{ path_within = [{:?}], resolve_symlinks = true }}\n",
+        root.display().to_string()
+    );
+    let (gw, audit) = gateway(dir.path(), &policy, "audit.jsonl");
+    let port = FakePort::new(&audit, &["read_file"]);
+    let approve =
+        json!({"jsonrpc": "2.0", "id": "warden-1", "result": {"action": "accept", "content": {"decision": "approve"}}});
+    *port.form_reply.lock().unwrap() = Some(approve);
+    // While the person looks at the form, the file becomes a symlink out of the root.
+    let (file, target) = (root.join("notes.txt"), outside.join("secret.txt"));
+    *port.while_held.lock().unwrap() = Some(Box::new(move || {
+        std::fs::remove_file(&file).unwrap();
+        std::os::unix::fs::symlink(&target, &file).unwrap();
+    }));
+    let path = root.join("notes.txt").display().to_string();
+    let err =
+        run(&gw, &port, &context(json!({"elicitation": {}})), tools_call("demo__read_file", json!({"path": path})))
+            .await
+            .unwrap_err();
+    let GatewayError::PolicyDenied(denial) = &err else { panic!("a policy refusal, got {err:?}") };
+    assert_eq!((denial.rule.as_str(), denial.constraint.as_deref()), ("read-held", Some("path_within")));
+    assert!(port.sent().is_empty(), "the approved call was not forwarded");
+    let all = records(&audit);
+    let last = all.last().unwrap();
+    assert_eq!(last["outcome"], "denied");
+    let reason = last["approval"]["reason"].as_str().unwrap();
+    assert!(reason.contains("checked again before forwarding"), "{reason}");
 }

@@ -27,6 +27,9 @@ pub struct TestClient {
     pub elicited: Arc<Mutex<Vec<String>>>,
     pub progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     pub tools_changed: Arc<Notify>,
+    /// Runs when a form arrives, before it is answered: the world changing
+    /// while the person reads it.
+    pub before_answer: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Default for TestClient {
@@ -40,6 +43,7 @@ impl Default for TestClient {
             elicited: Arc::default(),
             progress: Arc::default(),
             tools_changed: Arc::default(),
+            before_answer: None,
         }
     }
 }
@@ -60,6 +64,9 @@ impl ClientHandler for TestClient {
     ) -> Result<ElicitResult, ErrorData> {
         if let ElicitRequestParams::FormElicitationParams { message, .. } = &request {
             self.elicited.lock().unwrap().push(message.clone());
+        }
+        if let Some(change) = &self.before_answer {
+            change();
         }
         if self.hold_forms {
             context.ct.cancelled().await;
