@@ -389,7 +389,7 @@ async fn audit_mode_records_the_approve_verdict_without_holding_the_call() {
 }
 
 #[tokio::test]
-async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules_refusals() {
+async fn a_time_scoped_grant_covers_its_session_only_since_every_local_client_is_the_same_caller() {
     let s = AdminGateway::start(&POLICY).await;
     let client = connect(&s.gw.url).await;
     let first = send_in_background(&client, message("bob@example.com", "status"));
@@ -398,18 +398,24 @@ async fn time_scoped_any_args_approval_covers_other_sessions_but_never_the_rules
     assert_eq!(answer.status(), 200);
     first.await.unwrap().expect("approved");
 
-    // The same client in a new session, other arguments: covered for 15 minutes.
-    let later = connect(&s.gw.url).await;
+    // The same session, other arguments: covered for 15 minutes.
     assert_eq!(
-        call_text(&later, "demo__send_message", message("carol@example.com", "other")).await,
+        call_text(&client, "demo__send_message", message("carol@example.com", "other")).await,
         "sent to carol@example.com"
     );
     let record = s.audit_for("send_message").pop().unwrap();
     assert_eq!(record["approval"]["scope"], "grant:15m");
     // The rule's constraints still decide: no grant lets a refused call through.
-    let refused = rpc_error(send_in_background(&later, message("eve@evil.example", "x")).await.unwrap());
+    let refused = rpc_error(send_in_background(&client, message("eve@evil.example", "x")).await.unwrap());
     assert_eq!(refused.code.0 as i64, mcp_warden::errors::code::POLICY_DENIED);
-    assert!(s.pending().await.is_empty());
+
+    // A new session that merely claims the same client is not covered: it
+    // could be any local process. Its call is held for a person again.
+    let later = connect(&s.gw.url).await;
+    let held = send_in_background(&later, message("dave@example.com", "hello"));
+    let pending = s.wait_pending(1).await;
+    assert_eq!(pending[0]["arguments"]["to"], "dave@example.com");
+    held.abort();
 }
 
 #[tokio::test]

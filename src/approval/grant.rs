@@ -7,7 +7,9 @@
 //!   server, tool, the deciding rule, the argument digest and the policy version;
 //! - `once` covers only the held call itself (it never becomes a grant);
 //! - `session` covers later calls in the same session, `for N` covers later
-//!   calls of the same caller and client identity until it expires; both keep the
+//!   calls of the same caller and client identity until it expires, and
+//!   never reaches past the session that earned it unless an authentication
+//!   layer proved the caller; both keep the
 //!   same tool and rule, and the same arguments unless `any_args` was given
 //!   (the rule's argument constraints still decide every call);
 //! - a grant made under another policy version covers nothing.
@@ -28,6 +30,11 @@ pub struct CallBinding {
     /// Absent in bindings stored before callers existed: those match no caller.
     #[serde(default)]
     pub caller: String,
+    /// Whether an authentication layer proved `caller`. Every client of an
+    /// unauthenticated listener is the same `local` caller, so a grant to
+    /// one of them must not reach the others.
+    #[serde(default)]
+    pub caller_authenticated: bool,
     pub client_name: Option<String>,
     pub client_version: Option<String>,
     pub server: String,
@@ -138,7 +145,12 @@ impl Grant {
         match self.scope {
             GrantScope::Once => false,
             GrantScope::Session => same_call && same_client && granted.session == call.session,
-            GrantScope::For(_) => same_call && same_client,
+            GrantScope::For(_) => {
+                // An unauthenticated caller is anyone who can reach the
+                // listener: the session is the only identity there is.
+                let same_holder = granted.caller_authenticated || granted.session == call.session;
+                same_call && same_client && same_holder
+            }
         }
     }
 
@@ -159,6 +171,7 @@ mod tests {
         CallBinding {
             session: session.into(),
             caller: "local".into(),
+            caller_authenticated: false,
             client_name: Some("claude-code".into()),
             client_version: Some("2.0".into()),
             server: "mail".into(),
@@ -244,12 +257,36 @@ mod tests {
         assert!(!grant(GrantScope::For(Duration::from_secs(900)), false).covers(&unknown, T0));
     }
 
+    fn authenticated(session: &str, digest: &str) -> CallBinding {
+        CallBinding { caller: "https://idp.example|alice".into(), caller_authenticated: true, ..call(session, digest) }
+    }
+
     #[test]
-    fn time_scoped_approval_covers_other_sessions_of_the_same_client_until_it_expires() {
-        let g = grant(GrantScope::For(Duration::from_secs(900)), false);
-        assert!(g.covers(&call("s2", "sha256:aaa"), T0 + Duration::from_secs(899)));
-        assert!(!g.covers(&call("s2", "sha256:aaa"), T0 + Duration::from_secs(900)));
+    fn time_scoped_approval_covers_other_sessions_of_an_authenticated_caller_until_it_expires() {
+        let g = Grant::widen(
+            "r",
+            &authenticated("s1", "sha256:aaa"),
+            GrantScope::For(Duration::from_secs(900)),
+            false,
+            "a",
+            "",
+            T0,
+        )
+        .unwrap();
+        assert!(g.covers(&authenticated("s2", "sha256:aaa"), T0 + Duration::from_secs(899)));
+        assert!(!g.covers(&authenticated("s2", "sha256:aaa"), T0 + Duration::from_secs(900)));
         assert!(g.expired(T0 + Duration::from_secs(900)));
+    }
+
+    #[test]
+    fn an_unauthenticated_callers_time_scoped_approval_never_leaves_its_session() {
+        // Every client of an unauthenticated listener is "local", and claims whatever client name it likes.
+        let g = grant(GrantScope::For(Duration::from_secs(900)), true);
+        assert!(g.covers(&call("s1", "sha256:bbb"), T0 + Duration::from_secs(60)));
+        assert!(
+            !g.covers(&call("s2", "sha256:aaa"), T0 + Duration::from_secs(60)),
+            "another session, same claimed client"
+        );
     }
 
     #[test]

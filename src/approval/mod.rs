@@ -216,6 +216,7 @@ pub(crate) mod fixtures {
         CallBinding {
             session: session.into(),
             caller: "local".into(),
+            caller_authenticated: false,
             client_name: Some("c".into()),
             client_version: None,
             server: "demo".into(),

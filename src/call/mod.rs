@@ -169,6 +169,7 @@ fn binding(record: &CallRecord, policy_version: &str) -> CallBinding {
     CallBinding {
         session: record.session().to_string(),
         caller: record.caller().to_string(),
+        caller_authenticated: record.caller_authenticated(),
         client_name: record.client_name().map(str::to_string),
         client_version: record.client_version().map(str::to_string),
         server: record.server().to_string(),

@@ -15,6 +15,7 @@ use std::time::Instant;
 pub struct CallRecord {
     session: String,
     caller: String,
+    caller_authenticated: bool,
     client_name: Option<String>,
     client_version: Option<String>,
     server: String,
@@ -35,6 +36,7 @@ impl CallRecord {
         CallRecord {
             session: session.to_string(),
             caller: context.caller.to_string(),
+            caller_authenticated: context.caller.is_authenticated(),
             client_name: context.client_info.name.clone(),
             client_version: context.client_info.version.clone(),
             server: String::new(),
@@ -82,6 +84,10 @@ impl CallRecord {
 
     pub fn caller(&self) -> &str {
         &self.caller
+    }
+
+    pub fn caller_authenticated(&self) -> bool {
+        self.caller_authenticated
     }
 
     pub fn client_name(&self) -> Option<&str> {

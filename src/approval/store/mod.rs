@@ -154,6 +154,7 @@ fn unreadable_binding() -> CallBinding {
     CallBinding {
         session: String::new(),
         caller: String::new(),
+        caller_authenticated: false,
         client_name: None,
         client_version: None,
         server: String::new(),
