@@ -41,6 +41,7 @@ pub struct ApprovalBroker {
 pub struct BrokerSettings {
     pub max_pending: usize,
     pub max_pending_per_session: usize,
+    pub max_pending_per_caller: usize,
     /// Channels this gateway can actually offer (the admin listener is configured).
     pub available: Vec<ApprovalChannel>,
     pub announcers: Vec<Arc<dyn Announcer>>,
@@ -79,6 +80,7 @@ impl ApprovalBroker {
         let settings = BrokerSettings {
             max_pending: config.max_pending,
             max_pending_per_session: config.max_pending_per_session,
+            max_pending_per_caller: config.max_pending_per_caller,
             available,
             announcers,
         };
@@ -323,15 +325,25 @@ impl Shared {
     }
 
     /// Counts `request` against the caps and keeps it, not yet visible.
+    /// Besides the memory bound shared by all, the caps that isolate
+    /// clients: its session's, and its caller's when one is authenticated,
+    /// so one client reaches its own limit long before the shared bound.
     fn reserve(&self, request: &ApprovalRequest) -> Result<(), HoldError> {
-        let (max, per_session) = (self.settings.max_pending, self.settings.max_pending_per_session);
+        let settings = &self.settings;
+        let binding = &request.binding;
         let mut state = self.state();
-        if state.pending.len() >= max {
-            return Err(HoldError::TooMany(max));
+        if state.pending.len() >= settings.max_pending {
+            return Err(HoldError::TooMany(settings.max_pending));
         }
-        let session = &request.binding.session;
-        if state.pending.values().filter(|p| &p.request.binding.session == session).count() >= per_session {
-            return Err(HoldError::TooManyInSession(per_session));
+        let held =
+            |same: &dyn Fn(&CallBinding) -> bool| state.pending.values().filter(|p| same(&p.request.binding)).count();
+        if held(&|b| b.session == binding.session) >= settings.max_pending_per_session {
+            return Err(HoldError::TooManyInSession(settings.max_pending_per_session));
+        }
+        if binding.caller_authenticated
+            && held(&|b| b.caller_authenticated && b.caller == binding.caller) >= settings.max_pending_per_caller
+        {
+            return Err(HoldError::TooManyForCaller(settings.max_pending_per_caller));
         }
         state.pending.insert(request.id.clone(), Pending { request: request.clone(), visible: false });
         Ok(())

@@ -96,10 +96,14 @@ pub enum HoldError {
          webhook needs [approval.webhook], elicitation needs a client that declared the elicitation capability"
     )]
     NoChannel(String),
-    #[error("too many pending approvals ({0}); try again later")]
+    #[error(
+        "the gateway already holds {0} calls for approval (approval.max_pending, its memory bound); try again later"
+    )]
     TooMany(usize),
     #[error("this session already has {0} calls waiting for approval; wait for them to be answered")]
     TooManyInSession(usize),
+    #[error("this caller already has {0} calls waiting for approval; wait for them to be answered")]
+    TooManyForCaller(usize),
     #[error("{0}")]
     Store(#[from] StoreError),
 }

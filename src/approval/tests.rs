@@ -19,6 +19,7 @@ fn config(dir: &std::path::Path, max_pending: usize) -> ApprovalConfig {
         progress_interval: Duration::from_secs(5),
         max_pending,
         max_pending_per_session: max_pending,
+        max_pending_per_caller: max_pending,
         webhook: None,
     }
 }
@@ -279,6 +280,7 @@ impl Fake {
         let settings = BrokerSettings {
             max_pending: 10,
             max_pending_per_session: 10,
+            max_pending_per_caller: 10,
             available: ApprovalChannel::ALL.to_vec(),
             announcers,
         };
@@ -525,4 +527,32 @@ fn a_sqlite_answer_that_lost_leaves_no_grant_behind() {
     let recent = store.recent(1).unwrap();
     assert_eq!((recent[0].status.as_str(), recent[0].approver.as_deref()), ("approved", Some("alice")));
     assert!(!store.decide("apr_unknown", &end, None, now).unwrap(), "never held, never decided");
+}
+
+#[tokio::test]
+async fn an_authenticated_caller_is_capped_across_its_sessions_and_local_sessions_each_on_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = ApprovalConfig { max_pending_per_session: 5, max_pending_per_caller: 2, ..config(dir.path(), 100) };
+    let (broker, _) = open(&cfg, ApprovalChannel::ALL.to_vec());
+    let alice = |session: &str, digest: &str| CallBinding {
+        session: session.into(),
+        caller: "https://idp.example|alice".into(),
+        caller_authenticated: true,
+        ..binding(digest)
+    };
+    let _a = broker.hold(alice("s1", "d1"), None, &ApprovalChannel::ALL, true, MINUTE).await.unwrap();
+    let _b = broker.hold(alice("s2", "d2"), None, &ApprovalChannel::ALL, true, MINUTE).await.unwrap();
+    let third = broker.hold(alice("s3", "d3"), None, &ApprovalChannel::ALL, true, MINUTE).await;
+    assert!(
+        matches!(third, Err(HoldError::TooManyForCaller(2))),
+        "a new session does not reset a caller's cap: {third:?}"
+    );
+    // Unauthenticated sessions are all "local": each is capped on its own, never by the others.
+    let mut held = Vec::new();
+    for session in ["l1", "l2", "l3"] {
+        for n in 0..3 {
+            let local = CallBinding { session: session.into(), ..binding(&format!("{session}-{n}")) };
+            held.push(broker.hold(local, None, &ApprovalChannel::ALL, true, MINUTE).await.expect("held"));
+        }
+    }
 }

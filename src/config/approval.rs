@@ -23,7 +23,9 @@ const PROGRESS_INTERVAL: DurationKey = DurationKey {
     min: Duration::from_millis(50),
     example: "\"5s\"",
 };
-const DEFAULT_MAX_PENDING: usize = 1000;
+/// A bound on memory, not a quota: reachable only by very many clients at once.
+const DEFAULT_MAX_PENDING: usize = 10_000;
+const DEFAULT_MAX_PENDING_PER_CALLER: usize = 100;
 const DEFAULT_MAX_PENDING_PER_SESSION: usize = 20;
 
 /// A webhook secret shorter than this is refused: it signs the links that
@@ -56,11 +58,17 @@ pub struct ApprovalConfig {
     pub store: PathBuf,
     /// How often a waiting client that sent a progress token hears "waiting for approval".
     pub progress_interval: Duration,
-    /// Held calls beyond this many are denied at once.
+    /// Held calls beyond this many, across all clients, are denied at once:
+    /// a bound on memory, set far above what the per-session and per-caller
+    /// caps let any one client hold.
     pub max_pending: usize,
     /// Held calls of one client session beyond this many are denied at once,
     /// so one client cannot fill the queue for everyone.
     pub max_pending_per_session: usize,
+    /// The same for an authenticated caller across all its sessions. An
+    /// unauthenticated caller is every local client, so for it the session
+    /// is the only fair unit and this does not apply.
+    pub max_pending_per_caller: usize,
     /// `[approval.webhook]`: where held calls are announced; absent = no webhook channel.
     pub webhook: Option<WebhookConfig>,
 }
@@ -105,6 +113,7 @@ pub(super) struct ApprovalTable {
     progress_interval: Option<Spanned<String>>,
     max_pending: Option<Spanned<u64>>,
     max_pending_per_session: Option<Spanned<u64>>,
+    max_pending_per_caller: Option<Spanned<u64>>,
     pub(super) webhook: Option<Spanned<WebhookTable>>,
 }
 
@@ -138,7 +147,20 @@ pub(super) fn approval_config(
         "approval.max_pending_per_session",
         source,
     )?;
-    Ok(ApprovalConfig { store, progress_interval, max_pending, max_pending_per_session, webhook: None })
+    let max_pending_per_caller = positive_size(
+        table.max_pending_per_caller.clone(),
+        DEFAULT_MAX_PENDING_PER_CALLER.min(max_pending),
+        "approval.max_pending_per_caller",
+        source,
+    )?;
+    Ok(ApprovalConfig {
+        store,
+        progress_interval,
+        max_pending,
+        max_pending_per_session,
+        max_pending_per_caller,
+        webhook: None,
+    })
 }
 
 pub(super) fn webhook_config(

@@ -28,8 +28,10 @@ fn admin_listener_needs_a_strong_token_and_binds_loopback_by_default() {
 fn approval_store_defaults_next_to_the_audit_file() {
     let c = ok(&format!("{MINIMAL}[audit]\npath = \"logs/audit.jsonl\"\n"));
     assert_eq!(c.approval.store, Path::new("/etc/warden/logs/approvals.sqlite"));
-    assert_eq!(c.approval.max_pending, 1000);
+    // The shared cap bounds memory; the per-session and per-caller caps keep clients apart.
+    assert_eq!(c.approval.max_pending, 10_000);
     assert_eq!(c.approval.max_pending_per_session, 20);
+    assert_eq!(c.approval.max_pending_per_caller, 100);
     assert_eq!(c.approval.progress_interval, Duration::from_secs(5));
     let c = ok(&format!("{MINIMAL}[approval]\nstore = \"state/a.sqlite\"\nmax_pending = 5\n"));
     assert_eq!(c.approval.store, Path::new("/etc/warden/state/a.sqlite"));
