@@ -442,3 +442,29 @@ fn an_approval_store_that_cannot_be_opened_stops_the_gateway() {
     let error = started.expect_err("the gateway must not start without its approval store");
     assert!(error.to_string().contains("approval store"), "{error}");
 }
+
+#[tokio::test]
+async fn sessions_that_fill_their_own_queues_cannot_deny_another_clients_held_call() {
+    let s = AdminGateway::start_with(&POLICY, "max_pending_per_session = 1\n").await;
+    // The flooding clients stay connected: a client that goes away withdraws its calls.
+    let (mut flooders, mut held) = (Vec::new(), Vec::new());
+    for n in 0..3 {
+        let flooder = connect(&s.gw.url).await;
+        held.push(send_in_background(&flooder, message("bob@example.com", &format!("flood {n}"))));
+        s.wait_pending(n + 1).await;
+        // Each flooding session is refused beyond its own cap...
+        let error = rpc_error(send_in_background(&flooder, message("bob@example.com", "more")).await.unwrap());
+        assert!(error.message.contains("this session already has 1"), "{}", error.message);
+        flooders.push(flooder);
+    }
+    // ...and another client's call is still held for a person, not denied.
+    let bystander = connect(&s.gw.url).await;
+    let call = send_in_background(&bystander, message("carol@example.com", "quarterly numbers"));
+    let pending = s.wait_pending(4).await;
+    let id = pending.iter().find(|p| p["arguments"]["to"] == "carol@example.com").expect("held")["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(s.answer(&id, "approve", json!({})).await.status(), 200);
+    assert_eq!(text_of(&call.await.unwrap().unwrap()), "sent to carol@example.com");
+}

@@ -97,7 +97,8 @@ pub enum HoldError {
     )]
     NoChannel(String),
     #[error(
-        "the gateway already holds {0} calls for approval (approval.max_pending, its memory bound); try again later"
+        "too many pending approvals: the gateway already holds {0} calls for approval \
+         (approval.max_pending, a memory bound shared by all clients); try again later"
     )]
     TooMany(usize),
     #[error("this session already has {0} calls waiting for approval; wait for them to be answered")]
