@@ -61,7 +61,7 @@ pub async fn call_tool<P: CallPort>(
         .map(str::to_string)
         .ok_or_else(|| GatewayError::InvalidParams("missing string params.name".into()))?;
     let arguments = msg.pointer("/params/arguments").cloned();
-    let mut record = CallRecord::begin(port.session_id(), context, &exposed, arguments.as_ref());
+    let mut record = CallRecord::begin(gateway.audit_key(), port.session_id(), context, &exposed, arguments.as_ref());
 
     let resolved = match resolve(port, &exposed, &mut record).await? {
         Ok(resolved) => resolved,
