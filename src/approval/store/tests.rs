@@ -86,10 +86,12 @@ fn a_store_left_world_readable_by_an_earlier_version_is_narrowed_and_scrubbed() 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("approvals.sqlite");
     let raw_session = "6b1e0c9a7e2b4d6a8c0f1e2d3c4b5a69";
-    let binding = |session: &str| json!({"session": session, "caller": "local", "client_name": null,
+    let binding = |session: &str| {
+        json!({"session": session, "caller": "local", "client_name": null,
         "client_version": null, "server": "demo", "tool": "t", "rule": "r", "args_digest": "sha256:00",
         "policy_version": "v"})
-    .to_string();
+        .to_string()
+    };
     {
         // What an earlier version left: an ended request with its arguments, raw session ids.
         let db = Connection::open(&path).unwrap();
