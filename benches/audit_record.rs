@@ -4,7 +4,7 @@
 //! Each sample writes to a fresh file in a temporary directory.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mcp_warden::audit::{digest_arguments, AuditEvent, AuditSink, Outcome};
+use mcp_warden::audit::{AuditEvent, AuditKey, AuditSink, Outcome};
 use mcp_warden::policy::Verdict;
 use serde_json::json;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ fn event() -> AuditEvent {
         reason: "allowed by rule fs-read-projects".to_string(),
         argument: None,
         constraint: None,
-        args_digest: digest_arguments(Some(&json!({"path": "/srv/projects/notes/today.md"}))),
+        args_digest: AuditKey::generate().digest_arguments(Some(&json!({"path": "/srv/projects/notes/today.md"}))),
         latency_us: 38,
         outcome: Some(Outcome::Forwarded),
         caller: None,

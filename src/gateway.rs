@@ -1,10 +1,18 @@
 //! The running gateway's shared state: configuration, the policy in force,
-//! the upstream pool and the audit sink. Fronts hold an `Arc<Gateway>`.
+//! the upstream pool, the audit sink and the key its digests use. Fronts
+//! hold an `Arc<Gateway>`.
+//!
+//! Opening the files is done here, in an order that matters: the audit
+//! sink first, which claims (and locks) this process's chain file, then the
+//! approval store with the same number, so two processes on one config
+//! (`serve` and the stdio front) each keep their own chain and their own
+//! pending requests, and neither denies the other's as "abandoned" when it
+//! starts. Every file is created readable by the gateway's user only.
 
 use crate::approval::channels::Announcer;
 use crate::approval::webhook::WebhookNotifier;
 use crate::approval::ApprovalBroker;
-use crate::audit::{ApprovalAudit, AuditEvent, AuditSink, Outcome};
+use crate::audit::{ApprovalAudit, AuditEvent, AuditKey, AuditSink, Outcome};
 use crate::config::GatewayConfig;
 use crate::errors::GatewayError;
 use crate::naming::Naming;
@@ -18,6 +26,8 @@ pub struct Gateway {
     policy: ArcSwap<Policy>,
     pub pool: Arc<UpstreamPool>,
     audit: AuditSink,
+    /// Keys the argument and session digests in records and bindings.
+    audit_key: AuditKey,
     /// Calls held for a person's approval.
     pub approvals: ApprovalBroker,
     /// How tools are named on the aggregated endpoint; fixed by the config,
@@ -48,9 +58,21 @@ impl Gateway {
     pub fn start(config: GatewayConfig) -> Result<Arc<Gateway>, StartError> {
         let policy = Policy::load(&config.policies)?;
         let audit = AuditSink::open(&config.audit.path)?;
+        let audit_key = crate::audit::installation_key(&config.audit.path)?;
+        let chain_file = audit.path().unwrap_or(&config.audit.path);
+        if audit.chain() > 1 {
+            tracing::warn!(
+                audit = %chain_file.display(),
+                "another mcp-warden process writes {}: this one writes its own chain to {} \
+                 (`mcp-warden audit verify {}` checks both)",
+                config.audit.path.display(),
+                chain_file.display(),
+                config.audit.path.display()
+            );
+        }
         tracing::info!(
             policy_version = %policy.version(),
-            audit = %config.audit.path.display(),
+            audit = %chain_file.display(),
             audit_records = audit.last_seq(),
             "policy loaded"
         );
@@ -66,7 +88,9 @@ impl Gateway {
         };
         let announcers: Vec<Arc<dyn Announcer>> =
             webhook.iter().map(|hook| Arc::clone(hook) as Arc<dyn Announcer>).collect();
-        let (approvals, abandoned) = ApprovalBroker::open(&config.approval, channels, announcers)?;
+        let mut store = config.approval.clone();
+        store.store = crate::audit::numbered(&config.approval.store, audit.chain());
+        let (approvals, abandoned) = ApprovalBroker::open(&store, channels, announcers)?;
         for (id, call) in abandoned {
             // Never forwarded: the client that waited is gone with the old process.
             let event = AuditEvent {
@@ -98,7 +122,21 @@ impl Gateway {
         }
         let pool = UpstreamPool::start(&config.upstreams, &config.relay);
         let naming = Naming::for_config(&config);
-        Ok(Arc::new(Gateway { config, policy: ArcSwap::from_pointee(policy), pool, audit, approvals, naming, webhook }))
+        Ok(Arc::new(Gateway {
+            config,
+            policy: ArcSwap::from_pointee(policy),
+            pool,
+            audit,
+            audit_key,
+            approvals,
+            naming,
+            webhook,
+        }))
+    }
+
+    /// The key every argument and session digest of this installation is made with.
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
     }
 
     /// The policy in force; a reload swaps it without disturbing decisions

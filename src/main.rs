@@ -111,9 +111,11 @@ enum ApprovalsCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain of an audit file; exits 1 at the first broken line.
+    /// Check the hash chain of an audit file, and of the chain files other
+    /// processes on the same config wrote beside it (audit.2.jsonl, ...);
+    /// exits 1 if any is broken, naming its first broken line.
     Verify {
-        /// The audit file (JSON lines).
+        /// The audit file (JSON lines), as `[audit] path` names it.
         file: PathBuf,
     },
 }
@@ -217,17 +219,31 @@ fn explain(path: &std::path::Path, tool: &str, args: &str, input_schema: Option<
     }
 }
 
+/// Verifies `file` and every numbered chain file beside it: each process
+/// on one config writes a chain of its own, and a check that skipped one
+/// would pass over its records unseen.
 fn verify(file: &std::path::Path) -> ExitCode {
-    match mcp_warden::audit::verify(file) {
-        Ok(report) => {
-            println!("ok: {} record(s), chain intact", report.records);
-            ExitCode::SUCCESS
-        }
+    let mut files = vec![file.to_path_buf()];
+    match mcp_warden::audit::chain_files(file) {
+        Ok(found) => files.extend(found.into_iter().filter(|f| f != file)),
         Err(e) => {
-            eprintln!("{}: {e}", file.display());
-            ExitCode::FAILURE
+            eprintln!("{}: cannot look for the chain files of other processes beside it: {e}", file.display());
+            return ExitCode::FAILURE;
         }
     }
+    let several = files.len() > 1;
+    let mut code = ExitCode::SUCCESS;
+    for file in &files {
+        match mcp_warden::audit::verify(file) {
+            Ok(report) if several => println!("{}: ok: {} record(s), chain intact", file.display(), report.records),
+            Ok(report) => println!("ok: {} record(s), chain intact", report.records),
+            Err(e) => {
+                eprintln!("{}: {e}", file.display());
+                code = ExitCode::FAILURE;
+            }
+        }
+    }
+    code
 }
 
 fn approvals(command: ApprovalsCommand) -> ExitCode {

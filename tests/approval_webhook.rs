@@ -175,10 +175,12 @@ async fn call_approved_through_the_signed_link_arrives_exactly_once() {
     assert_eq!(request["arguments"], json!({"to": "bob@example.com", "body": "***"}), "masked before it leaves");
     assert!(!String::from_utf8_lossy(&delivery.body).contains(API_KEY));
     assert_eq!(request["channels"], json!(["webhook"]));
-    // The session id is the client's handle on the gateway: only a digest leaves it.
+    // The session id is the client's handle on the gateway: only its keyed
+    // digest leaves it, the one the admin API and the audit log show too.
     let session = s.pending().await[0]["session"].as_str().unwrap().to_string();
-    assert!(!String::from_utf8_lossy(&delivery.body).contains(&session));
-    assert_eq!(request["session"], mcp_warden::approval::webhook::session_digest(&session));
+    assert!(session.starts_with("hmac-sha256:") && session.len() == "hmac-sha256:".len() + 32, "{session}");
+    assert_eq!(request["session"], session);
+    assert_eq!(s.audit_for("send_message")[0]["session"], session);
     assert_eq!(payload["expires_at"], request["expires_at"]);
     let id = request["id"].as_str().unwrap();
     let approve_url = link(&payload, "approve_url");

@@ -40,7 +40,7 @@ async fn allowed_call_is_relayed_over_a_stdio_upstream() {
     assert_eq!(echo["rule"], "demo-safe");
     assert_eq!(echo["client_name"], "warden-test-client");
     assert_eq!(echo["client_version"], "1.2.3");
-    assert!(echo["args_digest"].as_str().unwrap().starts_with("sha256:"));
+    assert!(echo["args_digest"].as_str().unwrap().starts_with("hmac-sha256:"));
     assert!(!std::fs::read_to_string(&gw.audit).unwrap().contains("ping"), "argument values stay out of the audit");
 }
 

@@ -1,7 +1,10 @@
 //! What one audit line holds: the event the relay supplies, the chain fields
-//! the writer adds, the on-disk key order, and the check that a line is a
-//! well-formed record (shared by the writer, which reads the last line on
-//! open, and the verifier).
+//! the writer adds, the on-disk key order, the bound on what any one field
+//! may take of a line, and the check that a line is a well-formed record
+//! (shared by the writer, which reads the last line on open, and the
+//! verifier).
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -38,7 +41,8 @@ pub enum Outcome {
 /// What the relay knows about one decision.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditEvent {
-    /// Gateway session id (may be "stdio").
+    /// [`super::AuditKey::digest_session`] of the gateway session id,
+    /// never the id: it is the client's bearer credential.
     pub session: String,
     pub client_name: Option<String>,
     pub client_version: Option<String>,
@@ -57,7 +61,7 @@ pub struct AuditEvent {
     pub argument: Option<String>,
     /// The constraint that refused it (`"path_within"`, `"input_schema"`).
     pub constraint: Option<String>,
-    /// `"sha256:<hex>"` of the canonical arguments JSON, never the values.
+    /// [`super::AuditKey::digest_arguments`] of the arguments, never the values.
     pub args_digest: String,
     /// Time spent deciding, or the upstream's latency for `Completed` and
     /// `UpstreamError`, as the relay supplies.
@@ -92,14 +96,155 @@ pub struct ApprovalAudit {
     pub channel: Option<String>,
 }
 
+/// What a name-like field (tool, client name, argument, rule, caller, ...)
+/// may take of a line, in bytes as written (JSON escapes included). Names
+/// come from clients and upstreams: a 2 MiB tool name once made a 4 MB
+/// line, and every copy of it in the reason another.
+pub const MAX_NAME_BYTES: usize = 512;
+/// What a free-text field (`reason`, the approver's reason) may take.
+pub const MAX_TEXT_BYTES: usize = 2048;
+
+/// The fields a record may have to cut, with their bounds, in on-disk
+/// order. [`texts`] and [`texts_mut`] list exactly these.
+const BOUNDED: [(&str, usize); 15] = [
+    ("session", MAX_NAME_BYTES),
+    ("client_name", MAX_NAME_BYTES),
+    ("client_version", MAX_NAME_BYTES),
+    ("server", MAX_NAME_BYTES),
+    ("tool", MAX_NAME_BYTES),
+    ("rule", MAX_NAME_BYTES),
+    ("reason", MAX_TEXT_BYTES),
+    ("argument", MAX_NAME_BYTES),
+    ("constraint", MAX_NAME_BYTES),
+    ("caller", MAX_NAME_BYTES),
+    ("approval.request", MAX_NAME_BYTES),
+    ("approval.approver", MAX_NAME_BYTES),
+    ("approval.reason", MAX_TEXT_BYTES),
+    ("approval.scope", MAX_NAME_BYTES),
+    ("approval.channel", MAX_NAME_BYTES),
+];
+
+/// Every bounded text of an event, in [`BOUNDED`] order (`None` where absent).
+fn texts(e: &AuditEvent) -> [Option<&str>; 15] {
+    let a = e.approval.as_ref();
+    [
+        Some(&e.session),
+        e.client_name.as_deref(),
+        e.client_version.as_deref(),
+        Some(&e.server),
+        Some(&e.tool),
+        Some(&e.rule),
+        Some(&e.reason),
+        e.argument.as_deref(),
+        e.constraint.as_deref(),
+        e.caller.as_deref(),
+        a.map(|a| a.request.as_str()),
+        a.and_then(|a| a.approver.as_deref()),
+        a.and_then(|a| a.reason.as_deref()),
+        a.and_then(|a| a.scope.as_deref()),
+        a.and_then(|a| a.channel.as_deref()),
+    ]
+}
+
+/// [`texts`], to cut them.
+fn texts_mut(e: &mut AuditEvent) -> [Option<&mut String>; 15] {
+    let (request, approver, reason, scope, channel) = match e.approval.as_mut() {
+        Some(a) => (Some(&mut a.request), a.approver.as_mut(), a.reason.as_mut(), a.scope.as_mut(), a.channel.as_mut()),
+        None => (None, None, None, None, None),
+    };
+    [
+        Some(&mut e.session),
+        e.client_name.as_mut(),
+        e.client_version.as_mut(),
+        Some(&mut e.server),
+        Some(&mut e.tool),
+        Some(&mut e.rule),
+        Some(&mut e.reason),
+        e.argument.as_mut(),
+        e.constraint.as_mut(),
+        e.caller.as_mut(),
+        request,
+        approver,
+        reason,
+        scope,
+        channel,
+    ]
+}
+
+/// Bytes serde_json writes for `text` between its quotes.
+fn escaped_len(text: &str) -> usize {
+    text.bytes()
+        .map(|b| match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => 2,
+            0..=0x1f => 6,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// Cuts `text` so that, marker included, it takes at most `bound` bytes as
+/// written. The marker says how long the value was; the record's `cut`
+/// field, which no client can write, says which fields were cut.
+fn cut(text: &mut String, bound: usize) {
+    let marker = format!("...[cut: {} bytes]", text.len());
+    let budget = bound.saturating_sub(marker.len());
+    let mut used = 0;
+    let mut end = 0;
+    for (at, c) in text.char_indices() {
+        let mut buf = [0u8; 4];
+        let width = escaped_len(c.encode_utf8(&mut buf));
+        if used + width > budget {
+            break;
+        }
+        used += width;
+        end = at + c.len_utf8();
+    }
+    text.truncate(end);
+    text.push_str(&marker);
+}
+
+/// The event with every field within its bound, and the names of the
+/// fields that had to be cut. Borrowed, without a copy, in the usual case
+/// where nothing is over.
+fn bounded(event: &AuditEvent) -> (Cow<'_, AuditEvent>, Vec<&'static str>) {
+    let over: Vec<usize> = texts(event)
+        .iter()
+        .zip(BOUNDED)
+        .enumerate()
+        .filter(|(_, (text, (_, bound)))| text.is_some_and(|t| t.len() > bound / 6 && escaped_len(t) > *bound))
+        .map(|(i, _)| i)
+        .collect();
+    if over.is_empty() {
+        return (Cow::Borrowed(event), Vec::new());
+    }
+    let mut owned = event.clone();
+    for (i, text) in texts_mut(&mut owned).into_iter().enumerate() {
+        if let (true, Some(text)) = (over.contains(&i), text) {
+            cut(text, BOUNDED[i].1);
+        }
+    }
+    (Cow::Owned(owned), over.into_iter().map(|i| BOUNDED[i].0).collect())
+}
+
 /// An event serialized by its caller, ready for the writer to chain: the
 /// caller pays for serialization, so the one writer thread only hashes and
 /// writes.
 pub(super) struct EncodedEvent(Vec<u8>);
 
 impl EncodedEvent {
+    /// Serializes the event with every field within its bound; a record
+    /// that had fields cut ends with `"cut":["tool",...]`.
     pub(super) fn new(event: &AuditEvent) -> Result<EncodedEvent, serde_json::Error> {
-        serde_json::to_vec(event).map(EncodedEvent)
+        let (event, cut) = bounded(event);
+        let mut bytes = serde_json::to_vec(&*event)?;
+        if !cut.is_empty() {
+            // Spliced in before the closing brace, after every other field.
+            bytes.pop();
+            bytes.extend_from_slice(b",\"cut\":");
+            serde_json::to_writer(&mut bytes, &cut)?;
+            bytes.push(b'}');
+        }
+        Ok(EncodedEvent(bytes))
     }
 
     /// Appends the whole line, without its newline, to `out`: the chain

@@ -16,7 +16,7 @@
 //! see BENCHMARKS.md.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,6 +26,7 @@ use std::time::SystemTime;
 
 use tokio::sync::{oneshot, Semaphore};
 
+use super::chains::{self, ClaimError};
 use super::digest::sha256_hex;
 use super::record::{check_record, AuditEvent, EncodedEvent, GENESIS_PREV};
 
@@ -44,6 +45,13 @@ const DETACHED_DELAY: std::time::Duration = std::time::Duration::from_millis(100
 pub enum AuditError {
     #[error("cannot open audit log {path}: {source}")]
     Open { path: PathBuf, source: io::Error },
+    #[error(
+        "audit log {path}: {max} mcp-warden processes already write chains of it; \
+         stop one, or give this one a config with another [audit] path"
+    )]
+    AllChainsTaken { path: PathBuf, max: u32 },
+    #[error("audit key {path}: {reason}")]
+    Key { path: PathBuf, reason: String },
     #[error(
         "audit log {path}: the last line is not a valid audit record ({reason}); \
          refusing to extend a broken chain. Verify the file, then move it aside to start a new one"
@@ -219,20 +227,34 @@ pub struct AuditSink {
     /// `None` for [`AuditSink::discard`].
     shared: Option<Arc<Shared>>,
     writer: Option<JoinHandle<()>>,
+    /// The chain this sink writes: 1 for the configured file, more when
+    /// other processes hold the lower ones (see `chains`).
+    chain: u32,
 }
 
 impl AuditSink {
-    /// Open (create or append) the file and start its writer thread. If the
-    /// file already has records, the last line gives the next `seq` and
-    /// `prev`. Refuses to start if that line is not a valid record (a torn
-    /// write, an edit), since appending to it would produce a chain that can
-    /// never verify.
+    /// Open (create with mode 0600, or append to) the configured file, or
+    /// the first numbered chain file beside it that no other process holds
+    /// ([`AuditSink::path`] says which), lock it for the sink's life, and
+    /// start the writer thread. If the file already has records, the last
+    /// line gives the next `seq` and `prev`. Refuses to start if that line
+    /// is not a valid record (a torn write, an edit), since appending to it
+    /// would produce a chain that can never verify.
     ///
     /// Only the last line is read, so opening is fast on large files; use
     /// [`super::verify`] to check the whole chain.
     pub fn open(path: &Path) -> Result<AuditSink, AuditError> {
-        let (file, end) = open_chain(path)?;
-        AuditSink::start(path, file, end, QUEUE_CAPACITY)
+        let claimed = match chains::claim(path) {
+            Ok(claimed) => claimed,
+            Err(ClaimError::Io(path, source)) => return Err(AuditError::Open { path, source }),
+            Err(ClaimError::AllTaken) => {
+                return Err(AuditError::AllChainsTaken { path: path.to_path_buf(), max: chains::MAX_CHAINS })
+            }
+        };
+        let (file, end) = chain_end(claimed.file, &claimed.path)?;
+        let mut sink = AuditSink::start(&claimed.path, file, end, QUEUE_CAPACITY)?;
+        sink.chain = claimed.number;
+        Ok(sink)
     }
 
     /// Starts the writer thread on an opened file whose chain ends at `end`.
@@ -267,12 +289,25 @@ impl AuditSink {
             .name("audit-writer".into())
             .spawn(move || run_flusher(&thread_shared))
             .map_err(|source| AuditError::Open { path: path.to_path_buf(), source })?;
-        Ok(AuditSink { shared: Some(shared), writer: Some(handle) })
+        Ok(AuditSink { shared: Some(shared), writer: Some(handle), chain: 1 })
     }
 
     /// A sink that keeps nothing (tests, or auditing disabled); `record` always succeeds.
     pub fn discard() -> AuditSink {
-        AuditSink { shared: None, writer: None }
+        AuditSink { shared: None, writer: None, chain: 1 }
+    }
+
+    /// The file this sink writes (`None` for `discard`): the configured
+    /// path, or a numbered chain file beside it.
+    pub fn path(&self) -> Option<&Path> {
+        self.shared.as_ref().map(|shared| shared.path.as_path())
+    }
+
+    /// Which chain of the configured path this sink writes: 1 for the
+    /// configured file itself. Per-process files (the approval store) take
+    /// the same number.
+    pub fn chain(&self) -> u32 {
+        self.chain
     }
 
     /// `seq` of the last record written (0 if none; always 0 for `discard`).
@@ -499,10 +534,21 @@ impl Drop for StopGuard<'_> {
     }
 }
 
-/// Opens (or creates) the file for appending and finds where its chain ends.
+/// Opens (or creates) exactly `path` for appending, locked against other
+/// writers, and finds where its chain ends; for tests that put their own
+/// file behind the writer. A file another writer holds is an error here.
+#[cfg(test)]
 pub(super) fn open_chain(path: &Path) -> Result<(File, ChainEnd), AuditError> {
     let open_error = |source| AuditError::Open { path: path.to_path_buf(), source };
-    let mut file = OpenOptions::new().read(true).append(true).create(true).open(path).map_err(open_error)?;
+    match chains::try_lock(path).map_err(open_error)? {
+        Some(file) => chain_end(file, path),
+        None => Err(open_error(io::Error::other("another writer holds it"))),
+    }
+}
+
+/// Where the chain of a locked file ends.
+fn chain_end(mut file: File, path: &Path) -> Result<(File, ChainEnd), AuditError> {
+    let open_error = |source| AuditError::Open { path: path.to_path_buf(), source };
     let mut len = file.metadata().map_err(open_error)?.len();
     if len == 0 {
         return Ok((file, ChainEnd { len, last_seq: 0, last_hash: GENESIS_PREV.to_string() }));

@@ -93,13 +93,13 @@ pub async fn refuse(
 ) -> GatewayError {
     // A call names its tool; other frames are known by their method.
     let name = msg.pointer("/params/name").and_then(Value::as_str).unwrap_or(misfit.method);
-    let mut record = CallRecord::begin(session, context, name, msg.pointer("/params/arguments"));
+    let mut record = CallRecord::begin(gateway.audit_key(), session, context, name, msg.pointer("/params/arguments"));
     let reason = misfit.reason();
     record.refused(misfit.rule(), &reason);
     if let Err(e) = gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None)).await {
         return e;
     }
-    tracing::info!(session = %session, method = ?misfit.method, rule = misfit.rule(), "refused a frame that resembles a policed method");
+    tracing::info!(session = %record.session(), method = ?misfit.method, rule = misfit.rule(), "refused a frame that resembles a policed method");
     GatewayError::PolicyDenied(Box::new(Denial {
         rule: misfit.rule().to_string(),
         reason,

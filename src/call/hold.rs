@@ -192,7 +192,7 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
         let params = elicit::form(&self.request, std::time::SystemTime::now());
         match self.port.ask_client(&self.call, "elicitation/create", params) {
             Some(form) => {
-                tracing::info!(session = %self.port.session_id(), request = %self.request.id, "asked the client to approve the held call");
+                tracing::info!(request = %self.request.id, "asked the client to approve the held call");
                 self.form = Some(form);
             }
             None => {
@@ -217,7 +217,7 @@ impl<'a, P: CallPort> HeldCall<'a, P> {
             Reply::NoAnswer(why) => why,
         };
         if self.request.channels.iter().any(|&c| c != ApprovalChannel::Elicitation) {
-            tracing::info!(session = %self.port.session_id(), request = %self.request.id, "no answer in the client ({why}); waiting on the other channels");
+            tracing::info!(request = %self.request.id, "no answer in the client ({why}); waiting on the other channels");
             return;
         }
         let denial = Answer::Denied { approver: GATEWAY.into(), reason: why };

@@ -62,7 +62,7 @@ pub async fn call_tool<P: CallPort>(
         .map(str::to_string)
         .ok_or_else(|| GatewayError::InvalidParams("missing string params.name".into()))?;
     let arguments = msg.pointer("/params/arguments").cloned();
-    let mut record = CallRecord::begin(port.session_id(), context, &exposed, arguments.as_ref());
+    let mut record = CallRecord::begin(gateway.audit_key(), port.session_id(), context, &exposed, arguments.as_ref());
 
     let resolved = match resolve(port, &exposed, &mut record).await? {
         Ok(resolved) => resolved,
@@ -232,7 +232,7 @@ async fn hold<P: CallPort>(
     let pending = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };
     // If this cannot be recorded, dropping `held` withdraws the request.
     gateway.record(&record.event(Outcome::Pending, record.elapsed_us(), Some(pending))).await?;
-    tracing::info!(session = %port.session_id(), request = %request, server = %server, tool = %tool, "call held for approval");
+    tracing::info!(session = %record.session(), request = %request, server = %server, tool = %tool, "call held for approval");
 
     let ending = held.wait().await;
     let mut approval = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };

@@ -2,8 +2,14 @@
 //! and how it ended. Every record of a call is built here, by one
 //! constructor, from the facts gathered as the call goes through the
 //! pipeline and the stage it has reached.
+//!
+//! A record names the session and the arguments only by their keyed
+//! digests ([`AuditKey`]), made once when the call arrives: the session id
+//! is the client's bearer credential and the arguments may be secrets, so
+//! neither is kept here, and everything built from a record (audit lines,
+//! approval bindings, the store, the admin API) inherits that.
 
-use crate::audit::{digest_arguments, ApprovalAudit, AuditEvent, Outcome};
+use crate::audit::{ApprovalAudit, AuditEvent, AuditKey, Outcome};
 use crate::policy::{Decision, Verdict};
 use crate::protocol::ClientContext;
 use serde_json::Value;
@@ -13,6 +19,7 @@ use std::time::Instant;
 /// the client used; resolution and the decision fill in the rest.
 #[derive(Clone, Debug)]
 pub struct CallRecord {
+    /// Digest of the session id, never the id.
     session: String,
     caller: String,
     caller_authenticated: bool,
@@ -31,10 +38,17 @@ pub struct CallRecord {
 }
 
 impl CallRecord {
-    /// A call to `exposed`, before anything is resolved or decided.
-    pub fn begin(session: &str, context: &ClientContext, exposed: &str, arguments: Option<&Value>) -> CallRecord {
+    /// A call to `exposed` in session `session`, before anything is
+    /// resolved or decided; `key` digests the session id and the arguments.
+    pub fn begin(
+        key: &AuditKey,
+        session: &str,
+        context: &ClientContext,
+        exposed: &str,
+        arguments: Option<&Value>,
+    ) -> CallRecord {
         CallRecord {
-            session: session.to_string(),
+            session: key.digest_session(session),
             caller: context.caller.to_string(),
             caller_authenticated: context.caller.is_authenticated(),
             client_name: context.client_info.name.clone(),
@@ -47,7 +61,7 @@ impl CallRecord {
             reason: String::new(),
             argument: None,
             constraint: None,
-            args_digest: digest_arguments(arguments),
+            args_digest: key.digest_arguments(arguments),
             started: Instant::now(),
         }
     }
@@ -78,6 +92,7 @@ impl CallRecord {
         self.constraint = None;
     }
 
+    /// How records name the session: a digest of its id.
     pub fn session(&self) -> &str {
         &self.session
     }

@@ -264,7 +264,8 @@ async fn a_held_call_nobody_can_answer_is_denied_at_once_with_a_record() {
 #[test]
 fn a_call_record_names_the_caller_and_never_the_arguments() {
     let ctx = context(json!({}));
-    let mut record = CallRecord::begin("s1", &ctx, "demo__echo", Some(&json!({"text": "secret-value"})));
+    let key = crate::audit::AuditKey::generate();
+    let mut record = CallRecord::begin(&key, "s1", &ctx, "demo__echo", Some(&json!({"text": "secret-value"})));
     record.resolved("demo", "echo");
     let event = record.event(Outcome::Forwarded, 3, None);
     let line = serde_json::to_string(&event).unwrap();

@@ -493,7 +493,7 @@ async fn json_answer(
             return axum::Json(msg).into_response();
         }
         if is_request && !session.send_unsolicited(msg) {
-            tracing::warn!(session = %session.id, "dropped a request for a JSON-only client with no stream to take it");
+            tracing::warn!(session = %session.label, "dropped a request for a JSON-only client with no stream to take it");
         }
     }
     rpc_error(StatusCode::INTERNAL_SERVER_ERROR, GatewayError::Internal("the request ended without an answer".into()))

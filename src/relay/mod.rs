@@ -53,6 +53,9 @@ const UNSOLICITED_BUFFER: usize = 256;
 
 pub struct ClientSession {
     pub id: String,
+    /// How logs name the session: the id is a bearer credential, so logs get
+    /// the same keyed digest the audit log records.
+    pub label: String,
     gateway: Arc<Gateway>,
     scope: Scope,
     links: UpstreamLinks,
@@ -74,8 +77,10 @@ impl ClientSession {
         let relay = &gateway.config.relay;
         let links = UpstreamLinks::new(gateway.pool.clone(), events, relay.request_timeout);
         let inflight = Arc::new(Semaphore::new(relay.max_inflight_per_session));
+        let label = gateway.audit_key().digest_session(&id);
         let session = Arc::new(ClientSession {
             id,
+            label,
             gateway,
             scope,
             links,
@@ -322,7 +327,7 @@ impl ClientSession {
                 Ok(listing) => listing,
                 Err(e) if self.scope == Scope::Aggregate => {
                     // One broken server must not hide the others' tools.
-                    tracing::warn!(session = %self.id, server = %server, "tools/list failed: {e}");
+                    tracing::warn!(session = %self.label, server = %server, "tools/list failed: {e}");
                     continue;
                 }
                 Err(e) => return Err(e),
@@ -354,7 +359,7 @@ impl ClientSession {
             let listing = match listing {
                 Ok(listing) => listing,
                 Err(e) => {
-                    tracing::warn!(session = %self.id, "{method} failed: {e}");
+                    tracing::warn!(session = %self.label, "{method} failed: {e}");
                     continue;
                 }
             };
@@ -466,7 +471,7 @@ impl ClientSession {
         }
         let target = self.routes.lock().expect("routes lock").answer(&id);
         let Some((upstream, upstream_id)) = target else {
-            tracing::debug!(session = %self.id, "dropping a response to no pending server request");
+            tracing::debug!(session = %self.label, "dropping a response to no pending server request");
             return;
         };
         msg["id"] = upstream_id;
@@ -485,7 +490,7 @@ impl ClientSession {
             let declared = self.links.opened(upstream).map(|s| s.hello().capabilities.clone()).unwrap_or_default();
             let (id, method) = (id.clone(), method.to_string());
             if let asks::Ask::Refuse(why) = asks::check(server, &method, &mut msg, &declared) {
-                tracing::info!(session = %self.id, server = %server, method = %method, "refused a server-to-client request: {why}");
+                tracing::info!(session = %self.label, server = %server, method = %method, "refused a server-to-client request: {why}");
                 let error = jsonrpc::error(id, crate::errors::code::METHOD_NOT_FOUND, &why, None);
                 self.links.notify(upstream, error).await;
                 return;
@@ -522,7 +527,7 @@ impl ClientSession {
             None => self.unsolicited.try_send(msg).is_ok(),
         };
         if !delivered {
-            tracing::warn!(session = %self.id, "client is not reading; dropped a message from upstream {upstream}");
+            tracing::warn!(session = %self.label, "client is not reading; dropped a message from upstream {upstream}");
             if let Some(upstream_id) = server_request {
                 // The upstream must not wait forever for an answer that
                 // cannot come.

@@ -165,12 +165,17 @@ impl HttpDemo {
     }
 }
 
-/// Every record of the audit file, as JSON.
+/// Every record of the audit file, as JSON, and of the chain files other
+/// processes on the same config wrote beside it (the stdio front's child,
+/// next to an in-process gateway, writes `audit.2.jsonl`), file after file.
 pub fn all_audit_records(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+    let files = mcp_warden::audit::chain_files(path).unwrap_or_default();
+    files
+        .iter()
+        .flat_map(|file| {
+            let text = std::fs::read_to_string(file).unwrap_or_default();
+            text.lines().map(|l| serde_json::from_str(l).expect("audit line is JSON")).collect::<Vec<_>>()
+        })
         .collect()
 }
 

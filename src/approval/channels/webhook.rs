@@ -154,14 +154,13 @@ pub fn unix_seconds(t: SystemTime) -> u64 {
 }
 
 /// The JSON a receiver gets for one held call: the request as the admin API
-/// shows it, except the session id.
+/// shows it. Its `session` is the keyed digest the call record made of the
+/// session id (the id is the client's handle on the MCP endpoint and never
+/// leaves the gateway), the same the audit log and the admin API show, so a
+/// receiver can group calls of one session and an operator can find them.
 pub fn announcement(request: &ApprovalRequest, keys: &WebhookKeys, callback_url: &str) -> Value {
     let expires = unix_seconds(request.expires_at);
-    let mut view = request.view();
-    // The session id is the client's handle on the MCP endpoint (and what a
-    // `session` grant rides on): it must not reach a chat tool. A digest
-    // still lets the receiver group calls of one session.
-    view["session"] = json!(session_digest(&request.binding.session));
+    let view = request.view();
     json!({
         "event": "approval.requested",
         "request": view,
@@ -183,7 +182,7 @@ pub fn resolution(ended: &Ended, now: SystemTime) -> Value {
             "server": request.binding.server,
             "tool": request.binding.tool,
             "rule": request.binding.rule,
-            "session": session_digest(&request.binding.session),
+            "session": request.binding.session,
         },
         "status": ended.status,
         "approver": ended.approver,
@@ -193,12 +192,6 @@ pub fn resolution(ended: &Ended, now: SystemTime) -> Value {
         "channel": ended.channel.map(|c| c.as_str()),
         "resolved_at": rfc3339(now),
     })
-}
-
-/// `sha256:` and the first 16 hex digits of the session id's SHA-256.
-pub fn session_digest(session: &str) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", &hex::encode(Sha256::digest(session.as_bytes()))[..16])
 }
 
 /// The pause after failed attempt number `attempt` (1-based).
@@ -519,11 +512,9 @@ mod tests {
         );
         let sent = announcement(&request, &keys, "https://w");
         assert_eq!(sent["event"], "approval.requested");
-        let mut expected = request.view();
-        expected["session"] = json!(session_digest("s1"));
-        assert_eq!(sent["request"], expected);
-        assert!(!sent.to_string().contains("\"s1\""), "the session id stays in the gateway: {sent}");
-        assert_eq!(session_digest("s1"), format!("sha256:{}", &hex::encode(Sha256::digest(b"s1"))[..16]));
+        // The binding names the session by the digest the call record made; that is what leaves.
+        assert_eq!(sent["request"], request.view());
+        assert_eq!(sent["request"]["session"], json!(request.binding.session));
         assert_eq!(sent["expires_at"], request.view()["expires_at"]);
         for (field, action) in [("approve_url", "approve"), ("deny_url", "deny")] {
             let link = sent[field].as_str().unwrap();

@@ -45,6 +45,8 @@ impl ApprovalStore for MemoryStore {
             return Ok(false);
         };
         row.outcome = Some((outcome.clone(), now));
+        // As on disk: an ended request keeps no arguments.
+        row.request.arguments = serde_json::Value::Null;
         if let Some(grant) = grant {
             self.grants.retain(|g| g.request != grant.request);
             self.grants.push(grant.clone());
@@ -61,6 +63,7 @@ impl ApprovalStore for MemoryStore {
         let mut abandoned = Vec::new();
         for row in self.requests.iter_mut().filter(|row| row.outcome.is_none()) {
             row.outcome = Some((Outcome::by_gateway("denied", reason), now));
+            row.request.arguments = serde_json::Value::Null;
             abandoned.push((row.request.id.clone(), row.request.binding.clone()));
         }
         Ok(abandoned)

@@ -7,10 +7,17 @@
 //! - `thread`: the dedicated thread every store call runs on, so no store
 //!   I/O ever runs on (or blocks) an async worker.
 //!
-//! Arguments are stored masked (see `mask`), never in the clear.
+//! What a store keeps is what an open request needs: its arguments masked
+//! (see `mask`), never in the clear, and only while it is pending; the
+//! call's binding names the session and the arguments by their keyed
+//! digests (`audit::AuditKey`), never the session id or the values. An
+//! ended request keeps its binding and how it ended, so the decisions list
+//! can show it and relate it to the audit log by `args_digest`.
 
 pub mod memory;
 pub mod sqlite;
+#[cfg(test)]
+mod tests;
 pub mod thread;
 
 use super::grant::{CallBinding, Grant};
@@ -44,9 +51,9 @@ pub trait ApprovalStore: Send {
     fn insert_pending(&mut self, request: &ApprovalRequest) -> Result<(), StoreError>;
 
     /// Compare-and-set on `pending`: records how request `id` ended if, and
-    /// only if, it is still pending, and then (in the same transaction)
-    /// `grant`, so that no answer that lost leaves a grant behind. Returns
-    /// whether this decision won.
+    /// only if, it is still pending, erasing its arguments, and then (in
+    /// the same transaction) `grant`, so that no answer that lost leaves a
+    /// grant behind. Returns whether this decision won.
     fn decide(
         &mut self,
         id: &str,
@@ -63,7 +70,9 @@ pub trait ApprovalStore: Send {
     /// their ids and bindings, for the audit log.
     fn deny_abandoned(&mut self, reason: &str, now: SystemTime) -> Result<Vec<(String, CallBinding)>, StoreError>;
 
-    /// The newest requests and how they ended, newest first.
+    /// The newest requests and how they ended, newest first. Ended
+    /// requests come back with `null` arguments: `decide` and
+    /// `deny_abandoned` erase them.
     fn recent(&mut self, limit: usize) -> Result<Vec<StoredRequest>, StoreError>;
 
     /// The status of one request (`pending`, `approved`, ...), if known.
@@ -127,6 +136,7 @@ impl StoredRequest {
             "session": binding["session"],
             "client": {"name": binding["client_name"], "version": binding["client_version"]},
             "arguments": self.arguments,
+            "args_digest": binding["args_digest"],
             "decided_at": self.decided_at.map(rfc3339),
             "approver": self.approver,
             "reason": self.reason,

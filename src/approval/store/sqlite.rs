@@ -1,12 +1,23 @@
 //! The SQLite implementation of [`ApprovalStore`]: one file, so a restart
 //! loses no request and no answer. The schema is the one earlier versions
-//! wrote; existing files open unchanged.
+//! wrote; existing files open with it.
+//!
+//! What is on disk, and for how long: a pending request keeps what a
+//! person needs to answer it (the masked arguments, the binding with its
+//! digests); the moment it ends, its arguments are erased in the same
+//! statement that ends it, and `secure_delete` overwrites the erased bytes
+//! instead of leaving them in free pages. The file, and SQLite's journal
+//! (which takes the database's mode), are private to the gateway's user.
+//! A file written by an older version (ended requests with arguments,
+//! bindings with raw session ids) is cleaned once when first opened.
 
 use super::{from_millis, millis, unreadable_binding, ApprovalStore, Outcome, StoreError, StoredRequest};
 use crate::approval::grant::{CallBinding, Grant, GrantScope};
 use crate::approval::ApprovalRequest;
+use crate::audit::{make_private, make_private_if_present, KEYED_PREFIX};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
@@ -14,7 +25,7 @@ pub struct SqliteStore {
     db: Connection,
 }
 
-const SCHEMA: &str = "
+pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS requests (
     id TEXT PRIMARY KEY,
     status TEXT NOT NULL,
@@ -41,21 +52,94 @@ CREATE TABLE IF NOT EXISTS grants (
 );
 ";
 
+/// `PRAGMA user_version` of a file whose ended requests hold no
+/// arguments and whose bindings hold no raw session ids.
+const SCRUBBED: i64 = 1;
+/// What an ended request's arguments read as.
+const NO_ARGUMENTS: &str = "null";
+
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let db = Connection::open(path).map_err(|e| StoreError(format!("{}: {e}", path.display())))?;
+        let failed = |e: &dyn std::fmt::Display| StoreError(format!("{}: {e}", path.display()));
+        // SQLite would create the file with 0644 less the umask: create it first.
+        make_private(path).map_err(|e| failed(&e))?;
+        for side in ["-journal", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(side);
+            make_private_if_present(Path::new(&name)).map_err(|e| failed(&e))?;
+        }
+        let db = Connection::open(path).map_err(|e| failed(&e))?;
         db.busy_timeout(Duration::from_secs(2))?;
+        db.pragma_update(None, "secure_delete", true)?;
         db.execute_batch(SCHEMA)?;
-        Ok(SqliteStore { db })
+        let mut store = SqliteStore { db };
+        store.scrub_earlier_versions()?;
+        Ok(store)
+    }
+
+    /// Cleans a file written before ended requests lost their arguments
+    /// and bindings lost raw session ids, once: erases the arguments of
+    /// every ended request, replaces each raw session id with a digest of
+    /// it (the unkeyed form the webhook always sent, so they still match
+    /// what receivers saw), and rewrites the file so nothing erased stays
+    /// in its free pages.
+    fn scrub_earlier_versions(&mut self) -> Result<(), StoreError> {
+        let version: i64 = self.db.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version >= SCRUBBED {
+            return Ok(());
+        }
+        let tx = self.db.transaction()?;
+        tx.execute("UPDATE requests SET arguments = ?1 WHERE status != 'pending'", params![NO_ARGUMENTS])?;
+        for table in ["requests", "grants"] {
+            let key = if table == "requests" { "id" } else { "request" };
+            let rows: Vec<(String, String)> = tx
+                .prepare(&format!("SELECT {key}, binding FROM {table}"))?
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            for (id, binding) in rows {
+                if let Some(scrubbed) = without_raw_session(&binding) {
+                    tx.execute(&format!("UPDATE {table} SET binding = ?2 WHERE {key} = ?1"), params![id, scrubbed])?;
+                }
+            }
+        }
+        tx.pragma_update(None, "user_version", SCRUBBED)?;
+        tx.commit()?;
+        self.db.execute_batch("VACUUM")?;
+        Ok(())
     }
 }
 
-/// The compare-and-set on `pending`, on a connection or inside a transaction.
+/// A stored binding with its raw session id replaced by a digest, if it
+/// holds one; `None` when there is nothing to change.
+fn without_raw_session(binding: &str) -> Option<String> {
+    let mut binding: Value = serde_json::from_str(binding).ok()?;
+    let session = binding.get("session")?.as_str()?;
+    if session.is_empty() || session.starts_with(KEYED_PREFIX) || session.starts_with("sha256:") {
+        return None;
+    }
+    let digest = format!("sha256:{}", &hex::encode(Sha256::digest(session.as_bytes()))[..16]);
+    binding["session"] = json!(digest);
+    Some(binding.to_string())
+}
+
+/// The compare-and-set on `pending`, on a connection or inside a
+/// transaction. The request's arguments go in the same statement: an ended
+/// request needs them no more.
 fn set_outcome(db: &Connection, id: &str, outcome: &Outcome, now: SystemTime) -> Result<bool, StoreError> {
     let changed = db.execute(
-        "UPDATE requests SET status = ?2, decided_at = ?3, approver = ?4, reason = ?5, scope = ?6, any_args = ?7
+        "UPDATE requests SET status = ?2, decided_at = ?3, approver = ?4, reason = ?5, scope = ?6, any_args = ?7,
+                arguments = ?8
          WHERE id = ?1 AND status = 'pending'",
-        params![id, outcome.status, millis(now), outcome.approver, outcome.reason, outcome.scope, outcome.any_args],
+        params![
+            id,
+            outcome.status,
+            millis(now),
+            outcome.approver,
+            outcome.reason,
+            outcome.scope,
+            outcome.any_args,
+            NO_ARGUMENTS
+        ],
     )?;
     Ok(changed == 1)
 }

@@ -69,10 +69,23 @@ async fn chain_continues_across_reopen() {
 async fn reopen_finds_a_last_line_longer_than_one_read_chunk() {
     let (_dir, path) = log_with(1);
     let sink = AuditSink::open(&path).unwrap();
+    // Every field at its bound still makes a line longer than one 8 KiB read.
     let mut long = event(2);
     long.reason = "x".repeat(20_000);
+    long.tool = "t".repeat(20_000);
+    long.client_name = Some("c".repeat(20_000));
+    long.client_version = Some("v".repeat(20_000));
+    long.rule = "r".repeat(20_000);
+    long.caller = Some("u".repeat(20_000));
+    long.approval = Some(ApprovalAudit {
+        request: "q".repeat(20_000),
+        approver: Some("a".repeat(20_000)),
+        reason: Some("why".repeat(20_000)),
+        ..ApprovalAudit::default()
+    });
     sink.record(&long).await.unwrap();
     drop(sink);
+    assert!(lines(&path)[1].len() > 8 * 1024, "the last line spans more than one read chunk");
     let sink = AuditSink::open(&path).unwrap();
     assert_eq!(sink.last_seq(), 2);
     sink.record(&event(3)).await.unwrap();

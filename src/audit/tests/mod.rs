@@ -1,8 +1,12 @@
 //! Tests of the audit log: `chain` forges and damages files and expects the
 //! verifier (and the sink's reopen) to notice; `writer` drives the writer
-//! thread: concurrency, group commit, back-pressure and failed writes.
+//! thread: concurrency, group commit, back-pressure and failed writes;
+//! `bounds` what one record may take of a line; `files` who may read the
+//! file and which chain file a second writer gets.
 
+mod bounds;
 mod chain;
+mod files;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -10,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{json, Value};
 
 use super::verify::{verify, VerifyError};
-use super::{digest_arguments, AuditEvent, AuditSink, Outcome};
+use super::{AuditEvent, AuditKey, AuditSink, Outcome};
 use crate::policy::Verdict;
 
 /// A refused call; `n` makes its reason, digest and latency unique.
@@ -27,7 +31,8 @@ fn event(n: u64) -> AuditEvent {
         reason: format!("call {n} outside /srv/projects"),
         argument: Some("path".to_string()),
         constraint: Some("path_within".to_string()),
-        args_digest: digest_arguments(Some(&json!({ "path": format!("/etc/passwd{n}") }))),
+        args_digest: AuditKey::from_bytes(&[1; 32])
+            .digest_arguments(Some(&json!({ "path": format!("/etc/passwd{n}") }))),
         latency_us: 40 + n,
         outcome: Some(Outcome::Blocked),
         caller: None,
