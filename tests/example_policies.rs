@@ -585,8 +585,9 @@ fn shell_policy_refuses_smuggled_arguments_and_non_string_commands() {
             ),
             ("run_command", json!({}), RefuseArg(SH, "command", "required")),
             ("run_command", json!({"command": 7}), RefuseArg(SH, "command", "type")),
-            // Each element is an allowed command, but the tool takes one string: the rule's schema says so.
-            ("run_command", json!({"command": ["git status", "ls"]}), RefuseArg(SH, "/command", "schema")),
+            // Each element is an allowed command, but the tool takes one string: `type` describes
+            // the value itself (issue 10), and the rule's schema says so too.
+            ("run_command", json!({"command": ["git status", "ls"]}), RefuseArg(SH, "command", "type")),
             (
                 "run_command",
                 json!({"command": format!("cat {}", "a".repeat(600))}),
@@ -785,8 +786,9 @@ fn fetch_policy_refuses_smuggled_arguments_and_oversized_reads() {
             ("fetch", json!({}), RefuseArg(FETCH_RULE, "url", "required")),
             (
                 "fetch",
+                // A list is not a string (issue 10): no URL in it is fetched.
                 json!({"url": ["https://docs.rs/", "https://169.254.169.254/"]}),
-                RefuseArg(FETCH_RULE, "url", "deny_private_ips"),
+                RefuseArg(FETCH_RULE, "url", "type"),
             ),
             (
                 "fetch",
@@ -1016,8 +1018,8 @@ fn github_policy_refuses_other_owners() {
                 RefuseArg(GH_READ, "owner", "enum"),
             ),
             ("list_issues", json!({"repo": "web"}), RefuseArg(GH_READ, "owner", "required")),
-            // Each element would pass the enum; the rule's schema wants one string.
-            ("list_issues", json!({"owner": ["acme"], "repo": "web"}), RefuseArg(GH_READ, "/owner", "schema")),
+            // A list is not a value of the enum, even a list of allowed values (issue 10).
+            ("list_issues", json!({"owner": ["acme"], "repo": "web"}), RefuseArg(GH_READ, "owner", "enum")),
             ("get_issue", json!({"owner": "acme", "issue_number": 1}), RefuseArg(GH_READ, "repo", "required")),
             (
                 "search_issues",

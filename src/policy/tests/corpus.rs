@@ -241,7 +241,7 @@ fn realistic_benign_values_all_pass() {
 
 #[test]
 fn email_lists_of_internal_addresses_pass() {
-    let p = guard(r#"{ max_items = 10, email_domain = ["example.com"] }"#);
+    let p = guard(r#"{ max_items = 10, email_domain = ["example.com"], each = true }"#);
     let args = json!({"v": ["alice@example.com", "Bob <bob@example.com>"]});
     assert_eq!(p.decide(&CallContext::new("srv", "t", Some(&args))).verdict, Verdict::Allow);
 }
