@@ -34,6 +34,9 @@ const BREAKS_HEADER: &str =
 pub(super) fn check_header(value: &str) -> Result<(), &'static str> {
     let stages = decode::stages(value).map_err(|e| e.describe())?;
     for stage in &stages {
+        if u_escapes(stage).any(breaks_header) {
+            return Err(BREAKS_HEADER);
+        }
         let mut text: Cow<'_, str> = Cow::Borrowed(stage.as_ref());
         let mut rounds = 0;
         loop {
@@ -49,6 +52,15 @@ pub(super) fn check_header(value: &str) -> Result<(), &'static str> {
         }
     }
     Ok(())
+}
+
+/// The characters of `%uXXXX` escapes (the non-standard form IIS and old
+/// JavaScript `unescape` decode), which some layer may decode.
+fn u_escapes(text: &str) -> impl Iterator<Item = char> + '_ {
+    text.match_indices("%u").filter_map(|(at, _)| {
+        let hex = text.get(at + 2..at + 6)?;
+        u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+    })
 }
 
 /// A character that ends a header line for some reader (Python's
@@ -78,6 +90,8 @@ mod tests {
             "=?iso-8859-1?q?a=85b?=",
             "hi%0d%0aBcc: eve@evil.example",
             "hi%250ABcc: eve@evil.example",
+            "hi%u000ABcc: eve@evil.example",
+            "hi%u2028Bcc: eve@evil.example",
             "%3D%3Futf-8%3Fq%3Fhi%3D0ABcc%3A_eve%3F%3D",
             "=?utf-8?q?=3D=3Futf-8=3Fq=3F=3D0A=3F=3D?=",
             "=?utf-7?q?a+AA0ACg-Bcc:_eve@evil.example?=",

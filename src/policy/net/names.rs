@@ -17,7 +17,8 @@
 //!   (every name resolves to 127.0.0.1).
 //! - DNS rebinding services: 1u.ms (`make-1.2.3.4-rebind-169.254-169.254-rr.1u.ms`)
 //!   and rbndr.us (`7f000001.c0a80001.rbndr.us`), from their documentation.
-//! - Loopback names: localtest.me, lvh.me, vcap.me, localhost.direct.
+//! - Loopback names: localtest.me, lvh.me, vcap.me, localhost.direct, and
+//!   PortSwigger's spoofed.burpcollaborator.net.
 //! - Metadata names: `metadata.google.internal` and `metadata.goog` (Google
 //!   Cloud), `metadata.tencentyun.com` (Tencent Cloud), `api.metadata.cloud.ibm.com`
 //!   (IBM Cloud VPC), `metadata.platformequinix.com` and `metadata.packet.net`
@@ -59,7 +60,8 @@ const METADATA_NAMES: &[&str] = &[
 ];
 
 /// Public names documented to resolve to loopback, with every subdomain.
-const LOOPBACK_NAMES: &[&str] = &["localtest.me", "lvh.me", "vcap.me", "localhost.direct", "local.gd"];
+const LOOPBACK_NAMES: &[&str] =
+    &["localtest.me", "lvh.me", "vcap.me", "localhost.direct", "local.gd", "spoofed.burpcollaborator.net"];
 
 /// Services whose names resolve to the address they spell (or rebind to it).
 const WILDCARD_DNS: &[&str] = &["nip.io", "sslip.io", "xip.io", "traefik.me", "1u.ms", "rbndr.us"];
