@@ -526,6 +526,46 @@ fn shell_policy_refuses_other_programs_and_git_writes() {
 }
 
 #[test]
+fn shell_policy_refuses_options_that_make_an_allowed_command_write_files_or_run_programs() {
+    let p = load(SHELL);
+    for command in [
+        // git: write a file, run an external diff or pager, read another repository
+        "git log --output=notes.txt",
+        "git diff --output notes.txt",
+        "git show -o notes.txt",
+        "git diff --ext-diff",
+        "git log --textconv -p",
+        "git log -O orderfile",
+        "git diff --no-index README.md other",
+        "git show --git-dir=other",
+        "git log -n 5 --output=x",
+        "git diff HEAD -- -o",
+        // options of the other allowed programs beyond the listed few
+        "ls --hide=x",
+        "ls -la --color=always",
+        "wc -l --files0-from=list.txt",
+        "cat -v README.md",
+        "head -n 5 --verbose README.md",
+        "tail -f logs/build.log",
+        // an option where a path or revision goes
+        "cat README.md -",
+        "cat README.md --version",
+        "git show -fprint",
+        "ls -exec",
+        "cat --upload-file=README.md",
+    ] {
+        assert_call(&p, "shell", "run_command", &run(command), RefuseArg(SH, "command", "pattern"));
+    }
+    // Shell expansions that no_shell_metachars also refuses (issue 10, item 5).
+    for command in ["cat ~/.secret", "PWN=1 git status", "cat README.md # hidden", "git show HEAD ! ls"] {
+        assert_call(&p, "shell", "run_command", &run(command), RefuseArg(SH, "command", "pattern"));
+        let explained = p.explain(&CallContext::new("shell", "run_command", Some(&run(command))));
+        let meta = explained.checks.iter().find(|c| c.constraint == "no_shell_metachars").unwrap();
+        assert!(!meta.passed, "{command:?} passes no_shell_metachars");
+    }
+}
+
+#[test]
 fn shell_policy_refuses_paths_outside_the_working_directory() {
     let p = load(SHELL);
     for command in [
