@@ -28,7 +28,7 @@ tools = ["send_message"]
 action = "allow"
 deny_unknown_args = true
 args.to = { required = true, email_domain = ["example.com"] }
-args.cc = { email_domain = ["example.com"], max_items = 2 }
+args.cc = { email_domain = ["example.com"], max_items = 2, each = true }
 args.body = { max_length = 1000 }
 [[rules]]
 id = "echo"

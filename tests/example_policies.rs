@@ -526,6 +526,46 @@ fn shell_policy_refuses_other_programs_and_git_writes() {
 }
 
 #[test]
+fn shell_policy_refuses_options_that_make_an_allowed_command_write_files_or_run_programs() {
+    let p = load(SHELL);
+    for command in [
+        // git: write a file, run an external diff or pager, read another repository
+        "git log --output=notes.txt",
+        "git diff --output notes.txt",
+        "git show -o notes.txt",
+        "git diff --ext-diff",
+        "git log --textconv -p",
+        "git log -O orderfile",
+        "git diff --no-index README.md other",
+        "git show --git-dir=other",
+        "git log -n 5 --output=x",
+        "git diff HEAD -- -o",
+        // options of the other allowed programs beyond the listed few
+        "ls --hide=x",
+        "ls -la --color=always",
+        "wc -l --files0-from=list.txt",
+        "cat -v README.md",
+        "head -n 5 --verbose README.md",
+        "tail -f logs/build.log",
+        // an option where a path or revision goes
+        "cat README.md -",
+        "cat README.md --version",
+        "git show -fprint",
+        "ls -exec",
+        "cat --upload-file=README.md",
+    ] {
+        assert_call(&p, "shell", "run_command", &run(command), RefuseArg(SH, "command", "pattern"));
+    }
+    // Shell expansions that no_shell_metachars also refuses (issue 10, item 5).
+    for command in ["cat ~/.secret", "PWN=1 git status", "cat README.md # hidden", "git show HEAD ! ls"] {
+        assert_call(&p, "shell", "run_command", &run(command), RefuseArg(SH, "command", "pattern"));
+        let explained = p.explain(&CallContext::new("shell", "run_command", Some(&run(command))));
+        let meta = explained.checks.iter().find(|c| c.constraint == "no_shell_metachars").unwrap();
+        assert!(!meta.passed, "{command:?} passes no_shell_metachars");
+    }
+}
+
+#[test]
 fn shell_policy_refuses_paths_outside_the_working_directory() {
     let p = load(SHELL);
     for command in [
@@ -585,8 +625,9 @@ fn shell_policy_refuses_smuggled_arguments_and_non_string_commands() {
             ),
             ("run_command", json!({}), RefuseArg(SH, "command", "required")),
             ("run_command", json!({"command": 7}), RefuseArg(SH, "command", "type")),
-            // Each element is an allowed command, but the tool takes one string: the rule's schema says so.
-            ("run_command", json!({"command": ["git status", "ls"]}), RefuseArg(SH, "/command", "schema")),
+            // Each element is an allowed command, but the tool takes one string: `type` describes
+            // the value itself (issue 10), and the rule's schema says so too.
+            ("run_command", json!({"command": ["git status", "ls"]}), RefuseArg(SH, "command", "type")),
             (
                 "run_command",
                 json!({"command": format!("cat {}", "a".repeat(600))}),
@@ -785,8 +826,9 @@ fn fetch_policy_refuses_smuggled_arguments_and_oversized_reads() {
             ("fetch", json!({}), RefuseArg(FETCH_RULE, "url", "required")),
             (
                 "fetch",
+                // A list is not a string (issue 10): no URL in it is fetched.
                 json!({"url": ["https://docs.rs/", "https://169.254.169.254/"]}),
-                RefuseArg(FETCH_RULE, "url", "deny_private_ips"),
+                RefuseArg(FETCH_RULE, "url", "type"),
             ),
             (
                 "fetch",
@@ -1016,8 +1058,8 @@ fn github_policy_refuses_other_owners() {
                 RefuseArg(GH_READ, "owner", "enum"),
             ),
             ("list_issues", json!({"repo": "web"}), RefuseArg(GH_READ, "owner", "required")),
-            // Each element would pass the enum; the rule's schema wants one string.
-            ("list_issues", json!({"owner": ["acme"], "repo": "web"}), RefuseArg(GH_READ, "/owner", "schema")),
+            // A list is not a value of the enum, even a list of allowed values (issue 10).
+            ("list_issues", json!({"owner": ["acme"], "repo": "web"}), RefuseArg(GH_READ, "owner", "enum")),
             ("get_issue", json!({"owner": "acme", "issue_number": 1}), RefuseArg(GH_READ, "repo", "required")),
             (
                 "search_issues",

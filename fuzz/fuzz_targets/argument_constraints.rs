@@ -16,8 +16,9 @@ action = "allow"
 deny_unknown_args = true
 args.path = { path_within = ["/srv/projects"], path_deny = ["**/.ssh/**", "**/.env"] }
 args.cmd = { no_shell_metachars = true, max_length = 200 }
-args.url = { url_schemes = ["https"], deny_private_ips = true }
-args.to = { email_domain = ["example.com"] }
+args.url = { url_schemes = ["https"], url_hosts = ["docs.rs", "*.example.org"], deny_private_ips = true }
+args.to = { each = true, email_domain = ["example.com"] }
+args.subject = { mail_header = true }
 args.n = { type = "integer", min = 0, max = 10 }
 args."/opts/mode" = { enum = ["a", "b"] }
 "#;
@@ -30,7 +31,7 @@ fn policy() -> &'static Policy {
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data).into_owned();
     // The same bytes as each kind of argument, and as raw JSON arguments.
-    for key in ["path", "cmd", "url", "to"] {
+    for key in ["path", "cmd", "url", "to", "subject"] {
         let args = serde_json::json!({ key: text });
         let decision = policy().decide(&CallContext::new("s", "t", Some(&args)));
         if key == "path" && decision.verdict == Verdict::Allow {

@@ -4,15 +4,21 @@
 //! Semantics (what must stay true):
 //! - `args.NAME` addresses a top-level argument; `args."/a/b"` (a key starting
 //!   with `/`) is a JSON pointer (RFC 6901) to a nested value.
-//! - An absent argument is not checked; `required = true` makes absence a refusal.
-//!   A JSON `null` is present (and fails every string or number constraint).
-//! - On an array, `max_items` and `type = "array"` apply to the array itself;
-//!   every other constraint applies to each element. So `type = "string"`
-//!   accepts a list of strings too: pair it with `max_items` or rely on the
-//!   upstream's `inputSchema` (checked by default) to pin the shape.
+//! - An absent argument is not checked; `required = true` makes absence a
+//!   refusal, and so a value that carries nothing: `null`, `""`, `[]`, `{}`
+//!   (an upstream reads each of them as "not given", or joins it to a root).
+//!   Otherwise a JSON `null` is present (and fails every string or number constraint).
+//! - Every constraint describes the value itself: `type = "string"` refuses a
+//!   list of strings, and a string constraint refuses an array. So no
+//!   constraint passes because there was nothing to check.
+//! - `each = true` lets the argument be one value or a list of them: every
+//!   constraint but `max_items` then applies to each element of a list (and to
+//!   a single value as it is). A list with no element passes them all, so pair
+//!   it with `required` where one element is needed.
 //! - String constraints (`pattern`, `path_*`, `url_*`, `email_domain`,
-//!   `no_shell_metachars`, `deny_pattern`, `max_length`) refuse a value that is
-//!   not a string; `min`/`max` refuse a value that is not a number. Fail closed.
+//!   `mail_header`, `no_shell_metachars`, `deny_pattern`, `max_length`) refuse a
+//!   value that is not a string; `min`/`max` refuse a value that is not a
+//!   number; `max_items` applies to an array only. Fail closed.
 //! - `pattern` must match the *whole* value (it is anchored here).
 //! - `deny_unknown_args = true`: a top-level argument that no `args.*` entry
 //!   names (a pointer names its first segment) is refused. Nested keys under a
@@ -29,6 +35,7 @@ use serde::Deserialize;
 use serde_json::{Number, Value};
 use toml::Spanned;
 
+use super::mail;
 use super::net::{self, DomainPattern};
 use super::paths::PathGuard;
 use super::schema::CompiledSchema;
@@ -93,6 +100,7 @@ pub(super) struct ArgTable {
     max: Option<Spanned<Number>>,
     max_items: Option<Spanned<u64>>,
     required: Option<Spanned<bool>>,
+    each: Option<Spanned<bool>>,
     path_within: Option<Spanned<Vec<Spanned<String>>>>,
     path_deny: Option<Spanned<Vec<Spanned<String>>>>,
     resolve_symlinks: Option<Spanned<bool>>,
@@ -102,6 +110,7 @@ pub(super) struct ArgTable {
     url_hosts: Option<Spanned<Vec<Spanned<String>>>>,
     deny_private_ips: Option<Spanned<bool>>,
     email_domain: Option<Spanned<Vec<Spanned<String>>>>,
+    mail_header: Option<Spanned<bool>>,
 }
 
 /// A load error inside an `args` table: the byte span and the message.
@@ -125,6 +134,7 @@ enum Constraint {
     UrlHosts(Vec<DomainPattern>),
     DenyPrivateIps,
     EmailDomain(Vec<DomainPattern>),
+    MailHeader,
 }
 
 impl Constraint {
@@ -146,12 +156,8 @@ impl Constraint {
             Constraint::UrlHosts(_) => "url_hosts",
             Constraint::DenyPrivateIps => "deny_private_ips",
             Constraint::EmailDomain(_) => "email_domain",
+            Constraint::MailHeader => "mail_header",
         }
-    }
-
-    /// Applies to an array as a whole rather than to each element.
-    fn whole_array(&self) -> bool {
-        matches!(self, Constraint::MaxItems(_) | Constraint::Type(JsonType::Array))
     }
 
     /// What a pass means, for `explain`.
@@ -172,6 +178,7 @@ impl Constraint {
             Constraint::UrlHosts(_) => "is addressed to an allowed host".into(),
             Constraint::DenyPrivateIps => "targets a public destination (as far as can be told without DNS)".into(),
             Constraint::EmailDomain(_) => "is an address in an allowed domain".into(),
+            Constraint::MailHeader => "starts no new mail header line, raw or encoded".into(),
         }
     }
 
@@ -215,19 +222,16 @@ impl Constraint {
             Constraint::PathDeny(guard) => guard.check_deny(text).map_err(Cow::Owned),
             Constraint::NoShellMetachars => shell::check(text).map_err(Cow::Borrowed),
             Constraint::UrlSchemes(schemes) => {
-                let url = net::parse_url(text)?;
-                ok_if(schemes.iter().any(|s| s == url.scheme()), || "does not use an allowed URL scheme".into())
+                let scheme = net::url_scheme(text)?;
+                ok_if(schemes.contains(&scheme), || "does not use an allowed URL scheme".into())
             }
             Constraint::UrlHosts(hosts) => {
-                let url = net::parse_url(text)?;
-                let allowed = url.host_key().is_some_and(|h| net::any_matches(hosts, &h));
-                ok_if(allowed, || "is not addressed to an allowed host".into())
+                let host = net::destination_host(text)?;
+                ok_if(net::any_matches(hosts, &host), || "is not addressed to an allowed host".into())
             }
-            Constraint::DenyPrivateIps => {
-                let url = net::parse_url(text)?;
-                net::check_public_url(&url).map_err(Cow::Borrowed)
-            }
-            Constraint::EmailDomain(domains) => net::check_email(text, domains).map_err(Cow::Borrowed),
+            Constraint::DenyPrivateIps => net::check_public_url(text).map_err(Cow::Borrowed),
+            Constraint::EmailDomain(domains) => mail::check_address(text, domains).map_err(Cow::Borrowed),
+            Constraint::MailHeader => mail::check_header(text).map_err(Cow::Borrowed),
             Constraint::Type(_)
             | Constraint::MaxItems(_)
             | Constraint::Enum(_)
@@ -279,6 +283,8 @@ pub(super) struct ArgumentGuard {
     /// Set when `name` is a JSON pointer.
     pointer: bool,
     required: bool,
+    /// `each = true`: constraints apply to each element of a list.
+    each: bool,
     constraints: Vec<Constraint>,
 }
 
@@ -360,17 +366,27 @@ impl ArgumentPolicy {
             return;
         };
         if guard.required {
-            eval.pass(rule_id, Some(name), "required", || "argument is present".into());
+            match emptiness(value) {
+                Some(what) => {
+                    let clause = format!("required argument {} is {what}", quoted(name));
+                    eval.fail(rule_id, Refusal::argument(name, "required", clause));
+                    return;
+                }
+                None => eval.pass(rule_id, Some(name), "required", || "argument is present and not empty".into()),
+            }
         }
         for constraint in &guard.constraints {
             let result = match value {
-                Value::Array(items) if !constraint.whole_array() => {
+                Value::Array(items) if guard.each && !matches!(constraint, Constraint::MaxItems(_)) => {
                     items.iter().enumerate().find_map(|(i, item)| constraint.check(item).err().map(|e| (Some(i), e)))
                 }
                 _ => constraint.check(value).err().map(|e| (None, e)),
             };
             match result {
-                None => eval.pass(rule_id, Some(name), constraint.name(), || constraint.pass_detail()),
+                None => eval.pass(rule_id, Some(name), constraint.name(), || match value {
+                    Value::Array(_) if guard.each => format!("each item {}", constraint.pass_detail()),
+                    _ => constraint.pass_detail(),
+                }),
                 Some((item, why)) => {
                     let item = item.map(|i| format!(" (item {i})")).unwrap_or_default();
                     let clause = format!("argument {}{item} {why} ({})", quoted(name), constraint.name());
@@ -381,6 +397,17 @@ impl ArgumentPolicy {
                 return;
             }
         }
+    }
+}
+
+/// Why a present value carries nothing for `required`, if it does not.
+fn emptiness(value: &Value) -> Option<&'static str> {
+    match value {
+        Value::Null => Some("null"),
+        Value::String(s) if s.is_empty() => Some("an empty string"),
+        Value::Array(items) if items.is_empty() => Some("an empty list"),
+        Value::Object(map) if map.is_empty() => Some("an empty object"),
+        _ => None,
     }
 }
 
@@ -464,12 +491,16 @@ pub(super) fn compile_argument(name: &Spanned<String>, mut table: ArgTable) -> R
         non_empty(list, "email_domain")?;
         constraints.push(Constraint::EmailDomain(domains(list)?));
     }
+    if table.mail_header.as_ref().is_some_and(|b| *b.get_ref()) {
+        constraints.push(Constraint::MailHeader);
+    }
 
     Ok(ArgumentGuard {
         name: text.clone(),
         top_level,
         pointer,
         required: table.required.as_ref().is_some_and(|b| *b.get_ref()),
+        each: table.each.as_ref().is_some_and(|b| *b.get_ref()),
         constraints,
     })
 }

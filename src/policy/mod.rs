@@ -12,7 +12,8 @@
 //! - `args`: per-argument constraints (`args.NAME = { ... }`) and their evaluation;
 //! - `paths`: path confinement (`path_within`, `path_deny`), including the one
 //!   small I/O function of the engine (symlink resolution, opt-in);
-//! - `net`: network destinations (`url_*`, `deny_private_ips`, `email_domain`);
+//! - `net`: network destinations (`url_*`, `deny_private_ips`);
+//! - `mail`: values bound for mail headers (`mail_header`, `email_domain`);
 //! - `shell`: `no_shell_metachars`;
 //! - `decode`: percent-decoding to a fixed point, shared by the checks above;
 //! - `schema`: JSON Schema, both the rule's own and the upstream's advertised
@@ -30,6 +31,7 @@ mod args;
 mod decode;
 mod engine;
 mod file;
+mod mail;
 mod net;
 mod paths;
 mod rule;

@@ -3,13 +3,16 @@
 //! `tests/constraints.rs`: each argument constraint, table-driven, and load errors;
 //! `tests/corpus.rs`: the attack corpora and a benign set, with figures;
 //! `tests/props.rs`: property tests for path confinement;
-//! `tests/enforcement.rs`: what a decision means in each mode.
+//! `tests/enforcement.rs`: what a decision means in each mode;
+//! `tests/values.rs`: the value classes of issue 10 (URL differentials, mail
+//! header injection, shell expansion, vacuous constraints).
 //! (How lines and columns are counted is tested with the loader kit, `crate::source`.)
 
 mod constraints;
 mod corpus;
 mod enforcement;
 mod props;
+mod values;
 
 use super::*;
 

@@ -5,7 +5,7 @@
 //! A check is only as good as its weakest front, so attack tests run on all three.
 
 use super::client::{call, connect_as, connect_stdio_as, Client, TestClient};
-use super::{start_gateway, TestGateway};
+use super::{start_gateway_with_relay, TestGateway, DEFAULT_RELAY};
 use rmcp::model::CallToolResult;
 use rmcp::ServiceError;
 use serde_json::Value;
@@ -38,7 +38,17 @@ impl ThreeFronts {
     /// As `start`, each front's client a clone of `client` (its declared
     /// capabilities, its answers to forms).
     pub async fn start_as(upstreams: &str, policy: &str, server: &str, client: TestClient) -> ThreeFronts {
-        let gw = start_gateway(upstreams, policy).await;
+        ThreeFronts::start_with(upstreams, policy, server, DEFAULT_RELAY, client).await
+    }
+
+    /// As `start`, with these `[relay]` settings (whole TOML lines), such as
+    /// a longer `request_timeout` for upstreams that are slow to start.
+    pub async fn start_with_relay(upstreams: &str, policy: &str, server: &str, relay: &str) -> ThreeFronts {
+        ThreeFronts::start_with(upstreams, policy, server, relay, TestClient::default()).await
+    }
+
+    async fn start_with(upstreams: &str, policy: &str, server: &str, relay: &str, client: TestClient) -> ThreeFronts {
+        let gw = start_gateway_with_relay(upstreams, policy, relay).await;
         let aggregate = connect_as(&gw.url, client.clone()).await;
         let single = connect_as(&format!("{}/{server}", gw.url), client.clone()).await;
         let stdio = connect_stdio_as(&gw.config_path, client).await;

@@ -30,7 +30,7 @@ fn table(p: &Policy, arg: &str, constraint: &str, cases: &[(Value, bool)]) {
 
 #[test]
 fn type_constraint_refuses_type_confusion() {
-    let p = rule(r#"args.count = { type = "integer" }"#);
+    let p = rule(r#"args.count = { type = "integer", each = true }"#);
     table(
         &p,
         "count",
@@ -42,7 +42,7 @@ fn type_constraint_refuses_type_confusion() {
             (json!("3"), false),
             (json!(null), false),
             (json!({"$gt": 0}), false),
-            (json!([1, 2]), true), // element-wise: a list of integers
+            (json!([1, 2]), true), // each = true: a list of integers
             (json!([1, "2"]), false),
         ],
     );
@@ -52,7 +52,7 @@ fn type_constraint_refuses_type_confusion() {
 
 #[test]
 fn enum_refuses_values_outside_the_list() {
-    let p = rule(r#"args.tags = { max_items = 3, enum = ["a", "b", 1] }"#);
+    let p = rule(r#"args.tags = { max_items = 3, enum = ["a", "b", 1], each = true }"#);
     table(
         &p,
         "tags",
@@ -497,7 +497,7 @@ fn blocks_ssrf_to_private_and_metadata_addresses() {
 
 #[test]
 fn blocks_hidden_recipients_in_email_addresses() {
-    let p = rule(r#"args.to = { email_domain = ["example.com", "*.example.org"] }"#);
+    let p = rule(r#"args.to = { email_domain = ["example.com", "*.example.org"], each = true }"#);
     table(
         &p,
         "to",

@@ -11,6 +11,8 @@ const PATH_TRAVERSAL: &str = include_str!("../../../tests/data/path_traversal.tx
 const COMMAND_INJECTION: &str = include_str!("../../../tests/data/command_injection.txt");
 const COMMAND_INJECTION_UNIX: &str = include_str!("../../../tests/data/command_injection_unix.txt");
 const SSRF_URLS: &str = include_str!("../../../tests/data/ssrf_urls.txt");
+const SSRF_BYPASSES: &str = include_str!("../../../tests/data/ssrf_bypasses.txt");
+const CRLF_INJECTION: &str = include_str!("../../../tests/data/crlf_injection.txt");
 
 /// Payload lines: `#` lines are headers; an empty line is not a payload.
 fn payloads(corpus: &str) -> Vec<&str> {
@@ -124,6 +126,40 @@ fn every_ssrf_url_is_refused_by_deny_private_ips() {
     assert!(passed.is_empty(), "allowed: {passed:#?}");
 }
 
+#[test]
+fn every_ssrf_bypass_is_refused_but_names_only_dns_can_tell() {
+    let p = guard("{ deny_private_ips = true }");
+    let all = payloads(SSRF_BYPASSES);
+    assert_eq!(all.len(), 54);
+    let passed = allowed(&p, &all);
+    report("ssrf_bypasses.txt by deny_private_ips", all.len() - passed.len(), all.len());
+    // Public names whose DNS answer is loopback (the payload list says so):
+    // only a resolver can tell, which the gateway is not (README, deny_private_ips).
+    assert_eq!(passed, ["http://mail.ebc.apple.com", "http://bugbounty.dod.network"]);
+    // An allowlist of hosts refuses them all, those two included.
+    let p = guard(r#"{ url_schemes = ["https", "http"], url_hosts = ["example.com", "google.com"] }"#);
+    let passed = allowed(&p, &all);
+    report("ssrf_bypasses.txt by url_hosts", all.len() - passed.len(), all.len());
+    assert!(passed.is_empty(), "allowed: {passed:#?}");
+}
+
+#[test]
+fn every_crlf_injection_payload_is_refused_by_mail_header() {
+    let p = guard("{ mail_header = true }");
+    let all = payloads(CRLF_INJECTION);
+    assert_eq!(all.len(), 17);
+    let passed = allowed(&p, &all);
+    report("crlf_injection.txt by mail_header", all.len() - passed.len(), all.len());
+    assert!(passed.is_empty(), "allowed: {passed:#?}");
+    // The same payloads as a display name in front of an allowed address.
+    let p = guard(r#"{ email_domain = ["example.com"] }"#);
+    let named: Vec<String> = all.iter().map(|v| format!("\"{v}\" <alice@example.com>")).collect();
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    let passed = allowed(&p, &named);
+    report("crlf_injection.txt as display names by email_domain", named.len() - passed.len(), named.len());
+    assert!(passed.is_empty(), "allowed: {passed:#?}");
+}
+
 const BENIGN_PATHS: &[&str] = &[
     "README.md",
     "src/main.rs",
@@ -170,6 +206,14 @@ const BENIGN_COMMANDS: &[&str] = &[
     "wc -l README.md",
     "echo 100% done",
     "find . -name main.rs -type f",
+    "git diff HEAD~1 HEAD",
+    "git log --since=2.weeks --author=alice",
+    "grep -n TODO -- src/main.rs",
+    "cargo test -- --nocapture",
+    "npm run build -- --prod",
+    "ls -la ./src",
+    "echo a=b c:d",
+    "git show HEAD^ --stat",
 ];
 
 const BENIGN_URLS: &[&str] = &[
@@ -196,6 +240,14 @@ const BENIGN_URLS: &[&str] = &[
     "https://100.128.0.1/",
     "https://192.169.1.1/",
     "https://11.0.0.1/status",
+    "https://www.google.com/search?q=what+is+10.0.0.1",
+    "https://www.bing.com/search?q=192.168.1.1+admin+password",
+    "https://medium.com/@user/post-title-123",
+    "https://example.com:8443/api/v2/items?page=2",
+    "https://xn--mnchen-3ya.de/",
+    "https://docs.python.org/3/library/ipaddress.html#ipaddress.ip_address",
+    "https://example.com/?next=https://example.org/a&lang=en",
+    "https://deadbeef.example.net/",
 ];
 
 const BENIGN_EMAILS: &[&str] = &[
@@ -209,11 +261,29 @@ const BENIGN_EMAILS: &[&str] = &[
     "müller@example.com",
     "team-lead@eu.mail.example.org",
     "Zoë Ångström <zoe@example.com>",
+    "\"Smith, Alice\" <alice@example.com>",
+    "\"O'Brien; Pat\" <pat@example.com>",
+    "=?utf-8?q?Zo=C3=AB?= <zoe@example.com>",
+    "<carol@example.com>",
+    "John Q. Public <john@mail.example.org>",
+];
+
+const BENIGN_SUBJECTS: &[&str] = &[
+    "Release notes",
+    "Re: Überweisung – Q3",
+    "Meeting at 10:00 (room 4)",
+    "[JIRA] (PROJ-123) Fix the login bug",
+    "Invoice #2024-001: 50% paid",
+    "Fwd: =?utf-8?q?R=C3=A9union?=",
+    "=?ISO-8859-1?Q?Caf=E9?=",
+    "日本語の件名",
+    "Weekly report\tdraft",
+    "Q&A: what is =?",
 ];
 
 #[test]
 fn realistic_benign_values_all_pass() {
-    let sets: [(&str, Policy, &[&str]); 4] = [
+    let sets: [(&str, Policy, &[&str]); 5] = [
         (
             "paths (path_within)",
             guard(r#"{ path_within = ["/srv/projects"], path_deny = ["**/.ssh/**", "**/.env"] }"#),
@@ -226,6 +296,7 @@ fn realistic_benign_values_all_pass() {
             BENIGN_URLS,
         ),
         ("emails (email_domain)", guard(r#"{ email_domain = ["example.com", "*.example.org"] }"#), BENIGN_EMAILS),
+        ("subjects (mail_header)", guard("{ mail_header = true }"), BENIGN_SUBJECTS),
     ];
     let mut false_positives = Vec::new();
     let mut total = 0;
@@ -241,7 +312,7 @@ fn realistic_benign_values_all_pass() {
 
 #[test]
 fn email_lists_of_internal_addresses_pass() {
-    let p = guard(r#"{ max_items = 10, email_domain = ["example.com"] }"#);
+    let p = guard(r#"{ max_items = 10, email_domain = ["example.com"], each = true }"#);
     let args = json!({"v": ["alice@example.com", "Bob <bob@example.com>"]});
     assert_eq!(p.decide(&CallContext::new("srv", "t", Some(&args))).verdict, Verdict::Allow);
 }
