@@ -148,7 +148,6 @@ impl Gateway {
     }
 }
 
-/// The audit file is the record; this log line is for debugging.
 /// Refuses a policy that an upstream would read relative paths differently
 /// from; logs what cannot be checked.
 fn check_relative_paths(config: &GatewayConfig, policy: &Policy) -> Result<(), StartError> {
@@ -162,6 +161,7 @@ fn check_relative_paths(config: &GatewayConfig, policy: &Policy) -> Result<(), S
     }
 }
 
+/// The audit file is the record; this log line is for debugging.
 fn log_decision(event: &AuditEvent) {
     tracing::debug!(
         session = %event.session, server = %event.server, tool = %event.tool,

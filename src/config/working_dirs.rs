@@ -78,7 +78,11 @@ fn finding(upstream: &UpstreamConfig, rule: &RelativePaths) -> PathFinding {
             Err(why) => (Severity::Error, format!("upstream {name:?}: cwd {} {why}", cwd.display())),
             Ok(dir) if rule.roots.iter().any(|root| same_directory(&dir, root)) => (
                 Severity::Agreed,
-                format!("upstream {name:?} runs in {}, and {joined}: both read them alike", dir.display()),
+                format!(
+                    "upstream {name:?} runs in {dir}, and {joined}: a relative path such as \"notes.txt\" \
+                     means {dir}/notes.txt to both",
+                    dir = dir.display()
+                ),
             ),
             Ok(dir) => (
                 Severity::Error,
