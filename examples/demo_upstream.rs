@@ -586,12 +586,14 @@ fn resolve_within(root: &Path, requested: &str) -> Result<PathBuf, String> {
     if !normalized.starts_with(root) {
         return Err(escapes());
     }
-    // Then resolve symlinks on the longest part that exists.
+    // Then resolve symlinks on the longest part that exists. A dangling
+    // symlink exists too (`exists()` would follow it and say no): it is where
+    // a write would land, so it is canonicalized, and refused if it cannot be.
     let mut existing = normalized.as_path();
-    while !existing.exists() {
+    while existing.symlink_metadata().is_err() {
         existing = existing.parent().ok_or_else(escapes)?;
     }
-    let real = existing.canonicalize().map_err(|e| e.to_string())?;
+    let real = existing.canonicalize().map_err(|_| escapes())?;
     if !real.starts_with(root) {
         return Err(escapes());
     }

@@ -50,6 +50,10 @@ pub enum StartError {
     Record(GatewayError),
     #[error("{0}")]
     Webhook(String),
+    /// An upstream would read relative paths against another directory than
+    /// the policy joins them to (`config::relative_path_findings`).
+    #[error("relative paths: {0}")]
+    RelativePaths(String),
 }
 
 impl Gateway {
@@ -57,6 +61,7 @@ impl Gateway {
     /// Must run inside a Tokio runtime.
     pub fn start(config: GatewayConfig) -> Result<Arc<Gateway>, StartError> {
         let policy = Policy::load(&config.policies)?;
+        check_relative_paths(&config, &policy)?;
         let audit = AuditSink::open(&config.audit.path)?;
         let audit_key = crate::audit::installation_key(&config.audit.path)?;
         let chain_file = audit.path().unwrap_or(&config.audit.path);
@@ -146,8 +151,9 @@ impl Gateway {
     }
 
     /// Re-reads the policy files. On any error the policy in force stays.
-    pub fn reload_policy(&self) -> Result<String, crate::policy::PolicyError> {
+    pub fn reload_policy(&self) -> Result<String, StartError> {
         let policy = Policy::load(&self.config.policies)?;
+        check_relative_paths(&self.config, &policy)?;
         let version = policy.version().to_string();
         for warning in crate::approval::channel_warnings(&policy, &crate::approval::served_channels(&self.config)) {
             tracing::warn!("{warning}");
@@ -177,6 +183,19 @@ impl Gateway {
     pub fn record_detached(&self, event: AuditEvent) {
         log_decision(&event);
         self.audit.record_detached(event);
+    }
+}
+
+/// Refuses a policy that an upstream would read relative paths differently
+/// from; logs what cannot be checked.
+fn check_relative_paths(config: &GatewayConfig, policy: &Policy) -> Result<(), StartError> {
+    let findings = crate::config::relative_path_findings(config, policy);
+    for finding in findings.iter().filter(|f| f.severity == crate::config::Severity::Warning) {
+        tracing::warn!("{}", finding.message);
+    }
+    match crate::config::relative_path_errors(&findings) {
+        Some(errors) => Err(StartError::RelativePaths(errors)),
+        None => Ok(()),
     }
 }
 

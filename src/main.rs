@@ -2,7 +2,7 @@
 //! parts together. No logic of its own lives here.
 
 use clap::{Parser, Subcommand};
-use mcp_warden::config::GatewayConfig;
+use mcp_warden::config::{GatewayConfig, Severity};
 use mcp_warden::gateway::Gateway;
 use mcp_warden::policy::Policy;
 use std::path::PathBuf;
@@ -150,27 +150,42 @@ fn check(path: &std::path::Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match Policy::load(&config.policies) {
-        Ok(policy) => {
-            println!(
-                "ok: {} upstream(s), {} rule(s) in {} policy file(s), mode {:?}, policy version {}",
-                config.upstreams.len(),
-                policy.rule_count(),
-                config.policies.len(),
-                policy.mode(),
-                &policy.version()[..12]
-            );
-            let served = mcp_warden::approval::served_channels(&config);
-            for warning in mcp_warden::approval::channel_warnings(&policy, &served) {
-                println!("warning: {warning}");
-            }
-            ExitCode::SUCCESS
-        }
+    let policy = match Policy::load(&config.policies) {
+        Ok(policy) => policy,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
+        }
+    };
+    // An upstream that reads relative paths against another directory than
+    // the rules join them to fails the check, as it would fail the start.
+    let findings = mcp_warden::config::relative_path_findings(&config, &policy);
+    if mcp_warden::config::relative_path_errors(&findings).is_some() {
+        for finding in findings.iter().filter(|f| f.severity == Severity::Error) {
+            eprintln!("error: relative paths: {}", finding.message);
+        }
+        return ExitCode::FAILURE;
+    }
+    println!(
+        "ok: {} upstream(s), {} rule(s) in {} policy file(s), mode {:?}, policy version {}",
+        config.upstreams.len(),
+        policy.rule_count(),
+        config.policies.len(),
+        policy.mode(),
+        &policy.version()[..12]
+    );
+    let served = mcp_warden::approval::served_channels(&config);
+    for warning in mcp_warden::approval::channel_warnings(&policy, &served) {
+        println!("warning: {warning}");
+    }
+    for finding in &findings {
+        match finding.severity {
+            Severity::Agreed => println!("relative paths: {}", finding.message),
+            Severity::Warning => println!("warning: relative paths: {}", finding.message),
+            Severity::Error => {}
         }
     }
+    ExitCode::SUCCESS
 }
 
 fn explain(path: &std::path::Path, tool: &str, args: &str, input_schema: Option<&str>, json: bool) -> ExitCode {

@@ -37,6 +37,12 @@ tools = ["echo", "list_sent_messages"]
 action = "allow"
 "#;
 
+/// `POLICY` with the demo's real workspace as the root, so the rule and the
+/// upstream (started there by `stdio_demo`) read relative paths alike.
+fn policy_for(root: &std::path::Path) -> String {
+    POLICY.replace("\"/workspace\"", &format!("{:?}", root.display().to_string()))
+}
+
 /// Refused calls: tool, arguments, and the rule, argument and constraint
 /// the client must be told about.
 fn attacks() -> Vec<(&'static str, Value, &'static str, Option<&'static str>, &'static str)> {
@@ -109,7 +115,7 @@ async fn assert_attacks_refused(client: &Client) {
 async fn refused_calls_never_reach_the_upstream_and_allowed_ones_arrive_unchanged() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("notes.txt"), "workspace notes").unwrap();
-    let gw = start_gateway(&stdio_demo("demo", root.path()), POLICY).await;
+    let gw = start_gateway(&stdio_demo("demo", root.path()), &policy_for(root.path())).await;
     let client = connect(&gw.url).await;
     assert_attacks_refused(&client).await;
     assert_eq!(sent(&client).await, "", "no refused message reached the server");
@@ -131,7 +137,7 @@ async fn refused_calls_never_reach_the_upstream_and_allowed_ones_arrive_unchange
 #[tokio::test]
 async fn the_upstreams_own_input_schema_is_enforced() {
     let root = tempfile::tempdir().unwrap();
-    let gw = start_gateway(&stdio_demo("demo", root.path()), POLICY).await;
+    let gw = start_gateway(&stdio_demo("demo", root.path()), &policy_for(root.path())).await;
     let client = connect(&gw.url).await;
     // The demo declares text as a string and requires it.
     for args in [json!({"text": 42}), json!({})] {
@@ -162,7 +168,7 @@ async fn tools_the_upstream_never_advertised_are_refused() {
 async fn argument_policies_hold_on_the_stdio_front() {
     let root = tempfile::tempdir().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), POLICY);
+    let config = write_config(dir.path(), &stdio_demo("demo", root.path()), &policy_for(root.path()));
     let client = connect_stdio(&config).await;
     assert_attacks_refused(&client).await;
     assert_eq!(sent(&client).await, "");
@@ -173,7 +179,7 @@ async fn argument_policies_hold_on_the_stdio_front() {
 async fn explain_gives_the_live_gateways_verdict() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("notes.txt"), "n").unwrap();
-    let gw = start_gateway(&stdio_demo("demo", root.path()), POLICY).await;
+    let gw = start_gateway(&stdio_demo("demo", root.path()), &policy_for(root.path())).await;
     let client = connect(&gw.url).await;
     let schemas: std::collections::HashMap<String, Value> = client
         .list_all_tools()
@@ -213,7 +219,7 @@ async fn explain_gives_the_live_gateways_verdict() {
 #[test]
 fn explain_command_exits_by_verdict() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &stdio_demo("demo", dir.path()), POLICY);
+    let config = write_config(dir.path(), &stdio_demo("demo", dir.path()), &policy_for(dir.path()));
     let run = |tool: &str, args: &str| {
         std::process::Command::new(warden_bin())
             .args(["explain", "--config"])

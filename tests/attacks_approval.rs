@@ -40,7 +40,9 @@ async fn a_symlink_swapped_in_while_a_read_waits_for_approval_does_not_carry_it_
             ..TestClient::default()
         }
     };
-    let fronts = ThreeFronts::start_as(&python_upstream("files", "naive_fs.py", &[]), &policy, "files", client).await;
+    // The server runs in the root, so a relative path means the same file to both.
+    let upstream = format!("{}cwd = {:?}\n", python_upstream("files", "naive_fs.py", &[]), root.display().to_string());
+    let fronts = ThreeFronts::start_as(&upstream, &policy, "files", client).await;
     for front in ALL_FRONTS {
         let (swapped, kept) = (root.join(format!("{front:?}-swapped.txt")), root.join(format!("{front:?}-kept.txt")));
         std::fs::write(&swapped, "fine").unwrap();

@@ -237,7 +237,12 @@ args.path = {{ required = true, type = "string", path_within = [{:?}] }}
 "#,
         root.display().to_string()
     );
-    let upstream = python_upstream("files", "naive_files.py", &[&root.display().to_string()]);
+    // The server runs in the root, so a relative path means the same file to both.
+    let upstream = format!(
+        "{}cwd = {:?}\n",
+        python_upstream("files", "naive_files.py", &[&root.display().to_string()]),
+        root.display().to_string()
+    );
     let fronts = three_fronts(&upstream, &policy, "files").await;
     for front in ALL_FRONTS {
         for (path, constraint) in [

@@ -160,10 +160,11 @@ async fn shipped_defaults_serve_a_protected_endpoint() {
     let dir = tempfile::tempdir().unwrap();
     let shipped = std::fs::read_to_string(repo().join("config/gateway.toml")).unwrap();
     let policy = repo().join("policies/default.toml");
+    let workspace = repo().join("examples/workspace");
     let config = shipped
         .replace("http = \"127.0.0.1:8080\"", "http = \"127.0.0.1:0\"")
         .replace("\"../policies/default.toml\"", &format!("{:?}", policy.display().to_string()))
-        .replace("args = [\"--root\", \".\"]", &format!("args = [\"--root\", {:?}]", dir.path().display().to_string()))
+        .replace("cwd = \"../examples/workspace\"", &format!("cwd = {:?}", workspace.display().to_string()))
         .replace("path = \"../audit.jsonl\"", "path = \"audit.jsonl\"");
     let config_path = dir.path().join("gateway.toml");
     std::fs::write(&config_path, config).unwrap();

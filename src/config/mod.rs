@@ -9,6 +9,8 @@
 //! This file owns the top-level shape and wires the sections; each section
 //! (`listen`, `relay`, `upstream`, `admin`, `approval`, `audit`) validates its
 //! own table, and `values` holds what several sections resolve alike.
+//! `working_dirs` checks a loaded config against a policy: whether each
+//! upstream reads relative paths against the roots the rules join them to.
 
 mod admin;
 mod approval;
@@ -19,6 +21,7 @@ mod relay;
 mod tests;
 mod upstream;
 mod values;
+mod working_dirs;
 
 use std::collections::HashMap;
 use std::env::VarError;
@@ -36,6 +39,7 @@ pub use audit::AuditConfig;
 pub use listen::ListenConfig;
 pub use relay::RelayConfig;
 pub use upstream::{PinnedRoot, UpstreamConfig, UpstreamTransport};
+pub use working_dirs::{relative_path_errors, relative_path_findings, PathFinding, Severity};
 
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {

@@ -309,6 +309,16 @@ pub(super) struct ArgumentPolicy {
 }
 
 impl ArgumentPolicy {
+    /// Each argument with `path_within`, and its roots.
+    pub(super) fn path_roots(&self) -> impl Iterator<Item = (&str, Vec<std::path::PathBuf>)> {
+        self.guards.iter().flat_map(|g| {
+            g.constraints.iter().filter_map(move |c| match c {
+                Constraint::PathWithin(guard) => Some((g.name.as_str(), guard.roots())),
+                _ => None,
+            })
+        })
+    }
+
     pub(super) fn new(guards: Vec<ArgumentGuard>, deny_unknown: bool, schema: Option<CompiledSchema>) -> Self {
         let mut named: Vec<String> = guards.iter().map(|g| g.top_level.clone()).collect();
         named.sort_unstable();
@@ -412,7 +422,12 @@ fn emptiness(value: &Value) -> Option<&'static str> {
 }
 
 /// Compiles one `args.NAME` table. `name` is the key as written.
-pub(super) fn compile_argument(name: &Spanned<String>, mut table: ArgTable) -> Result<ArgumentGuard, ArgError> {
+/// `policy_dir` is the policy file's directory, which `./` and `../` roots are relative to.
+pub(super) fn compile_argument(
+    name: &Spanned<String>,
+    mut table: ArgTable,
+    policy_dir: &std::path::Path,
+) -> Result<ArgumentGuard, ArgError> {
     let text = name.get_ref();
     let span = name.span();
     if text.is_empty() {
@@ -462,7 +477,7 @@ pub(super) fn compile_argument(name: &Spanned<String>, mut table: ArgTable) -> R
     if let Some(max) = table.max.take() {
         constraints.push(Constraint::Max(max.into_inner()));
     }
-    constraints.extend(compile_paths(&table)?);
+    constraints.extend(compile_paths(&table, policy_dir)?);
     if table.no_shell_metachars.as_ref().is_some_and(|b| *b.get_ref()) {
         constraints.push(Constraint::NoShellMetachars);
     }
@@ -505,7 +520,7 @@ pub(super) fn compile_argument(name: &Spanned<String>, mut table: ArgTable) -> R
     })
 }
 
-fn compile_paths(table: &ArgTable) -> Result<Vec<Constraint>, ArgError> {
+fn compile_paths(table: &ArgTable, policy_dir: &std::path::Path) -> Result<Vec<Constraint>, ArgError> {
     let roots: Vec<Spanned<String>> = table.path_within.as_ref().map(|r| r.get_ref().clone()).unwrap_or_default();
     let deny: Vec<Spanned<String>> = table.path_deny.as_ref().map(|d| d.get_ref().clone()).unwrap_or_default();
     if let Some(within) = &table.path_within {
@@ -526,6 +541,7 @@ fn compile_paths(table: &ArgTable) -> Result<Vec<Constraint>, ArgError> {
         &deny_texts,
         table.resolve_symlinks.as_ref().is_some_and(|b| *b.get_ref()),
         table.allow_hidden.as_ref().is_some_and(|b| *b.get_ref()),
+        policy_dir,
     )
     .map_err(|(i, message)| {
         let span = if i < roots.len() { roots[i].span() } else { deny[(i - roots.len()).min(deny.len() - 1)].span() };

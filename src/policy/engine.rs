@@ -87,6 +87,22 @@ impl Policy {
         self.allow.iter().filter_map(|r| Some((r.id.as_str(), r.approval.as_ref()?)))
     }
 
+    /// The `path_within` arguments of every allow or approve rule that
+    /// applies to `server`, and the roots their relative values are joined
+    /// to; for checking that the upstream reads relative paths the same way.
+    pub fn relative_paths(&self, server: &str) -> Vec<super::RelativePaths> {
+        let rules = self.allow.iter().filter(|r| r.server.matches(server));
+        rules
+            .flat_map(|r| {
+                r.arguments.iter().flat_map(|a| a.path_roots()).map(|(argument, roots)| super::RelativePaths {
+                    rule: r.id.clone(),
+                    argument: argument.to_string(),
+                    roots,
+                })
+            })
+            .collect()
+    }
+
     /// Decides one call. The verdict is the same in both modes; what the
     /// caller does with it is [`Policy::enforce`]. Stops at the first failing
     /// check, so [`Decision::checks`] is empty; see [`Policy::explain`].

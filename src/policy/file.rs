@@ -329,8 +329,9 @@ fn compile_arguments(
 
     let mut guards = Vec::new();
     if let Some(args) = rule.args.take() {
+        let policy_dir = Path::new(source.origin()).parent().unwrap_or(Path::new(""));
         for (name, table) in args.into_inner() {
-            let guard = compile_argument(&name, table).map_err(|(span, message)| {
+            let guard = compile_argument(&name, table, policy_dir).map_err(|(span, message)| {
                 source.error(&span, format!("rule {id:?}: args.{}: {message}", name.get_ref()))
             })?;
             guards.push(guard);

@@ -47,6 +47,7 @@ use std::time::Duration;
 use crate::source::SourceError;
 
 pub use engine::Policy;
+pub use paths::RelativePaths;
 pub use schema::InputSchema;
 pub use verdict::{Action, Check, Decision, Enforcement, Verdict};
 

@@ -1,9 +1,14 @@
 //! Path confinement: `path_within`, `path_deny`, `resolve_symlinks`, `allow_hidden`.
+//! `readings` lists the ways a server may read a path argument; `resolve`
+//! walks one on this machine (the engine's only I/O).
 //!
 //! How a path argument is read (what must stay true):
-//! - It is checked at *every* percent-decoding stage (raw, decoded once, twice,
-//!   ... until stable, at most 8 rounds), because the gateway cannot know how
-//!   many times the upstream decodes; a stage that is not UTF-8 (`%c0%af`) is refused.
+//! - Every reading in `readings` is checked: the value as written, each
+//!   percent-decoding (at most 8 rounds; a stage that is not UTF-8, `%c0%af`,
+//!   is refused), and the NFKC, invisible-characters-removed, folded and
+//!   trimmed forms Unicode-aware servers read (`．．／` is `../` to them), each
+//!   decoded again. A path passes only if every reading passes. `%uXXXX`
+//!   escapes and a leading URI scheme (`file:///etc/passwd`) are refused.
 //! - NUL and every other control character are refused, raw or encoded.
 //! - `\` is a separator; and since some sanitizers delete it instead, the
 //!   reading with every `\` deleted must pass too. A leading drive (`C:`), a
@@ -15,32 +20,36 @@
 //! - An absolute path must lie inside one of the roots. A relative path is
 //!   joined to *each* root and must stay inside every one of them (so it is
 //!   accepted only if its meaning does not depend on which root the upstream
-//!   resolves it against). This assumes the upstream resolves relative paths
-//!   against one of the roots (its working directory or configured base); a
-//!   server that resolves them elsewhere must be given absolute paths only
-//!   (for example with `pattern = "/.*"`).
+//!   resolves it against). This is only what the upstream does if it resolves
+//!   relative paths against the root: the gateway checks at start that every
+//!   stdio upstream a rule applies to runs in one of its roots
+//!   ([`RelativePaths`], `config::relative_path_findings`).
+//! - A root is an absolute POSIX path, or one starting with `./` or `../`,
+//!   which is relative to the policy file's directory (as `schema_file` is).
 //! - Hidden entries (a name starting with `.`) *below* a root are refused
 //!   unless `allow_hidden = true`: they are where secrets live (`.env`, `.git`,
 //!   `.ssh`, `.aws`, `.npmrc`, `.htaccess`).
 //! - `path_deny` globs are matched case-insensitively (so `.ENV` on a
 //!   case-insensitive file system is still `.env`) against every absolute
-//!   form of the path (and its resolved form with `resolve_symlinks`); `*`
+//!   form of the path (and its resolved forms with `resolve_symlinks`); `*`
 //!   stays within one directory, `**` crosses directories.
-//! - With `resolve_symlinks = true`, the path is also resolved on the gateway's
-//!   machine (its longest existing prefix, with `..` applied physically, the way
-//!   the kernel would) and the result must satisfy the same rules. This is the
-//!   engine's only I/O, in [`resolve_on_this_machine`]. It is a best effort: the
-//!   upstream acts later (time of check to time of use), and only when it runs
-//!   on this machine does the answer mean anything.
+//! - With `resolve_symlinks = true`, each reading is also walked on the
+//!   gateway's machine (`resolve`: every symlink followed, dangling ones
+//!   included), both as written (`..` applied physically, as the kernel does)
+//!   and lexically normalised first (as `path.resolve` or `os.path.abspath`
+//!   then `open` do), and each result must satisfy the same rules. It is a
+//!   best effort: the upstream acts later (time of check to time of use),
+//!   and only when it runs on this machine does the answer mean anything.
+
+mod readings;
+mod resolve;
 
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
-use super::decode;
-
-/// Longer paths are refused outright (Linux PATH_MAX).
-const MAX_PATH_BYTES: usize = 4096;
+use readings::Reading;
+pub(super) use resolve::resolve_on_this_machine;
 
 /// A compiled `path_within` / `path_deny` pair for one argument.
 #[derive(Debug)]
@@ -53,32 +62,48 @@ pub(super) struct PathGuard {
     allow_hidden: bool,
 }
 
+/// What relative values of one argument are joined to under one rule, so
+/// the gateway can check that an upstream reads them the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RelativePaths {
+    pub rule: String,
+    pub argument: String,
+    /// The rule's `path_within` roots, absolute and normalised.
+    pub roots: Vec<PathBuf>,
+}
+
 /// One reading of the argument that the checks apply to.
 struct Candidate {
     /// The normalised path: absolute, or relative with leading `..` kept
     /// when there are no roots to join it to.
     lexical: String,
-    /// With `resolve_symlinks`: where this machine resolves it.
-    physical: Option<String>,
+    /// With `resolve_symlinks`: where this machine resolves it (as written,
+    /// and lexically normalised first, when that differs).
+    physical: Vec<String>,
 }
 
 impl PathGuard {
-    /// Compiles a guard. `roots` must be absolute POSIX paths.
+    /// Compiles a guard. Each root is an absolute POSIX path, or starts with
+    /// `./` or `../` and is relative to `policy_dir`.
     pub(super) fn new(
         roots: &[String],
         deny: &[String],
         resolve_symlinks: bool,
         allow_hidden: bool,
+        policy_dir: &Path,
     ) -> Result<PathGuard, (usize, String)> {
         let mut compiled_roots = Vec::with_capacity(roots.len());
         for (i, root) in roots.iter().enumerate() {
-            if !root.starts_with('/') || root.contains('\\') || root.chars().any(char::is_control) {
-                return Err((
+            let absolute = absolute_root(root, policy_dir).ok_or_else(|| {
+                (
                     i,
-                    format!("path_within root {root:?} must be an absolute POSIX path (starting with '/')"),
-                ));
-            }
-            compiled_roots.push(resolve_lexically(&[], &split(root)));
+                    format!(
+                        "path_within root {root:?} must be an absolute POSIX path (starting with '/'), \
+                         or start with './' or '../' to be relative to the policy file"
+                    ),
+                )
+            })?;
+            compiled_roots.push(resolve_lexically(&[], &split(&absolute)));
         }
         let mut set = GlobSetBuilder::new();
         for (i, pattern) in deny.iter().enumerate() {
@@ -106,6 +131,11 @@ impl PathGuard {
 
     pub(super) fn has_roots(&self) -> bool {
         !self.roots.is_empty()
+    }
+
+    /// The roots, absolute and normalised.
+    pub(super) fn roots(&self) -> Vec<PathBuf> {
+        self.roots.iter().map(|r| PathBuf::from(join(r, true))).collect()
     }
 
     /// `path_within`: `Ok` when every reading of `value` stays inside the roots.
@@ -136,22 +166,27 @@ impl PathGuard {
     /// Every absolute reading of `value`, or why one of them is refused.
     /// Not `rooted`: read as if there were no roots.
     fn candidates(&self, value: &str, rooted: bool) -> Result<Vec<Candidate>, String> {
-        let stages = decode::stages(value).map_err(|e| e.describe().to_string())?;
-        let mut out = Vec::with_capacity(stages.len());
-        for stage in &stages {
-            check_characters(stage)?;
-            let separated = stage.replace('\\', "/");
-            // A sanitizer that deletes backslashes turns `.\\./` into `../`.
-            let stripped = stage.contains('\\').then(|| stage.replace('\\', ""));
-            for reading in std::iter::once(separated).chain(stripped) {
-                self.add_reading(&reading, rooted, &mut out)?;
-            }
+        let readings = readings::readings(value)?;
+        let mut out = Vec::with_capacity(readings.len());
+        for reading in &readings {
+            self.add_reading(reading, rooted, &mut out).map_err(|why| format!("{why}{}", reading.context()))?;
         }
         Ok(out)
     }
 
-    /// Adds the candidates of one reading (one stage, with `\` read one way).
-    fn add_reading(&self, reading: &str, rooted: bool, out: &mut Vec<Candidate>) -> Result<(), String> {
+    /// Adds the candidates of one reading, with `\` read both ways.
+    fn add_reading(&self, reading: &Reading<'_>, rooted: bool, out: &mut Vec<Candidate>) -> Result<(), String> {
+        let text = &reading.text;
+        if !text.contains('\\') {
+            return self.add_separated(text, rooted, out);
+        }
+        self.add_separated(&text.replace('\\', "/"), rooted, out)?;
+        // A sanitizer that deletes backslashes turns `.\\./` into `../`.
+        self.add_separated(&text.replace('\\', ""), rooted, out)
+    }
+
+    /// Adds the candidates of one reading whose separators are all `/`.
+    fn add_separated(&self, reading: &str, rooted: bool, out: &mut Vec<Candidate>) -> Result<(), String> {
         let (absolute, segments) = parse(reading)?;
         if self.roots.is_empty() || !rooted {
             // `path_deny` alone: keep leading `..` so `../.env` still reads as `.env`.
@@ -160,14 +195,14 @@ impl PathGuard {
             } else {
                 join(&resolve_relative(&segments), false)
             };
-            out.push(Candidate { lexical, physical: None });
+            push_new(out, lexical, Vec::new);
         } else if absolute {
             let lexical = resolve_lexically(&[], &segments);
             let root = self.roots.iter().position(|r| lexical.starts_with(r));
             let Some(root) = root else { return Err("is outside the allowed roots".into()) };
             self.check_hidden(&lexical, root)?;
-            let physical = self.physical(&[], &segments, root)?;
-            out.push(Candidate { lexical: join(&lexical, true), physical });
+            let physical = self.physical(&[], &segments, &lexical, root)?;
+            push_new(out, join(&lexical, true), || physical);
         } else {
             for (root, base) in self.roots.iter().enumerate() {
                 let lexical = resolve_lexically(base, &segments);
@@ -175,8 +210,8 @@ impl PathGuard {
                     return Err("is outside the allowed roots".into());
                 }
                 self.check_hidden(&lexical, root)?;
-                let physical = self.physical(base, &segments, root)?;
-                out.push(Candidate { lexical: join(&lexical, true), physical });
+                let physical = self.physical(base, &segments, &lexical, root)?;
+                push_new(out, join(&lexical, true), || physical);
             }
         }
         Ok(())
@@ -189,42 +224,72 @@ impl PathGuard {
         Ok(())
     }
 
-    /// With `resolve_symlinks`, the path as this machine resolves it, checked
-    /// against the root as this machine resolves it.
-    fn physical(&self, base: &[String], segments: &[String], root: usize) -> Result<Option<String>, String> {
+    /// With `resolve_symlinks`, where this machine takes the path, read as
+    /// written (`..` after a symlink climbs from its target) and as normalised
+    /// first (`lexical`), each checked against the root as this machine
+    /// resolves it.
+    fn physical(
+        &self,
+        base: &[String],
+        segments: &[String],
+        lexical: &[String],
+        root: usize,
+    ) -> Result<Vec<String>, String> {
         if !self.resolve_symlinks {
-            return Ok(None);
+            return Ok(Vec::new());
         }
-        let raw = format!("{}/{}", join(base, true).trim_end_matches('/'), segments.join("/"));
-        let resolved = resolve_on_this_machine(Path::new(&raw))
-            .ok_or_else(|| "cannot be resolved on the gateway's machine".to_string())?;
         let root_text = join(&self.roots[root], true);
         let real_root = resolve_on_this_machine(Path::new(&root_text))
             .ok_or_else(|| "has a root that cannot be resolved on the gateway's machine".to_string())?;
-        let (Some(resolved), Some(real_root)) = (resolved.to_str(), real_root.to_str()) else {
-            return Err("resolves to a path that is not UTF-8".into());
-        };
-        let resolved_segments = resolve_lexically(&[], &split(resolved));
-        let root_segments = resolve_lexically(&[], &split(real_root));
-        if !resolved_segments.starts_with(&root_segments) {
-            return Err("resolves (through a symbolic link) outside the allowed roots".into());
+        let real_root = real_root.to_str().ok_or_else(|| "has a root that is not UTF-8".to_string())?;
+        let root_segments = split(real_root);
+        let as_written = format!("{}/{}", join(base, true).trim_end_matches('/'), segments.join("/"));
+        let normalised = join(lexical, true);
+        let mut out: Vec<String> = Vec::with_capacity(2);
+        for raw in [as_written, normalised] {
+            let resolved = resolve_on_this_machine(Path::new(&raw))
+                .ok_or_else(|| "cannot be resolved on the gateway's machine".to_string())?;
+            let resolved = resolved.to_str().ok_or_else(|| "resolves to a path that is not UTF-8".to_string())?;
+            let resolved_segments = split(resolved);
+            if !resolved_segments.starts_with(&root_segments) {
+                return Err("resolves (through a symbolic link) outside the allowed roots".into());
+            }
+            if !self.allow_hidden && resolved_segments[root_segments.len()..].iter().any(|s| s.starts_with('.')) {
+                return Err("resolves (through a symbolic link) to a hidden file or directory".into());
+            }
+            let form = join(&resolved_segments, true);
+            if !out.contains(&form) {
+                out.push(form);
+            }
         }
-        if !self.allow_hidden && resolved_segments[root_segments.len()..].iter().any(|s| s.starts_with('.')) {
-            return Err("resolves (through a symbolic link) to a hidden file or directory".into());
-        }
-        Ok(Some(join(&resolved_segments, true)))
+        Ok(out)
     }
 }
 
-/// Refuses what no reading of a stage may contain.
-fn check_characters(stage: &str) -> Result<(), String> {
-    if stage.len() > MAX_PATH_BYTES {
-        return Err("is too long".into());
+/// Adds a candidate unless one with the same normalised path is there
+/// already (the physical forms of equal paths are equal).
+fn push_new(out: &mut Vec<Candidate>, lexical: String, physical: impl FnOnce() -> Vec<String>) {
+    if !out.iter().any(|c| c.lexical == lexical) {
+        out.push(Candidate { lexical, physical: physical() });
     }
-    if stage.chars().any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
-        return Err("contains a NUL or control character".into());
+}
+
+/// A root as written, made absolute: `/x` as is, `./x` and `../x` joined to
+/// the policy file's directory. `None` for anything else.
+fn absolute_root(root: &str, policy_dir: &Path) -> Option<String> {
+    if root.contains('\\') || root.chars().any(char::is_control) {
+        return None;
     }
-    Ok(())
+    if root.starts_with('/') {
+        return Some(root.to_string());
+    }
+    if !(root.starts_with("./") || root.starts_with("../") || root == "." || root == "..") {
+        return None;
+    }
+    let dir = std::path::absolute(policy_dir).ok()?;
+    let joined = dir.join(root);
+    let text = joined.to_str()?;
+    text.starts_with('/').then(|| text.to_string())
 }
 
 /// Splits one reading (separators already `/`) into (absolute?, segments),
@@ -250,12 +315,16 @@ fn parse(text: &str) -> Result<(bool, Vec<String>), String> {
     Ok((text.starts_with('/'), segments))
 }
 
-/// A name other than `..` that some layer may still turn into `..`: only dots
-/// and spaces (`...`, `.. `: Windows drops trailing dots and spaces; a
+/// A name other than `..` that some layer may still turn into `..`: `..`
+/// with whitespace around it, only dots and spaces (`...`, `.. `: Windows drops trailing dots and spaces; a
 /// sanitizer that strips `../` once turns `....//` into `../`), or `..`
 /// followed by a symbol (`..;` is `..` to Tomcat and Spring, `..%` or `..?`
 /// to parsers that cut at the symbol).
 fn reads_as_parent(segment: &str) -> bool {
+    if segment != ".." && segment.trim_matches(readings::is_trimmed) == ".." {
+        // ` ..`: `..` to code that trims what it is given (`str.strip()`).
+        return true;
+    }
     if segment == ".." || !segment.starts_with("..") {
         return false;
     }
@@ -307,40 +376,5 @@ fn join(segments: &[String], absolute: bool) -> String {
     }
 }
 
-/// THE ONLY I/O IN THE POLICY ENGINE, used only with `resolve_symlinks = true`.
-///
-/// Resolves `path` as this machine would: the longest prefix that exists is
-/// canonicalised (symlinks followed, `..` applied physically), and the
-/// components that do not exist yet are appended (a file about to be created
-/// inside a symlinked directory still resolves to where it would land).
-/// `None` when resolution fails for any reason other than "does not exist"
-/// (permission denied, symlink loop, ...): the caller refuses.
-pub(super) fn resolve_on_this_machine(path: &Path) -> Option<PathBuf> {
-    let mut existing = path.to_path_buf();
-    let mut missing: Vec<std::ffi::OsString> = Vec::new();
-    loop {
-        match std::fs::canonicalize(&existing) {
-            Ok(mut real) => {
-                for name in missing.iter().rev() {
-                    if name == ".." {
-                        real.pop();
-                    } else if name != "." {
-                        real.push(name);
-                    }
-                }
-                return Some(real);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let name = existing.file_name().map(|n| n.to_os_string()).or_else(|| {
-                    // `..` or `.` as the last component: file_name() is None.
-                    existing.components().next_back().map(|c| c.as_os_str().to_os_string())
-                })?;
-                missing.push(name);
-                if !existing.pop() {
-                    return None;
-                }
-            }
-            Err(_) => return None,
-        }
-    }
-}
+#[cfg(test)]
+mod tests;

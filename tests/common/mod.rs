@@ -32,11 +32,13 @@ pub fn warden_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_mcp-warden"))
 }
 
-/// A TOML `[[upstreams]]` entry for a stdio demo upstream.
+/// A TOML `[[upstreams]]` entry for a stdio demo upstream serving `root`,
+/// started there (`cwd`), so a path rule rooted at `root` agrees with it.
 pub fn stdio_demo(name: &str, root: &Path) -> String {
     format!(
-        "[[upstreams]]\nname = \"{name}\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = [\"--root\", {:?}, \"--name\", \"{name}\"]\n",
+        "[[upstreams]]\nname = \"{name}\"\ntransport = \"stdio\"\ncommand = {:?}\ncwd = {:?}\nargs = [\"--root\", {:?}, \"--name\", \"{name}\"]\n",
         demo_bin().display().to_string(),
+        root.display().to_string(),
         root.display().to_string()
     )
 }
