@@ -102,16 +102,28 @@ impl Decision {
         Decision { unlisted: true, ..Decision::whole(Verdict::Deny, UNKNOWN_TOOL_RULE_ID, reason) }
     }
 
-    /// The refusal of a resource or prompt no upstream of the session offers
-    /// (rule "unknown-resource" or "unknown-prompt"): nothing can be
-    /// forwarded, so it is refused in every mode.
-    pub fn unknown_access(access: &Access) -> Decision {
-        let (rule, kind) = match access {
-            Access::Prompt(_) => ("unknown-prompt", "prompt"),
-            Access::Resource(_) | Access::ResourceTemplate(_) => ("unknown-resource", "resource"),
+    /// The refusal of a resource or prompt no upstream of the session can
+    /// serve (rule "unknown-resource" or "unknown-prompt"); `why` says why
+    /// it cannot be routed. Nothing could be forwarded, so no mode does.
+    pub fn unknown_access(access: &Access, why: &str) -> Decision {
+        let rule = match access {
+            Access::Prompt(_) => "unknown-prompt",
+            Access::Resource(_) | Access::ResourceTemplate(_) => "unknown-resource",
         };
-        let reason = format!("no upstream server offers a {kind} named {}", quoted_cut(access.name(), 256));
+        let reason = format!("{} {} cannot be routed: {why}", access.kind(), quoted_cut(access.name(), 256));
         Decision { unlisted: true, ..Decision::whole(Verdict::Deny, rule, reason) }
+    }
+
+    /// The refusal of a frame whose method is `canonical` spelled another
+    /// way (rule "method-spelling"): the policy decides the protocol's
+    /// spelling only, and a lenient server might act on this one. Refused
+    /// in every mode.
+    pub fn misspelled_method(sent_as: &str, canonical: &str) -> Decision {
+        let mut reason = String::from("method ");
+        reason.push_str(&quoted_cut(sent_as, 64));
+        reason.push_str(" is not the protocol's spelling of ");
+        push_quoted(&mut reason, canonical);
+        Decision { unlisted: true, ..Decision::whole(Verdict::Deny, "method-spelling", reason) }
     }
 
     /// The refusal of a name no upstream owns (rule "unknown-tool"): refused in every mode.

@@ -254,7 +254,7 @@ fn audit_mode_lists_everything_and_forwards_refused_reads_with_their_verdict() {
     let enforcement = p.enforce(&d);
     assert_eq!((enforcement.action, enforcement.enforced), (Action::Forward, false));
     // Nobody offers it: nothing could be forwarded, so no mode does.
-    let unknown = Decision::unknown_access(&Access::Resource("internal://nowhere"));
+    let unknown = Decision::unknown_access(&Access::Resource("internal://nowhere"), "no upstream lists it");
     assert_eq!(p.enforce(&unknown).action, Action::Refuse);
 }
 
