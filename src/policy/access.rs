@@ -176,6 +176,14 @@ impl Policy {
 
         let as_sent = self.pick(kind, ctx.server, &readings[0].text, false);
         let (as_sent_rule, as_sent_verdict) = self.named(kind, &as_sent);
+        if explain {
+            let detail = format!(
+                "as sent, {} falls under rule {}",
+                quoted_cut(&readings[0].text, 64),
+                quoted_cut(as_sent_rule, 64)
+            );
+            checks.push(check(as_sent_rule, readings_constraint, as_sent_verdict == Verdict::Allow, detail));
+        }
         if as_sent_verdict == Verdict::Deny {
             let reason = match as_sent {
                 Outcome::Default => format!("no rule allows {what} (default deny)"),
