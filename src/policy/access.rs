@@ -186,7 +186,7 @@ impl Policy {
         }
         if as_sent_verdict == Verdict::Deny {
             let reason = match as_sent {
-                Outcome::Default => format!("no rule allows {what} (default deny)"),
+                Outcome::Default => format!("no rule allows {what} ({as_sent_rule} = \"deny\")"),
                 _ => format!("{what} is denied by rule {}", quoted_cut(as_sent_rule, QUOTED_CHARS)),
             };
             return Decision { checks, ..Decision::whole(Verdict::Deny, as_sent_rule, reason) };
@@ -225,7 +225,7 @@ impl Policy {
             return Decision { checks, ..refusal };
         }
         let reason = match as_sent {
-            Outcome::Default => format!("no rule matches {what} (default allow)"),
+            Outcome::Default => format!("no rule matches {what} ({as_sent_rule} = \"allow\")"),
             _ => format!("{what} is allowed by rule {}", quoted_cut(as_sent_rule, QUOTED_CHARS)),
         };
         Decision { checks, ..Decision::whole(Verdict::Allow, as_sent_rule, reason) }

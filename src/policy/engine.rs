@@ -56,6 +56,9 @@ pub(super) enum Outcome<'p> {
     Default,
 }
 
+/// One of a rule's name lists: its tools, resources or prompts.
+type PatternsOf = fn(&CompiledRule) -> &Patterns;
+
 impl Policy {
     pub(super) fn new(set: RuleSet) -> Policy {
         // Approve rules rank with allow rules: the most specific one decides,
@@ -232,7 +235,7 @@ impl Policy {
         if self.mode == Mode::Audit {
             return true;
         }
-        let kinds: [(fn(&CompiledRule) -> &Patterns, RuleAction); 3] = [
+        let kinds: [(PatternsOf, RuleAction); 3] = [
             (|rule| &rule.tools, self.default_action),
             (|rule| &rule.resources.as_written, self.default_resources),
             (|rule| &rule.prompts.as_written, self.default_prompts),

@@ -72,7 +72,10 @@ fn allowing_one_tool_allows_no_resource_and_no_prompt_of_its_server() {
     let p = policy(ONE_TOOL);
     let d = resource(&p, "internal://credentials");
     assert_eq!((d.verdict, d.rule_id.as_str()), (Verdict::Deny, "defaults.resources"));
-    assert_eq!(d.reason, r#"no rule allows resource "internal://credentials" on server "internal" (default deny)"#);
+    assert_eq!(
+        d.reason,
+        r#"no rule allows resource "internal://credentials" on server "internal" (defaults.resources = "deny")"#
+    );
     let d = prompt(&p, "summarize");
     assert_eq!((d.verdict, d.rule_id.as_str()), (Verdict::Deny, "defaults.prompts"));
     assert!(!p.access_listed("internal", Access::Resource("internal://credentials")));
