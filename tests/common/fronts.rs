@@ -5,7 +5,7 @@
 //! A check is only as good as its weakest front, so attack tests run on all three.
 
 use super::client::{call, connect, connect_stdio, Client};
-use super::{start_gateway, TestGateway};
+use super::{start_gateway_with_relay, TestGateway};
 use rmcp::model::CallToolResult;
 use rmcp::ServiceError;
 use serde_json::Value;
@@ -32,7 +32,14 @@ impl ThreeFronts {
     /// `upstreams` as in `start_gateway`; `server` names the upstream the
     /// tests call.
     pub async fn start(upstreams: &str, policy: &str, server: &str) -> ThreeFronts {
-        let gw = start_gateway(upstreams, policy).await;
+        ThreeFronts::start_with_relay(upstreams, policy, server, super::DEFAULT_RELAY).await
+    }
+
+    /// As `start`, with these `[relay]` settings (whole TOML lines): a
+    /// longer `request_timeout` for upstreams that start slowly (Python,
+    /// Node), since the stdio front starts its own.
+    pub async fn start_with_relay(upstreams: &str, policy: &str, server: &str, relay: &str) -> ThreeFronts {
+        let gw = start_gateway_with_relay(upstreams, policy, relay).await;
         let aggregate = connect(&gw.url).await;
         let single = connect(&format!("{}/{server}", gw.url)).await;
         let stdio = connect_stdio(&gw.config_path).await;
