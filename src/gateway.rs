@@ -114,6 +114,7 @@ impl Gateway {
                 latency_us: 0,
                 outcome: Some(Outcome::Denied),
                 caller: None,
+                method: None,
                 approval: Some(ApprovalAudit {
                     request: id,
                     approver: Some("mcp-warden".into()),

@@ -41,16 +41,31 @@ enum Command {
         #[arg(long, short, default_value = "config/gateway.toml")]
         config: PathBuf,
     },
-    /// Show the decision the gateway would make for one tool call, and every
-    /// check behind it. Exits 0 for allow, 1 for deny, 2 for approve (held
-    /// for a person), 3 on a usage or
+    /// Show the decision the gateway would make for one tool call, resource,
+    /// resource template or prompt, and every check behind it. Exits 0 for
+    /// allow, 1 for deny, 2 for approve (held for a person), 3 on a usage or
     /// configuration error.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["tool", "resource", "resource_template", "prompt"])))]
     Explain {
         #[arg(long, short, default_value = "config/gateway.toml")]
         config: PathBuf,
-        /// The tool as a client of /mcp names it: <server>__<tool>.
+        /// The tool as a client of /mcp names it: <server>__<tool> (its own
+        /// name with --server).
         #[arg(long)]
-        tool: String,
+        tool: Option<String>,
+        /// A resource URI, as resources/read sends it (needs --server).
+        #[arg(long)]
+        resource: Option<String>,
+        /// A resource template, as resources/templates/list shows it (needs --server).
+        #[arg(long)]
+        resource_template: Option<String>,
+        /// A prompt as a client of /mcp names it: <server>__<prompt> (its own
+        /// name with --server).
+        #[arg(long)]
+        prompt: Option<String>,
+        /// The upstream's configured name; names are then its own.
+        #[arg(long)]
+        server: Option<String>,
         /// The call's arguments, a JSON object.
         #[arg(long, default_value = "{}")]
         args: String,
@@ -133,8 +148,15 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit { command: AuditCommand::Verify { file } } => verify(&file),
-        Command::Explain { config, tool, args, input_schema, json } => {
-            explain(&config, &tool, &args, input_schema.as_deref(), json)
+        Command::Explain { config, tool, resource, resource_template, prompt, server, args, input_schema, json } => {
+            let target = match (tool, resource, resource_template, prompt) {
+                (Some(tool), ..) => Target::Tool { name: tool, args, input_schema },
+                (_, Some(uri), ..) => Target::Resource(uri),
+                (_, _, Some(template), _) => Target::Template(template),
+                (.., Some(prompt)) => Target::Prompt(prompt),
+                _ => unreachable!("clap requires one of --tool, --resource, --resource-template, --prompt"),
+            };
+            explain(&config, server.as_deref(), target, json)
         }
         Command::Approvals { command } => approvals(command),
         Command::Serve { config } => run(&config, Front::Http),
@@ -188,17 +210,26 @@ fn check(path: &std::path::Path) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn explain(path: &std::path::Path, tool: &str, args: &str, input_schema: Option<&str>, json: bool) -> ExitCode {
+/// What `explain` is asked about.
+enum Target {
+    Tool { name: String, args: String, input_schema: Option<String> },
+    Resource(String),
+    Template(String),
+    Prompt(String),
+}
+
+fn explain(path: &std::path::Path, server: Option<&str>, target: Target, json: bool) -> ExitCode {
     const USAGE_ERROR: u8 = 3;
+    let usage_error = |e: String| {
+        eprintln!("error: {e}");
+        ExitCode::from(USAGE_ERROR)
+    };
     let loaded = GatewayConfig::load(path)
         .map_err(|e| e.to_string())
         .and_then(|config| Policy::load(&config.policies).map(|p| (config, p)).map_err(|e| e.to_string()));
     let (config, policy) = match loaded {
         Ok(loaded) => loaded,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE_ERROR);
-        }
+        Err(e) => return usage_error(e),
     };
     let parse = |what: &str, text: &str| -> Result<serde_json::Value, String> {
         let text = match text.strip_prefix('@') {
@@ -207,21 +238,37 @@ fn explain(path: &std::path::Path, tool: &str, args: &str, input_schema: Option<
         };
         serde_json::from_str(&text).map_err(|e| format!("{what} is not JSON: {e}"))
     };
-    let arguments = match parse("--args", args) {
-        Ok(arguments) => arguments,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE_ERROR);
+    use mcp_warden::policy::Access;
+    let explained = match &target {
+        Target::Tool { name, args, input_schema } => {
+            let arguments = match parse("--args", args) {
+                Ok(arguments) => arguments,
+                Err(e) => return usage_error(e),
+            };
+            let schema = match input_schema.as_deref().map(|s| parse("--input-schema", s)).transpose() {
+                Ok(schema) => schema,
+                Err(e) => return usage_error(e),
+            };
+            // With --server the tool has its own name; explain resolves the name /mcp exposes.
+            let exposed = match server {
+                None => name.clone(),
+                Some(server) => match config.upstreams.iter().find(|u| u.name == server) {
+                    Some(upstream) => format!("{}{}{name}", upstream.prefix(), config.relay.separator),
+                    None => return usage_error(format!("no upstream named {server:?} in the configuration")),
+                },
+            };
+            Ok(mcp_warden::explain::explain(&config, &policy, &exposed, Some(&arguments), schema.as_ref()))
         }
-    };
-    let schema = match input_schema.map(|s| parse("--input-schema", s)).transpose() {
-        Ok(schema) => schema,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(USAGE_ERROR);
+        Target::Resource(uri) => mcp_warden::explain::explain_access(&config, &policy, server, Access::Resource(uri)),
+        Target::Template(template) => {
+            mcp_warden::explain::explain_access(&config, &policy, server, Access::ResourceTemplate(template))
         }
+        Target::Prompt(name) => mcp_warden::explain::explain_access(&config, &policy, server, Access::Prompt(name)),
     };
-    let explanation = mcp_warden::explain::explain(&config, &policy, tool, Some(&arguments), schema.as_ref());
+    let explanation = match explained {
+        Ok(explanation) => explanation,
+        Err(e) => return usage_error(e),
+    };
     if json {
         println!("{}", serde_json::to_string_pretty(&explanation).expect("an explanation serializes"));
     } else {

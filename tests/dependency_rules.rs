@@ -23,6 +23,10 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
 /// in code (any of the spellings), and what making them means.
 const PIPELINE_ONLY: &[(&[&str], &str)] = &[
     (&["policy.decide(", "policy().decide("], "decides a call (Policy::decide)"),
+    (
+        &["policy.decide_access(", "policy().decide_access("],
+        "decides an access to a resource or prompt (Policy::decide_access)",
+    ),
     (&["Cleared("], "clears a call for forwarding"),
     (&["CallRecord::begin("], "starts a call's audit record"),
 ];

@@ -16,8 +16,9 @@
 //! Each line is a JSON object with keys in this order (see [`RECORD_FIELDS`]):
 //! `seq, time, prev, session, client_name, client_version, server, tool,
 //! verdict, enforced, rule, reason, argument, constraint, args_digest,
-//! latency_us, outcome`; then `caller`, `approval` and `cut`, each only
-//! when present.
+//! latency_us, outcome`; then `caller`, `method`, `approval` and `cut`,
+//! each only when present (`method` names what a record of a resource or
+//! prompt decided; `tool` then holds the URI or prompt name).
 //!
 //! - `seq` counts records from 1 and continues across restarts of the gateway
 //!   (the sink reads the last line of the file on open).

@@ -72,6 +72,12 @@ pub struct AuditEvent {
     /// before it existed, and records without it, keep the same format.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub caller: Option<String>,
+    /// What the record decides when it is not a `tools/call`:
+    /// `resources/read`, `resources/subscribe`, `prompts/get` or
+    /// `completion/complete`, with `tool` holding the resource URI or the
+    /// prompt's name. Omitted for tool calls, so their lines are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
     /// For held calls: the approval request, and who answered it how.
     /// Written only when present, after every field above.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -289,7 +295,7 @@ impl FieldKind {
 
 /// Every key a record must carry, in on-disk order. Optional values are
 /// written as `null`, never omitted, so a missing key always means damage.
-/// (`caller` and `approval` come after these, only when present.)
+/// (`caller`, `method` and `approval` come after these, only when present.)
 pub const RECORD_FIELDS: [&str; 17] = [
     "seq",
     "time",

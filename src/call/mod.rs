@@ -20,6 +20,7 @@
 //! - a tool the upstream never advertised in this session is refused,
 //!   whatever the policy says.
 
+pub mod access;
 pub mod frame;
 mod hold;
 mod port;

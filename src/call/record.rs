@@ -34,6 +34,8 @@ pub struct CallRecord {
     argument: Option<String>,
     constraint: Option<String>,
     args_digest: String,
+    /// Set for a resource or prompt access (`access.rs`); `None` for a tool call.
+    method: Option<&'static str>,
     started: Instant,
 }
 
@@ -62,8 +64,15 @@ impl CallRecord {
             argument: None,
             constraint: None,
             args_digest: key.digest_arguments(arguments),
+            method: None,
             started: Instant::now(),
         }
+    }
+
+    /// The same record, of an access by `method` to the resource or prompt
+    /// the record names where a tool call's record names the tool.
+    pub fn of_method(self, method: &'static str) -> CallRecord {
+        CallRecord { method: Some(method), ..self }
     }
 
     /// The upstream and the tool's own name, once the exposed name resolved.
@@ -154,6 +163,7 @@ impl CallRecord {
             latency_us,
             outcome: Some(outcome),
             caller: Some(self.caller.clone()),
+            method: self.method.map(str::to_string),
             approval,
         }
     }

@@ -23,7 +23,7 @@
 
 use serde_json::Value;
 
-use super::rule::{CompiledRule, RuleAction, RuleSet, ToolMatch};
+use super::rule::{CompiledRule, PatternMatch, Patterns, RuleAction, RuleSet};
 use super::schema::InputSchema;
 use super::verdict::{reason, Enforcement, Evaluation, Refusal};
 use super::{ApprovalTerms, CallContext, Decision, Mode, Verdict};
@@ -35,23 +35,29 @@ const DEFAULT_RULE_ID: &str = "defaults.tools";
 /// decision depends on nothing but the policy and the call.
 #[derive(Debug)]
 pub struct Policy {
-    mode: Mode,
+    pub(super) mode: Mode,
     default_action: RuleAction,
+    /// `[defaults] resources` and `prompts`, for `access`.
+    pub(super) default_resources: RuleAction,
+    pub(super) default_prompts: RuleAction,
     /// Deny rules, in file order.
-    deny: Vec<CompiledRule>,
+    pub(super) deny: Vec<CompiledRule>,
     /// Allow rules, in file order.
-    allow: Vec<CompiledRule>,
+    pub(super) allow: Vec<CompiledRule>,
     version: String,
     /// `[defaults] validate_input_schema`.
     validate_input_schema: bool,
 }
 
 /// Which rule decided, without building strings.
-enum Outcome<'p> {
+pub(super) enum Outcome<'p> {
     Denied(&'p CompiledRule),
     Allowed(&'p CompiledRule),
     Default,
 }
+
+/// One of a rule's name lists: its tools, resources or prompts.
+type PatternsOf = fn(&CompiledRule) -> &Patterns;
 
 impl Policy {
     pub(super) fn new(set: RuleSet) -> Policy {
@@ -61,6 +67,8 @@ impl Policy {
         Policy {
             mode: set.mode,
             default_action: set.default_action,
+            default_resources: set.default_resources,
+            default_prompts: set.default_prompts,
             deny,
             allow,
             version: set.version,
@@ -234,19 +242,26 @@ impl Policy {
         }
     }
 
-    /// Could any tool on this server be allowed? A session connects only to
-    /// reachable upstreams. Conservative towards "reachable": a server is
-    /// unreachable only when no allow rule can match it (and the default is
-    /// deny), or a deny rule matching it denies every tool. Audit mode: true.
+    /// Could any tool, resource or prompt on this server be allowed? A
+    /// session connects only to reachable upstreams. Conservative towards
+    /// "reachable": a kind is out of reach only when a deny rule matching the
+    /// server denies all of it, or no allow rule names that kind for the
+    /// server and its default is deny. Audit mode: true.
     pub fn server_reachable(&self, server: &str) -> bool {
         if self.mode == Mode::Audit {
             return true;
         }
-        let denies_everything = self.deny.iter().any(|rule| rule.tools.matches_all && rule.server.matches(server));
-        if denies_everything {
-            return false;
-        }
-        self.default_action == RuleAction::Allow || self.allow.iter().any(|rule| rule.server.matches(server))
+        let kinds: [(PatternsOf, RuleAction); 3] = [
+            (|rule| &rule.tools, self.default_action),
+            (|rule| &rule.resources.as_written, self.default_resources),
+            (|rule| &rule.prompts.as_written, self.default_prompts),
+        ];
+        kinds.into_iter().any(|(patterns, default)| {
+            let denied_whole = self.deny.iter().any(|rule| patterns(rule).matches_all && rule.server.matches(server));
+            !denied_whole
+                && (default == RuleAction::Allow
+                    || self.allow.iter().any(|rule| !patterns(rule).is_empty() && rule.server.matches(server)))
+        })
     }
 
     fn evaluate(&self, server: &str, tool: &str) -> Outcome<'_> {
@@ -268,8 +283,8 @@ impl Policy {
                 continue;
             }
             match rule.tools.matches(tool) {
-                Some(ToolMatch::Exact) => return Outcome::Allowed(rule),
-                Some(ToolMatch::Glob) => first_glob = Some(rule),
+                Some(PatternMatch::Exact) => return Outcome::Allowed(rule),
+                Some(PatternMatch::Glob) => first_glob = Some(rule),
                 None => {}
             }
         }

@@ -21,8 +21,9 @@ use sha2::{Digest, Sha256};
 use toml::Spanned;
 
 use super::args::{compile_argument, ArgsTable, ArgumentPolicy};
-use super::rule::{is_literal, CompiledRule, NameMatcher, RuleAction, RuleSet, ToolMatcher};
+use super::rule::{is_literal, CompiledRule, FoldedPatterns, NameMatcher, Patterns, RuleAction, RuleSet};
 use super::schema::CompiledSchema;
+use super::uri;
 use super::{ApprovalChannel, ApprovalTerms, Mode, PolicyError, DEFAULT_APPROVAL_TIMEOUT};
 use crate::source::{parse_duration, Source, SourceError};
 
@@ -68,6 +69,10 @@ struct PolicyFile {
 #[serde(deny_unknown_fields)]
 struct DefaultsTable {
     tools: Option<Spanned<RuleAction>>,
+    /// Resources (and templates) no rule names: deny unless set to "allow".
+    resources: Option<Spanned<RuleAction>>,
+    /// Prompts no rule names: deny unless set to "allow".
+    prompts: Option<Spanned<RuleAction>>,
     /// Check calls against the upstream's advertised `inputSchema` (default true).
     validate_input_schema: Option<Spanned<bool>>,
     /// How long an `action = "approve"` call waits for a person, then is denied.
@@ -79,7 +84,12 @@ struct DefaultsTable {
 struct RuleTable {
     id: Spanned<String>,
     server: Spanned<String>,
-    tools: Spanned<Vec<Spanned<String>>>,
+    /// At least one of `tools`, `resources` and `prompts` is required.
+    tools: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Resource URI globs (`*` matches any run of characters, `/` included).
+    resources: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Prompt names and globs, as the upstream names them.
+    prompts: Option<Spanned<Vec<Spanned<String>>>>,
     action: RuleAction,
     // Free text for people reading the policy; the engine does not use it.
     #[allow(dead_code)]
@@ -145,11 +155,13 @@ pub(super) fn read(paths: &[PathBuf]) -> Result<Vec<(String, String)>, PolicyErr
 }
 
 /// Compiles policy texts; each pair is (origin name used in errors, TOML text).
-/// Rules concatenate in order. `mode` and `defaults.tools` may be set in
-/// several files only if every file sets the same value.
+/// Rules concatenate in order. `mode` and each `[defaults]` setting may be
+/// set in several files only if every file sets the same value.
 pub(super) fn compile(sources: &[(String, String)]) -> Result<RuleSet, SourceError> {
     let mut mode: Option<Setting<Mode>> = None;
     let mut default_tools: Option<Setting<RuleAction>> = None;
+    let mut default_resources: Option<Setting<RuleAction>> = None;
+    let mut default_prompts: Option<Setting<RuleAction>> = None;
     let mut validate_input_schema: Option<Setting<bool>> = None;
     let mut approval_timeout: Option<Setting<Duration>> = None;
     let mut rules = Vec::new();
@@ -176,6 +188,21 @@ pub(super) fn compile(sources: &[(String, String)]) -> Result<RuleSet, SourceErr
             }
             merge_setting(&mut default_tools, tools, "defaults.tools", &source)?;
         }
+        let defaults = file.defaults.as_ref();
+        for (value, slot, name) in [
+            (defaults.and_then(|d| d.resources.as_ref()), &mut default_resources, "defaults.resources"),
+            (defaults.and_then(|d| d.prompts.as_ref()), &mut default_prompts, "defaults.prompts"),
+        ] {
+            if let Some(value) = value {
+                if *value.get_ref() == RuleAction::Approve {
+                    return Err(source.error(
+                        &value.span(),
+                        format!("{name} = \"approve\" is not supported: resources and prompts are allowed or denied"),
+                    ));
+                }
+                merge_setting(slot, value, name, &source)?;
+            }
+        }
         if let Some(t) = file.defaults.as_ref().and_then(|d| d.approval_timeout.as_ref()) {
             let parsed = Spanned::new(t.span(), parse_approval_timeout(t, "defaults.approval_timeout", &source)?);
             merge_setting(&mut approval_timeout, &parsed, "defaults.approval_timeout", &source)?;
@@ -197,6 +224,8 @@ pub(super) fn compile(sources: &[(String, String)]) -> Result<RuleSet, SourceErr
     Ok(RuleSet {
         mode: mode.map_or(Mode::Enforce, |s| s.value),
         default_action: default_tools.map_or(RuleAction::Deny, |s| s.value),
+        default_resources: default_resources.map_or(RuleAction::Deny, |s| s.value),
+        default_prompts: default_prompts.map_or(RuleAction::Deny, |s| s.value),
         rules,
         version: hex::encode(hasher.finalize()),
         validate_input_schema: validate_input_schema.is_none_or(|s| s.value),
@@ -241,28 +270,56 @@ fn compile_rule(
         NameMatcher::Exact(server_pattern.as_str().into())
     };
 
-    if rule.tools.get_ref().is_empty() {
+    if rule.tools.is_none() && rule.resources.is_none() && rule.prompts.is_none() {
         return Err(
-            source.error(&rule.tools.span(), format!("rule {id:?}: tools must list at least one tool name or glob"))
+            source.error(&rule.id.span(), format!("rule {id:?}: name at least one of tools, resources and prompts"))
         );
     }
-    let mut exact = Vec::new();
-    let mut globs = Vec::new();
-    for pattern in rule.tools.get_ref() {
-        let text = pattern.get_ref();
-        if text.is_empty() {
-            return Err(
-                source.error(&pattern.span(), format!("rule {id:?}: empty tool pattern (use \"*\" for every tool)"))
-            );
-        }
-        if is_literal(text) {
-            exact.push(Box::<str>::from(text.as_str()));
-        } else {
-            globs.push(compile_glob(pattern, id, source)?.glob().clone());
+    let tools = match &rule.tools {
+        Some(list) => compile_patterns(list, id, "tool", source)?,
+        None => Patterns::new(Vec::new(), Vec::new()).expect("an empty pattern list compiles"),
+    };
+    let resources = match &rule.resources {
+        Some(list) => compile_folded(list, id, "resource", source)?,
+        None => FoldedPatterns::none(),
+    };
+    let prompts = match &rule.prompts {
+        Some(list) => compile_folded(list, id, "prompt", source)?,
+        None => FoldedPatterns::none(),
+    };
+    if rule.action == RuleAction::Approve {
+        if let Some(list) = rule.resources.as_ref().or(rule.prompts.as_ref()) {
+            return Err(source.error(
+                &list.span(),
+                format!(
+                    "rule {id:?}: action = \"approve\" holds tool calls only; allow or deny resources and prompts \
+                     in a rule of their own"
+                ),
+            ));
         }
     }
-    let tools = ToolMatcher::new(exact, globs)
-        .map_err(|e| source.error(&rule.tools.span(), format!("rule {id:?}: cannot compile tool globs: {e}")))?;
+    if rule.tools.is_none() {
+        let stray = rule.validate_input_schema.as_ref().map(|v| ("validate_input_schema", v.span()));
+        let stray = stray.or_else(|| rule.deny_unknown_args.as_ref().map(|v| ("deny_unknown_args", v.span())));
+        let stray = stray.or_else(|| rule.args.as_ref().map(|v| ("args", v.span())));
+        let stray = stray.or_else(|| rule.schema.as_ref().map(|v| ("schema", v.span())));
+        let stray = stray.or_else(|| rule.schema_file.as_ref().map(|v| ("schema_file", v.span())));
+        if let Some((key, span)) = stray {
+            return Err(source.error(&span, format!("rule {id:?}: {key} applies to tools, and this rule names none")));
+        }
+    }
+    let constrains_arguments =
+        rule.args.is_some() || rule.deny_unknown_args.is_some() || rule.schema.is_some() || rule.schema_file.is_some();
+    if let (true, Some(list)) = (constrains_arguments, &rule.prompts) {
+        // Prompts take arguments too: constraints here would look as if they applied to them.
+        return Err(source.error(
+            &list.span(),
+            format!(
+                "rule {id:?}: argument constraints apply to tools only; name the prompts in a rule without args, \
+                 schema or deny_unknown_args"
+            ),
+        ));
+    }
 
     let arguments = compile_arguments(&mut rule, id, source, hasher)?;
     let validate_input_schema = rule.validate_input_schema.as_ref().map(|v| *v.get_ref());
@@ -292,7 +349,17 @@ fn compile_rule(
         }
         None
     };
-    Ok(CompiledRule { id: id.clone(), action: rule.action, server, tools, arguments, validate_input_schema, approval })
+    Ok(CompiledRule {
+        id: id.clone(),
+        action: rule.action,
+        server,
+        tools,
+        resources,
+        prompts,
+        arguments,
+        validate_input_schema,
+        approval,
+    })
 }
 
 /// Compiles `args.*`, `deny_unknown_args` and `schema`/`schema_file`.
@@ -376,6 +443,70 @@ fn load_schema_file(
     })?;
     CompiledSchema::compile(&value)
         .map_err(|e| source.error(&file.span(), format!("rule {id:?}: invalid schema in {}: {e}", path.display())))
+}
+
+/// A rule's `tools`, `resources` or `prompts` list; `what` names one entry.
+fn compile_patterns(
+    list: &Spanned<Vec<Spanned<String>>>,
+    id: &str,
+    what: &str,
+    source: &Source<'_>,
+) -> Result<Patterns, SourceError> {
+    let plural = format!("{what}s");
+    if list.get_ref().is_empty() {
+        return Err(
+            source.error(&list.span(), format!("rule {id:?}: {plural} must list at least one {what} name or glob"))
+        );
+    }
+    let mut exact = Vec::new();
+    let mut globs = Vec::new();
+    for pattern in list.get_ref() {
+        let text = pattern.get_ref();
+        if text.is_empty() {
+            return Err(source
+                .error(&pattern.span(), format!("rule {id:?}: empty {what} pattern (use \"*\" for every {what})")));
+        }
+        if is_literal(text) {
+            exact.push(Box::<str>::from(text.as_str()));
+        } else {
+            globs.push(compile_glob(pattern, id, source)?.glob().clone());
+        }
+    }
+    Patterns::new(exact, globs)
+        .map_err(|e| source.error(&list.span(), format!("rule {id:?}: cannot compile {what} globs: {e}")))
+}
+
+/// A `resources` or `prompts` list, as written and case-folded. A literal
+/// entry must be a name the gateway would hand a server at all: one that
+/// is always refused could only mislead a reader of the policy.
+fn compile_folded(
+    list: &Spanned<Vec<Spanned<String>>>,
+    id: &str,
+    what: &str,
+    source: &Source<'_>,
+) -> Result<FoldedPatterns, SourceError> {
+    for pattern in list.get_ref() {
+        let text = pattern.get_ref();
+        if text.is_empty() || !is_literal(text) {
+            continue;
+        }
+        let readable = if what == "resource" { uri::resource_readings(text) } else { uri::prompt_readings(text) };
+        if let Err(uri::Unreadable(clause)) = readable {
+            return Err(source.error(
+                &pattern.span(),
+                format!(
+                    "rule {id:?}: {what} {text:?} can never be allowed or denied: the gateway refuses it ({clause})"
+                ),
+            ));
+        }
+    }
+    let as_written = compile_patterns(list, id, what, source)?;
+    let lowered = Spanned::new(
+        list.span(),
+        list.get_ref().iter().map(|p| Spanned::new(p.span(), p.get_ref().to_lowercase())).collect::<Vec<_>>(),
+    );
+    let folded = compile_patterns(&lowered, id, what, source)?;
+    Ok(FoldedPatterns { as_written, folded })
 }
 
 fn compile_glob(pattern: &Spanned<String>, id: &str, source: &Source<'_>) -> Result<GlobMatcher, SourceError> {

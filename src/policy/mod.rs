@@ -1,12 +1,17 @@
 //! The policy engine: which tools a client may see and call on which upstream,
-//! which argument values such a call may carry, and what enforcing a decision
-//! means under the policy's mode.
+//! which argument values such a call may carry, which resources and prompts
+//! it may list, read and get, and what enforcing a decision means under the
+//! policy's mode.
 //!
 //! Each file has one job:
 //! - `file`: policy TOML in, compiled rules out (the only place that reads files);
 //! - `rule`: the compiled rule (what it matches, what it does, what it requires);
 //! - `engine`: picks the deciding rule and turns its outcome into a [`Decision`],
 //!   and maps a decision to an [`Enforcement`] under the mode;
+//! - `access`: the same for resources, resource templates and prompts
+//!   ([`Access`]), under every reading of the name;
+//! - `uri`: the readings of a resource URI or prompt name a server might
+//!   use, and the names no server should be handed;
 //! - `verdict`: the outcome types ([`Verdict`], [`Decision`], [`Check`],
 //!   [`Enforcement`]) and how reasons are worded;
 //! - `args`: per-argument constraints (`args.NAME = { ... }`) and their evaluation;
@@ -19,14 +24,16 @@
 //! - `schema`: JSON Schema, both the rule's own and the upstream's advertised
 //!   `inputSchema` ([`InputSchema`], compiled by the caller once per listing).
 //!
-//! Imports run one way: `file` → {`rule`, `args`}; `engine` → {`rule`,
-//! `args`, `verdict`, `schema`}; `args` → {`verdict`, the value checks}. This
+//! Imports run one way: `file` → {`rule`, `args`, `uri`}; `engine` → {`rule`,
+//! `args`, `verdict`, `schema`}; `access` → {`engine`, `rule`, `uri`,
+//! `verdict`}; `args` → {`verdict`, the value checks}. This
 //! file wires `file` to `engine`. Nothing here reaches above `policy` except
 //! the shared loader kit, `crate::source`.
 //!
 //! A compiled policy is immutable, so the relay can share it behind an `Arc`
 //! and swap it on reload.
 
+mod access;
 mod args;
 mod decode;
 mod engine;
@@ -39,6 +46,7 @@ mod schema;
 mod shell;
 #[cfg(test)]
 mod tests;
+mod uri;
 mod verdict;
 
 use std::path::PathBuf;
@@ -46,6 +54,7 @@ use std::time::Duration;
 
 use crate::source::SourceError;
 
+pub use access::{Access, AccessContext};
 pub use engine::Policy;
 pub use paths::RelativePaths;
 pub use schema::InputSchema;
@@ -193,8 +202,8 @@ impl Policy {
     }
 
     /// Compiles policy texts; each pair is (origin name used in errors, TOML text).
-    /// Rules concatenate in order. `mode` and `defaults.tools` may be set in
-    /// several files only if every file sets the same value.
+    /// Rules concatenate in order. `mode` and each `[defaults]` setting may be
+    /// set in several files only if every file sets the same value.
     pub fn from_sources(sources: &[(String, String)]) -> Result<Policy, PolicyError> {
         Ok(Policy::new(file::compile(sources)?))
     }

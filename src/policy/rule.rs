@@ -1,6 +1,6 @@
-//! A compiled rule: which servers and tools it matches, what it does with a
-//! match, and what it requires of the arguments. Built by `file`, read by
-//! `engine`; nothing here decides. The matchers are `#[inline]`: `engine`
+//! A compiled rule: which servers, tools, resources and prompts it matches,
+//! what it does with a match, and what it requires of a tool's arguments.
+//! Built by `file`, read by `engine` and `access`; nothing here decides. The matchers are `#[inline]`: `engine`
 //! calls them for every rule on every decision, from another module (and so
 //! possibly another codegen unit).
 
@@ -25,6 +25,9 @@ pub(super) enum RuleAction {
 pub(super) struct RuleSet {
     pub(super) mode: Mode,
     pub(super) default_action: RuleAction,
+    /// `[defaults] resources` and `prompts`; never `Approve`.
+    pub(super) default_resources: RuleAction,
+    pub(super) default_prompts: RuleAction,
     /// Every rule, in file order.
     pub(super) rules: Vec<CompiledRule>,
     /// Hex SHA-256 over the source texts in load order.
@@ -38,7 +41,13 @@ pub(super) struct CompiledRule {
     pub(super) id: String,
     pub(super) action: RuleAction,
     pub(super) server: NameMatcher,
-    pub(super) tools: ToolMatcher,
+    /// Empty when the rule names no tools: it then matches none.
+    pub(super) tools: Patterns,
+    /// Resource URI globs; empty when the rule names none (it then allows
+    /// and denies no resource: naming tools says nothing about resources).
+    pub(super) resources: FoldedPatterns,
+    /// Prompt names and globs, likewise.
+    pub(super) prompts: FoldedPatterns,
     /// `args.*`, `deny_unknown_args`, `schema`; allow rules only.
     pub(super) arguments: Option<ArgumentPolicy>,
     /// The rule's `validate_input_schema`, overriding `[defaults]`.
@@ -66,13 +75,14 @@ impl NameMatcher {
     }
 }
 
-/// Matches a tool name against a rule's `tools` list.
+/// Matches a name (a tool, a prompt, a resource URI) against one of a
+/// rule's lists.
 ///
 /// The common glob shapes (`*`, `prefix*`, `*suffix`) are matched as plain
 /// string operations; with `literal_separator(false)` a `*` matches any
 /// sequence, so this is exactly what globset would answer, only faster.
 #[derive(Debug)]
-pub(super) struct ToolMatcher {
+pub(super) struct Patterns {
     /// Exact names, sorted for binary search.
     exact: Vec<Box<str>>,
     prefixes: Vec<Box<str>>,
@@ -83,9 +93,9 @@ pub(super) struct ToolMatcher {
     pub(super) matches_all: bool,
 }
 
-/// How a tool name matched: an exact name is more specific than a glob.
+/// How a name matched: an exact name is more specific than a glob.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(super) enum ToolMatch {
+pub(super) enum PatternMatch {
     Exact,
     Glob,
 }
@@ -95,13 +105,13 @@ pub(super) fn is_literal(text: &str) -> bool {
     !text.contains(['*', '?', '[', ']', '{', '}', '\\'])
 }
 
-impl ToolMatcher {
+impl Patterns {
     /// `exact` are literal names; `globs` were already validated.
     pub(super) fn new(mut exact: Vec<Box<str>>, globs: Vec<Glob>) -> Result<Self, globset::Error> {
         exact.sort_unstable();
         exact.dedup();
         let mut matcher =
-            ToolMatcher { exact, prefixes: Vec::new(), suffixes: Vec::new(), globs: None, matches_all: false };
+            Patterns { exact, prefixes: Vec::new(), suffixes: Vec::new(), globs: None, matches_all: false };
         let mut rest = GlobSetBuilder::new();
         let mut rest_count = 0;
         for glob in globs {
@@ -123,6 +133,15 @@ impl ToolMatcher {
         Ok(matcher)
     }
 
+    /// The list was empty (or absent): nothing matches.
+    pub(super) fn is_empty(&self) -> bool {
+        self.exact.is_empty()
+            && !self.matches_all
+            && self.prefixes.is_empty()
+            && self.suffixes.is_empty()
+            && self.globs.is_none()
+    }
+
     #[inline]
     pub(super) fn matches_exact(&self, tool: &str) -> bool {
         self.exact.binary_search_by(|e| (**e).cmp(tool)).is_ok()
@@ -137,13 +156,48 @@ impl ToolMatcher {
     }
 
     #[inline]
-    pub(super) fn matches(&self, tool: &str) -> Option<ToolMatch> {
+    pub(super) fn matches(&self, tool: &str) -> Option<PatternMatch> {
         if self.matches_exact(tool) {
-            Some(ToolMatch::Exact)
+            Some(PatternMatch::Exact)
         } else if self.matches_glob(tool) {
-            Some(ToolMatch::Glob)
+            Some(PatternMatch::Glob)
         } else {
             None
+        }
+    }
+}
+
+/// A list matched two ways: as written, and with pattern and name both
+/// lowercased, for servers that look names up without regard to case. The
+/// access engine refuses a name the two readings decide differently.
+#[derive(Debug)]
+pub(super) struct FoldedPatterns {
+    pub(super) as_written: Patterns,
+    pub(super) folded: Patterns,
+}
+
+impl FoldedPatterns {
+    pub(super) fn none() -> FoldedPatterns {
+        let empty = || Patterns::new(Vec::new(), Vec::new()).expect("an empty pattern list compiles");
+        FoldedPatterns { as_written: empty(), folded: empty() }
+    }
+
+    /// `name` must already be lowercased when `folded` is set.
+    #[inline]
+    pub(super) fn matches(&self, name: &str, folded: bool) -> Option<PatternMatch> {
+        if folded {
+            self.folded.matches(name)
+        } else {
+            self.as_written.matches(name)
+        }
+    }
+
+    #[inline]
+    pub(super) fn matches_exact(&self, name: &str, folded: bool) -> bool {
+        if folded {
+            self.folded.matches_exact(name)
+        } else {
+            self.as_written.matches_exact(name)
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Policy tests, named for the threat or mistake each one stops.
 //!
+//! `tests/access.rs`: resources and prompts, and the readings of their names;
 //! `tests/constraints.rs`: each argument constraint, table-driven, and load errors;
 //! `tests/corpus.rs`: the attack corpora and a benign set, with figures;
 //! `tests/props.rs`: property tests for path confinement;
@@ -8,6 +9,7 @@
 //! header injection, shell expansion, vacuous constraints).
 //! (How lines and columns are counted is tested with the loader kit, `crate::source`.)
 
+mod access;
 mod constraints;
 mod corpus;
 mod enforcement;

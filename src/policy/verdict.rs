@@ -1,12 +1,13 @@
 //! What a decision says and what enforcing it means: the verdict, the
 //! [`Decision`] with its reason, the checks behind it, and the
-//! [`Enforcement`] of a decision under the policy's mode. Also the two
-//! refusals of a name nobody listed, which no mode lets through.
+//! [`Enforcement`] of a decision under the policy's mode. Also the
+//! refusals of a name nobody listed or offers, which no mode lets through.
 //!
 //! Reasons quote names (tools, servers, rules, arguments) escaped as by
 //! `{:?}`, never an argument's value: values may be secrets, and reasons go
 //! to the client and the audit log.
 
+use super::access::Access;
 use super::schema::SchemaFailure;
 use super::{ApprovalTerms, Mode};
 
@@ -39,7 +40,8 @@ impl Verdict {
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Decision {
     pub verdict: Verdict,
-    /// The `id` of the deciding rule, or `"defaults.tools"` when no rule matched.
+    /// The `id` of the deciding rule, or `"defaults.tools"` (`"defaults.resources"`,
+    /// `"defaults.prompts"`) when no rule matched.
     pub rule_id: String,
     /// A human sentence naming the tool, the server, the rule and, for a refused
     /// argument, the argument and the constraint.
@@ -98,6 +100,18 @@ impl Decision {
         reason.push_str(" does not advertise a tool named ");
         push_quoted(&mut reason, tool);
         Decision { unlisted: true, ..Decision::whole(Verdict::Deny, UNKNOWN_TOOL_RULE_ID, reason) }
+    }
+
+    /// The refusal of a resource or prompt no upstream of the session can
+    /// serve (rule "unknown-resource" or "unknown-prompt"); `why` says why
+    /// it cannot be routed. Nothing could be forwarded, so no mode does.
+    pub fn unknown_access(access: &Access, why: &str) -> Decision {
+        let rule = match access {
+            Access::Prompt(_) => "unknown-prompt",
+            Access::Resource(_) | Access::ResourceTemplate(_) => "unknown-resource",
+        };
+        let reason = format!("{} {} cannot be routed: {why}", access.kind(), quoted_cut(access.name(), 256));
+        Decision { unlisted: true, ..Decision::whole(Verdict::Deny, rule, reason) }
     }
 
     /// The refusal of a name no upstream owns (rule "unknown-tool"): refused in every mode.
@@ -231,9 +245,14 @@ impl Evaluation {
 /// A client-supplied name (argument key, JSON pointer) quoted and escaped for
 /// a reason, cut to a bounded length.
 pub(super) fn quoted(name: &str) -> String {
-    const MAX_CHARS: usize = 64;
-    let mut out = String::with_capacity(name.len().min(MAX_CHARS) + 2);
-    match name.char_indices().nth(MAX_CHARS) {
+    quoted_cut(name, 64)
+}
+
+/// A client-supplied name quoted and escaped for a reason, cut after
+/// `max_chars` characters (marked with `…`).
+pub(super) fn quoted_cut(name: &str, max_chars: usize) -> String {
+    let mut out = String::with_capacity(name.len().min(max_chars) + 2);
+    match name.char_indices().nth(max_chars) {
         Some((cut, _)) => {
             push_quoted(&mut out, &name[..cut]);
             out.push('…');

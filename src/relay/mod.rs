@@ -6,22 +6,27 @@
 //! - `links`: this session's connections to its upstreams;
 //! - `catalog`: the tools each upstream advertised in this session;
 //! - `fanout`: listings across upstreams and the merged `initialize`;
-//! - `listing`: what a client sees of a `tools/list`;
+//! - `listing`: what a client sees of a listing (tools, resources,
+//!   templates, prompts);
+//! - `access`: resources, prompts and completions, routed here and decided
+//!   by `call::access`; `resources`: which upstream serves which URI;
 //! - `routes`: in-flight bookkeeping (client ↔ upstream request ids);
 //! - `asks`: which server-to-client requests a client may be sent;
 //! - `port`: what the call pipeline may ask of this session.
 //!
-//! The relay decides nothing: calls are decided, recorded and forwarded by
-//! `call`, and every failure becomes a `GatewayError` that `errors` turns
+//! The relay decides nothing: calls and accesses to resources and prompts
+//! are decided, recorded and forwarded by `call`, and every failure becomes a `GatewayError` that `errors` turns
 //! into the client's JSON-RPC error. The relay never reads `initialize`
 //! parameters: the front hands it a `ClientContext` with every request.
 
+mod access;
 mod asks;
 mod catalog;
 mod fanout;
 mod links;
 pub mod listing;
 mod port;
+mod resources;
 mod routes;
 
 use crate::call::frame::{self, Misfit};
@@ -33,9 +38,9 @@ use crate::upstream::UpstreamEvent;
 use catalog::ToolCatalog;
 use links::UpstreamLinks;
 use port::SessionPort;
+use resources::ResourceRoutes;
 use routes::Routes;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, Semaphore};
 
@@ -61,8 +66,8 @@ pub struct ClientSession {
     links: UpstreamLinks,
     routes: Mutex<Routes>,
     catalog: ToolCatalog,
-    /// Resource URIs learned from listings -> upstream, for routing reads.
-    resources: Mutex<HashMap<String, usize>>,
+    /// Resource URIs and templates learned from listings -> upstream, for routing reads.
+    resources: Mutex<ResourceRoutes>,
     unsolicited: mpsc::Sender<Value>,
     /// Requests of this session being worked on; beyond the limit, refused.
     inflight: Arc<Semaphore>,
@@ -86,7 +91,7 @@ impl ClientSession {
             links,
             routes: Mutex::new(Routes::default()),
             catalog: ToolCatalog::default(),
-            resources: Mutex::new(HashMap::new()),
+            resources: Mutex::new(ResourceRoutes::default()),
             unsolicited,
             inflight,
         });
@@ -195,6 +200,11 @@ impl ClientSession {
         msg: Value,
     ) -> Result<Value, GatewayError> {
         let method = jsonrpc::method(&msg).unwrap_or_default().to_string();
+        // Resources, prompts and completions, on both endpoints; also their
+        // other spellings, which are refused there rather than relayed.
+        if let Some(canonical) = access::access_method(&method) {
+            return self.access(context, id, msg, canonical).await;
+        }
         match (self.scope, method.as_str()) {
             (_, "initialize") => self.initialize(context).await,
             (_, "ping") => Ok(jsonrpc::result(Value::Null, json!({}))),
@@ -204,30 +214,6 @@ impl ClientSession {
                 crate::call::call_tool(&self.gateway, &port, context, id, msg).await
             }
             (Scope::Single(upstream), _) => self.forward(context, upstream, id, msg).await,
-            (Scope::Aggregate, "resources/list") => {
-                self.list_merged(context, "resources/list", "resources", None).await
-            }
-            (Scope::Aggregate, "resources/templates/list") => {
-                self.list_merged(context, "resources/templates/list", "resourceTemplates", None).await
-            }
-            (Scope::Aggregate, "prompts/list") => {
-                self.list_merged(context, "prompts/list", "prompts", Some("name")).await
-            }
-            (Scope::Aggregate, "resources/read" | "resources/subscribe" | "resources/unsubscribe") => {
-                let uri = param_str(&msg, "/params/uri")?;
-                let upstream = self.resource_owner(context, &uri).await?;
-                self.forward(context, upstream, id, msg).await
-            }
-            (Scope::Aggregate, "prompts/get") => {
-                let name = param_str(&msg, "/params/name")?;
-                let (upstream, original) = self
-                    .resolve(&name)
-                    .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt \"{name}\"")))?;
-                let mut msg = msg;
-                msg["params"]["name"] = json!(original);
-                self.forward(context, upstream, id, msg).await
-            }
-            (Scope::Aggregate, "completion/complete") => self.complete(context, id, msg).await,
             (Scope::Aggregate, "logging/setLevel") => {
                 for upstream in self.reachable() {
                     if self.capable(upstream, "logging") {
@@ -339,100 +325,6 @@ impl ClientSession {
             }));
         }
         Ok(jsonrpc::result(Value::Null, json!({ "tools": tools })))
-    }
-
-    /// Merges a listing across upstreams. `rename` names the field that is
-    /// namespaced like tools (prompts); resources keep their URIs, which are
-    /// remembered for routing reads.
-    async fn list_merged(
-        &self,
-        context: &ClientContext,
-        method: &str,
-        key: &str,
-        rename: Option<&str>,
-    ) -> Result<Value, GatewayError> {
-        let capability = if key == "prompts" { "prompts" } else { "resources" };
-        let naming = &self.gateway.naming;
-        let upstreams: Vec<usize> = self.reachable().into_iter().filter(|&u| self.capable(u, capability)).collect();
-        let mut items = Vec::new();
-        for (upstream, listing) in fanout::list_each(&self.links, &upstreams, context, method, key).await {
-            let listing = match listing {
-                Ok(listing) => listing,
-                Err(e) => {
-                    tracing::warn!(session = %self.label, "{method} failed: {e}");
-                    continue;
-                }
-            };
-            for mut item in listing {
-                if let Some(field) = rename {
-                    let Some(name) = item.get(field).and_then(Value::as_str).map(str::to_string) else { continue };
-                    item[field] = json!(naming.expose(upstream, &name));
-                }
-                if let Some(uri) = item.get("uri").and_then(Value::as_str) {
-                    self.resources.lock().expect("resources lock").insert(uri.to_string(), upstream);
-                }
-                if let Some(template) = item.get("uriTemplate").and_then(Value::as_str) {
-                    let prefix = template.split('{').next().unwrap_or_default().to_string();
-                    self.resources.lock().expect("resources lock").insert(format!("template:{prefix}"), upstream);
-                }
-                items.push(item);
-            }
-        }
-        Ok(jsonrpc::result(Value::Null, json!({ key: items })))
-    }
-
-    /// Which upstream serves a resource URI: a listed URI, else the longest
-    /// matching template prefix, else the only upstream with resources.
-    async fn resource_owner(&self, context: &ClientContext, uri: &str) -> Result<usize, GatewayError> {
-        for attempt in 0..2 {
-            {
-                let known = self.resources.lock().expect("resources lock");
-                if let Some(&upstream) = known.get(uri) {
-                    return Ok(upstream);
-                }
-                let by_template = known
-                    .iter()
-                    .filter_map(|(k, &u)| k.strip_prefix("template:").map(|p| (p, u)))
-                    .filter(|(prefix, _)| !prefix.is_empty() && uri.starts_with(prefix))
-                    .max_by_key(|(prefix, _)| prefix.len());
-                if let Some((_, upstream)) = by_template {
-                    return Ok(upstream);
-                }
-            }
-            let with_resources: Vec<usize> =
-                self.reachable().into_iter().filter(|&u| self.capable(u, "resources")).collect();
-            if let [only] = with_resources.as_slice() {
-                return Ok(*only);
-            }
-            if attempt == 0 {
-                // The client may read a URI it learned elsewhere: learn the
-                // listings once and look again.
-                let _ = self.list_merged(context, "resources/list", "resources", None).await;
-                let _ = self.list_merged(context, "resources/templates/list", "resourceTemplates", None).await;
-            }
-        }
-        Err(GatewayError::InvalidParams(format!("no upstream server offers the resource \"{uri}\"")))
-    }
-
-    async fn complete(&self, context: &ClientContext, id: &Value, mut msg: Value) -> Result<Value, GatewayError> {
-        let reference = msg.pointer("/params/ref").cloned().unwrap_or(Value::Null);
-        let upstream = match reference.get("type").and_then(Value::as_str) {
-            Some("ref/prompt") => {
-                let name = param_str(&msg, "/params/ref/name")?;
-                let (upstream, original) = self
-                    .resolve(&name)
-                    .ok_or_else(|| GatewayError::InvalidParams(format!("unknown prompt \"{name}\"")))?;
-                msg["params"]["ref"]["name"] = json!(original);
-                upstream
-            }
-            Some("ref/resource") => self.resource_owner(context, &param_str(&msg, "/params/ref/uri")?).await?,
-            _ => {
-                return Err(GatewayError::InvalidParams(
-                    "completion/complete needs a ref/prompt or ref/resource".into(),
-                ))
-            }
-        };
-        self.forward(context, upstream, id, msg).await
     }
 
     async fn handle_notification(&self, method: &str, msg: Value) {

@@ -1,7 +1,9 @@
-//! The relay's side of the call pipeline: what a call may ask of the
-//! session it arrived on, for the length of one request.
+//! The relay's side of the call and access pipelines: what a call, or an
+//! access to a resource or prompt, may ask of the session it arrived on,
+//! for the length of one request.
 
 use super::{fanout, ClientSession};
+use crate::call::access::AccessPort;
 use crate::call::{CallPort, Cleared, Definition};
 use crate::errors::GatewayError;
 use crate::jsonrpc;
@@ -91,5 +93,19 @@ impl CallPort for SessionPort<'_> {
 
     fn cancelled(&self, call: &Value) -> bool {
         self.session.routes.lock().expect("routes lock").is_cancelled(call)
+    }
+}
+
+impl AccessPort for SessionPort<'_> {
+    fn session_id(&self) -> &str {
+        &self.session.id
+    }
+
+    fn server_name(&self, upstream: usize) -> &str {
+        &self.session.gateway.pool.config(upstream).name
+    }
+
+    async fn forward(&self, upstream: usize, request: &Value, msg: Value) -> Result<Value, GatewayError> {
+        self.session.forward(self.context, upstream, request, msg).await
     }
 }

@@ -56,6 +56,8 @@ tools = "deny"
 id = "demo-safe"
 server = "*"
 tools = ["read_file", "list_directory", "echo", "confirm_action", "slow_count", "enable_extra_tool", "extra_tool", "crash", "sleep", "get_env"]
+resources = ["workspace://readme"]
+prompts = ["summarize"]
 action = "allow"
 [[rules]]
 id = "no-shell"

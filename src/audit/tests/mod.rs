@@ -36,6 +36,7 @@ fn event(n: u64) -> AuditEvent {
         latency_us: 40 + n,
         outcome: Some(Outcome::Blocked),
         caller: None,
+        method: None,
         approval: None,
     }
 }
