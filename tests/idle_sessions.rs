@@ -22,13 +22,8 @@ const RELEASE_WAIT: Duration = Duration::from_secs(20);
 /// A gateway with a 1 s idle timeout in front of one stdio demo upstream
 /// serving `root`; its MCP URL.
 async fn gateway(dir: &Path, root: &Path) -> (String, std::sync::Arc<Gateway>) {
-    let config = write_config_with(
-        dir,
-        &stdio_demo("demo", root),
-        DEMO_POLICY,
-        "session_idle_timeout = \"1s\"",
-        DEFAULT_RELAY,
-    );
+    let config =
+        write_config_with(dir, &stdio_demo("demo", root), DEMO_POLICY, "session_idle_timeout = \"1s\"", DEFAULT_RELAY);
     let config = GatewayConfig::load(&config).expect("test config loads");
     assert_eq!(config.listen.session_idle_timeout, Duration::from_secs(1));
     let gateway = Gateway::start(config).expect("gateway starts");
