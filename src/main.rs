@@ -138,8 +138,13 @@ enum AuditCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Logs go to stderr: on the stdio front, stdout belongs to the protocol.
+    // Colour only on a terminal: Claude Desktop writes the stdio front's
+    // stderr to a log file, where escapes are noise (https://no-color.org).
+    use std::io::IsTerminal;
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,upstream_stderr=info".into()),
@@ -393,6 +398,16 @@ fn run(path: &std::path::Path, front: Front) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Bound before anything starts: a listener that cannot bind then
+        // ends the start with nothing to undo (upstreams started and killed
+        // again would log warnings that bury the reason).
+        let listeners = match Listeners::bind(&config, path, &front).await {
+            Ok(listeners) => listeners,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
         let gateway = match Gateway::start(config) {
             Ok(gateway) => gateway,
             Err(e) => {
@@ -402,15 +417,12 @@ fn run(path: &std::path::Path, front: Front) -> ExitCode {
         };
         tokio::spawn(reload_on_sighup(gateway.clone()));
         let shutdown = CancellationToken::new();
-        let admin = match serve_admin(&gateway, &shutdown).await {
-            Ok(admin) => admin,
-            Err(code) => return code,
-        };
+        let admin = listeners.admin.map(|listener| serve_admin(&gateway, listener, &shutdown));
         let drain = gateway.config.listen.drain_timeout;
         let serving = async {
-            match front {
-                Front::Stdio => serve_stdio(gateway, shutdown.clone()).await,
-                Front::Http => serve_http(gateway, shutdown.clone()).await,
+            match listeners.mcp {
+                None => serve_stdio(gateway, shutdown.clone()).await,
+                Some(listener) => serve_http(gateway, listener, shutdown.clone()).await,
             }
         };
         let signalled = async {
@@ -457,23 +469,67 @@ impl Signals {
     }
 }
 
-/// Binds and spawns the admin listener, if `[admin]` is configured.
-async fn serve_admin(
-    gateway: &Arc<Gateway>,
-    shutdown: &CancellationToken,
-) -> Result<Option<tokio::task::JoinHandle<std::io::Result<()>>>, ExitCode> {
-    let Some(admin) = &gateway.config.admin else { return Ok(None) };
-    // Fail closed: a configured admin listener that cannot bind stops the gateway.
-    let listener = match tokio::net::TcpListener::bind(admin.listen).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen for the admin API on {}: {e}", admin.listen);
-            return Err(ExitCode::FAILURE);
+/// The listeners a front needs, bound before the gateway starts.
+struct Listeners {
+    /// The MCP endpoint (`serve` only).
+    mcp: Option<tokio::net::TcpListener>,
+    /// The admin API, if `[admin]` is configured.
+    admin: Option<tokio::net::TcpListener>,
+}
+
+impl Listeners {
+    /// Fails closed: a configured listener that cannot bind stops the
+    /// gateway, with the address and the key that set it.
+    async fn bind(config: &GatewayConfig, path: &std::path::Path, front: &Front) -> Result<Listeners, String> {
+        let bind = |addr: std::net::SocketAddr, key: &'static str, section: &'static str| async move {
+            tokio::net::TcpListener::bind(addr).await.map_err(|e| cannot_listen(addr, key, section, path, &e))
+        };
+        let admin = match &config.admin {
+            Some(admin) => Some(bind(admin.listen, "admin.listen", "[admin] listen").await?),
+            None => None,
+        };
+        let mcp = match front {
+            Front::Http => Some(bind(config.listen.http, "listen.http", "[listen] http").await?),
+            Front::Stdio => None,
+        };
+        Ok(Listeners { mcp, admin })
+    }
+}
+
+/// Why a listener did not bind, naming the address and where it was set.
+fn cannot_listen(
+    addr: std::net::SocketAddr,
+    key: &str,
+    section: &str,
+    path: &std::path::Path,
+    e: &std::io::Error,
+) -> String {
+    let set = format!("cannot listen on {addr}, the address {key} sets in {}", path.display());
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "{set}: it is already in use (another mcp-warden, or another server, listens there); \
+             stop that one or set {section} to a free address"
+        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("{set}: no interface of this machine has that address; set {section} to one of its own")
         }
-    };
-    let local = listener.local_addr().map_or(admin.listen, |a| a);
-    tracing::info!("serving the admin API on http://{local}/admin/api");
-    Ok(Some(tokio::spawn(mcp_warden::admin::serve(gateway.clone(), listener, shutdown.clone()))))
+        std::io::ErrorKind::PermissionDenied => {
+            format!("{set}: permission denied (ports below 1024 need privileges); set {section} to another port")
+        }
+        _ => format!("{set}: {e}"),
+    }
+}
+
+/// Spawns the admin listener.
+fn serve_admin(
+    gateway: &Arc<Gateway>,
+    listener: tokio::net::TcpListener,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<std::io::Result<()>> {
+    if let Ok(local) = listener.local_addr() {
+        tracing::info!("serving the admin API on http://{local}/admin/api");
+    }
+    tokio::spawn(mcp_warden::admin::serve(gateway.clone(), listener, shutdown.clone()))
 }
 
 async fn serve_stdio(gateway: Arc<Gateway>, shutdown: CancellationToken) -> ExitCode {
@@ -481,16 +537,8 @@ async fn serve_stdio(gateway: Arc<Gateway>, shutdown: CancellationToken) -> Exit
     ExitCode::SUCCESS
 }
 
-async fn serve_http(gateway: Arc<Gateway>, shutdown: CancellationToken) -> ExitCode {
-    let addr = gateway.config.listen.http;
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("error: cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| addr.to_string());
+async fn serve_http(gateway: Arc<Gateway>, listener: tokio::net::TcpListener, shutdown: CancellationToken) -> ExitCode {
+    let local = listener.local_addr().map_or_else(|_| gateway.config.listen.http.to_string(), |a| a.to_string());
     tracing::info!("serving MCP on http://{local}{}", gateway.config.listen.path);
     match mcp_warden::front::http::serve(gateway, listener, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,

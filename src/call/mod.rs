@@ -76,9 +76,21 @@ pub async fn call_tool<P: CallPort>(
     match enforcement.action {
         Action::Refuse => {
             gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None)).await?;
+            // The reason names the tool, the rule and any argument, never a value.
+            tracing::info!(session = %record.session(), "call refused: {}", decision.reason);
             return Err(denial(decision, &resolved));
         }
-        Action::Forward => gateway.record(&record.event(Outcome::Forwarded, record.elapsed_us(), None)).await?,
+        Action::Forward => {
+            gateway.record(&record.event(Outcome::Forwarded, record.elapsed_us(), None)).await?;
+            if decision.verdict != Verdict::Allow {
+                tracing::info!(
+                    session = %record.session(),
+                    "call forwarded in audit mode, which enforce mode would {}: {}",
+                    if decision.verdict == Verdict::Deny { "refuse" } else { "hold for approval" },
+                    decision.reason
+                );
+            }
+        }
         Action::Hold => {
             let policy_version = policy.version().to_string();
             drop(policy);
@@ -142,6 +154,7 @@ async fn refuse_unresolved(gateway: &Gateway, record: &CallRecord, why: Unresolv
     let mut record = record.clone();
     record.decided(&decision, true);
     gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None)).await?;
+    tracing::info!(session = %record.session(), "call refused: {}", decision.reason);
     Err(GatewayError::UnknownTool { tool: record.tool().to_string(), reason: decision.reason })
 }
 
@@ -233,7 +246,12 @@ async fn hold<P: CallPort>(
     let pending = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };
     // If this cannot be recorded, dropping `held` withdraws the request.
     gateway.record(&record.event(Outcome::Pending, record.elapsed_us(), Some(pending))).await?;
-    tracing::info!(session = %record.session(), request = %request, server = %server, tool = %tool, "call held for approval");
+    tracing::info!(
+        session = %record.session(),
+        request = %request,
+        "call held for approval: tool {tool:?} on server {server:?}, by rule {:?}",
+        record.rule()
+    );
 
     let ending = held.wait().await;
     let mut approval = ApprovalAudit { request: request.clone(), ..ApprovalAudit::default() };

@@ -1,5 +1,6 @@
 //! `[listen]`: the MCP endpoint clients reach, which Host and Origin headers
-//! it accepts, how large a request may be, and how long a shutdown drains.
+//! it accepts, how large a request may be, how long an unused session
+//! lives, and how long a shutdown drains.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -20,6 +21,14 @@ const DRAIN_TIMEOUT: DurationKey = DurationKey {
     min: Duration::ZERO,
     example: "\"60s\" or \"2m\"",
 };
+/// Clients that never send DELETE (the Inspector CLI, `mcp-remote`) leave
+/// their sessions, and a process per stdio upstream, until this passes.
+const SESSION_IDLE_TIMEOUT: DurationKey = DurationKey {
+    name: "listen.session_idle_timeout",
+    default: Duration::from_secs(10 * 60),
+    min: Duration::from_secs(1),
+    example: "\"10m\" or \"1h\"",
+};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ListenConfig {
@@ -34,6 +43,9 @@ pub struct ListenConfig {
     /// On SIGINT or SIGTERM, how long requests in flight may still finish
     /// before open streams are closed and the process exits.
     pub drain_timeout: Duration,
+    /// An HTTP session with no request, no call in flight and no GET
+    /// stream for this long is closed, with its upstream connections.
+    pub session_idle_timeout: Duration,
 }
 
 #[derive(Default, Deserialize)]
@@ -47,6 +59,7 @@ pub(super) struct ListenTable {
     allowed_hosts: Vec<Spanned<String>>,
     max_body_bytes: Option<Spanned<u64>>,
     drain_timeout: Option<Spanned<String>>,
+    session_idle_timeout: Option<Spanned<String>>,
 }
 
 pub(super) fn listen_config(table: ListenTable, source: &Loader<'_>) -> Result<ListenConfig, SourceError> {
@@ -113,6 +126,7 @@ pub(super) fn listen_config(table: ListenTable, source: &Loader<'_>) -> Result<L
         allowed_hosts,
         max_body_bytes: positive_size(table.max_body_bytes, DEFAULT_MAX_BODY_BYTES, "listen.max_body_bytes", source)?,
         drain_timeout: duration(&table.drain_timeout, &DRAIN_TIMEOUT, source)?,
+        session_idle_timeout: duration(&table.session_idle_timeout, &SESSION_IDLE_TIMEOUT, source)?,
     })
 }
 

@@ -5,7 +5,7 @@
 //! Everything a browser could abuse is checked before any MCP is read: the
 //! Host header (DNS rebinding), the Origin header (cross-site requests), and
 //! the body size. Sessions are 128-bit random ids; an unknown one is a 404 so
-//! the client starts over.
+//! the client starts over; `sessions` keeps them and closes the idle ones.
 //!
 //! Shutdown drains: once the shutdown token is cancelled, new requests are
 //! refused, GET streams end, and requests in flight have until
@@ -13,6 +13,7 @@
 //! an error.
 
 use super::auth::{Authenticator, Unauthenticated};
+use super::sessions::{Found, Sessions};
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
@@ -29,19 +30,12 @@ use axum::routing::any;
 use axum::Router;
 use futures::{Stream, StreamExt};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// A session nobody has used for this long is closed with its upstreams.
-const IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
-/// Beyond this many open sessions, new ones are refused (503) rather than
-/// letting memory grow without bound.
-const MAX_SESSIONS: usize = 50_000;
 
 /// After the drain deadline, how long the requests cut off get to carry
 /// their error to the client; a client that does not read it does not hold
@@ -51,21 +45,10 @@ const CUT_OFF_GRACE: Duration = Duration::from_millis(500);
 /// A response that ends the request early (boxed: responses are large).
 type Refusal = Box<Response>;
 
-struct Entry {
-    session: Arc<ClientSession>,
-    /// What the session's `initialize` established; every request on the
-    /// session is handled in it.
-    context: Arc<ClientContext>,
-    scope: Scope,
-    /// The GET stream's source; taken while a GET stream is open.
-    unsolicited: Arc<Mutex<Option<mpsc::Receiver<Value>>>>,
-    last_seen: Instant,
-}
-
 pub struct HttpFront {
     gateway: Arc<Gateway>,
     auth: Box<dyn Authenticator>,
-    sessions: Mutex<HashMap<String, Entry>>,
+    sessions: Arc<Sessions>,
     /// Cancelled when shutdown starts: new requests are refused and GET
     /// streams end, since nothing in flight waits on them.
     closing: CancellationToken,
@@ -74,13 +57,6 @@ pub struct HttpFront {
     deadline: CancellationToken,
     /// POST requests whose answer has not been sent yet.
     in_flight: Arc<AtomicUsize>,
-}
-
-/// A session found for a request.
-struct Found {
-    id: String,
-    session: Arc<ClientSession>,
-    context: Arc<ClientContext>,
 }
 
 /// Counts one POST from its arrival to the end of its answer, which for an
@@ -103,7 +79,8 @@ impl Drop for InFlight {
 fn router(front: &Arc<HttpFront>) -> Router {
     let path = front.gateway.config.listen.path.trim_end_matches('/').to_string();
     let limit = front.gateway.config.listen.max_body_bytes;
-    tokio::spawn(sweep_idle(Arc::downgrade(front)));
+    let idle_timeout = front.gateway.config.listen.session_idle_timeout;
+    tokio::spawn(Sessions::sweep_idle(Arc::downgrade(&front.sessions), idle_timeout));
     Router::new()
         .route(if path.is_empty() { "/" } else { &path }, any(aggregate))
         .route(&format!("{path}/{{server}}"), any(single))
@@ -132,13 +109,25 @@ pub async fn serve(
     let front = Arc::new(HttpFront {
         gateway,
         auth: Box::new(Unauthenticated),
-        sessions: Mutex::new(HashMap::new()),
+        sessions: Arc::new(Sessions::default()),
         closing: shutdown.clone(),
         deadline: CancellationToken::new(),
         in_flight: Arc::new(AtomicUsize::new(0)),
     });
     let server = axum::serve(listener, router(&front)).with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let mut server = std::pin::pin!(server.into_future());
+    let server = std::pin::pin!(server.into_future());
+    let ended = drain_on_shutdown(&front, server, &shutdown, drain).await;
+    front.sessions.close_all();
+    ended
+}
+
+/// Waits for `shutdown`, then gives requests in flight until `drain`.
+async fn drain_on_shutdown(
+    front: &HttpFront,
+    mut server: std::pin::Pin<&mut impl std::future::Future<Output = std::io::Result<()>>>,
+    shutdown: &CancellationToken,
+    drain: Duration,
+) -> std::io::Result<()> {
     tokio::select! {
         biased;
         () = shutdown.cancelled() => {}
@@ -161,11 +150,15 @@ pub async fn serve(
     Ok(())
 }
 
-async fn sweep_idle(front: std::sync::Weak<HttpFront>) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        let Some(front) = front.upgrade() else { return };
-        front.sessions.lock().expect("sessions lock").retain(|_, e| e.last_seen.elapsed() < IDLE_TIMEOUT);
+impl HttpFront {
+    /// The endpoint a session of `scope` is on, as a log line names it.
+    fn endpoint(&self, scope: Scope) -> String {
+        let path = self.gateway.config.listen.path.trim_end_matches('/');
+        match scope {
+            Scope::Aggregate if path.is_empty() => "/".into(),
+            Scope::Aggregate => path.into(),
+            Scope::Single(upstream) => format!("{path}/{}", self.gateway.pool.config(upstream).name),
+        }
     }
 }
 
@@ -233,20 +226,16 @@ impl HttpFront {
         Ok(())
     }
 
-    /// The session a request names. A session belongs to the caller that
-    /// opened it: another caller presenting its id finds nothing.
-    fn lookup(&self, headers: &HeaderMap, scope: Scope, caller: &Caller) -> Result<Found, Refusal> {
+    /// The session a request names, and its id. A session belongs to the
+    /// caller that opened it: another caller presenting its id finds nothing.
+    fn lookup(&self, headers: &HeaderMap, scope: Scope, caller: &Caller) -> Result<(String, Found), Refusal> {
         let Some(id) = headers.get(SESSION_HEADER).and_then(|v| v.to_str().ok()) else {
             let err = GatewayError::InvalidRequest("the Mcp-Session-Id header is required".into());
             return Err(Box::new(rpc_error(StatusCode::BAD_REQUEST, err)));
         };
-        let mut sessions = self.sessions.lock().expect("sessions lock");
-        match sessions.get_mut(id) {
-            Some(entry) if entry.scope == scope && entry.context.caller == *caller => {
-                entry.last_seen = Instant::now();
-                Ok(Found { id: id.to_string(), session: entry.session.clone(), context: entry.context.clone() })
-            }
-            _ => Err(Box::new(plain(StatusCode::NOT_FOUND, "unknown or expired session: initialize a new one"))),
+        match self.sessions.find(id, scope, caller) {
+            Some(found) => Ok((id.to_string(), found)),
+            None => Err(Box::new(plain(StatusCode::NOT_FOUND, "unknown or expired session: initialize a new one"))),
         }
     }
 
@@ -285,10 +274,16 @@ impl HttpFront {
         if !content_type.to_ascii_lowercase().starts_with("application/json") {
             return plain(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
         }
+        // No Accept header means anything goes; the spec asks clients for
+        // both types, but one of them is enough to be answered in it.
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("*/*").to_ascii_lowercase();
         let wants_sse = accept.contains("text/event-stream") || accept.contains("*/*");
         if !wants_sse && !accept.contains("application/json") {
-            return plain(StatusCode::NOT_ACCEPTABLE, "Accept must include application/json and text/event-stream");
+            return plain(
+                StatusCode::NOT_ACCEPTABLE,
+                "Accept must include text/event-stream (answers may stream), application/json (one JSON answer) \
+                 or */*; a POST without an Accept header is answered as */*",
+            );
         }
         let msg: Value = match serde_json::from_slice(&body) {
             Ok(msg) => msg,
@@ -298,7 +293,7 @@ impl HttpFront {
             return self.initialize(scope, caller, msg).await;
         }
         let Found { session, context, .. } = match self.lookup(headers, scope, &caller) {
-            Ok(found) => found,
+            Ok((_, found)) => found,
             Err(refused) => return *refused,
         };
         let msg = match msg {
@@ -351,7 +346,7 @@ impl HttpFront {
             Ok(context) => Arc::new(context),
             Err(err) => return (StatusCode::OK, axum::Json(err.to_response(request_id))).into_response(),
         };
-        if self.sessions.lock().expect("sessions lock").len() >= MAX_SESSIONS {
+        if !self.sessions.has_room() {
             return plain(StatusCode::SERVICE_UNAVAILABLE, "too many open sessions");
         }
         let id = session_id();
@@ -362,14 +357,8 @@ impl HttpFront {
         if answer.get("result").is_none() {
             return (StatusCode::OK, axum::Json(answer)).into_response();
         }
-        let entry = Entry {
-            session,
-            context,
-            scope,
-            unsolicited: Arc::new(Mutex::new(Some(unsolicited))),
-            last_seen: Instant::now(),
-        };
-        self.sessions.lock().expect("sessions lock").insert(id.clone(), entry);
+        super::log_opened(&session, &context, &self.endpoint(scope));
+        self.sessions.insert(id.clone(), session, context, scope, unsolicited);
         let mut response = axum::Json(answer).into_response();
         response.headers_mut().insert(SESSION_HEADER, HeaderValue::from_str(&id).expect("hex is a valid header value"));
         response
@@ -377,16 +366,15 @@ impl HttpFront {
 
     fn get(&self, scope: Scope, headers: &HeaderMap, caller: &Caller) -> Response {
         let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        if !accept.contains("text/event-stream") {
-            return plain(StatusCode::NOT_ACCEPTABLE, "Accept must include text/event-stream");
+        if !accept.to_ascii_lowercase().contains("text/event-stream") {
+            return plain(
+                StatusCode::NOT_ACCEPTABLE,
+                "a GET opens the session's SSE stream: Accept must include text/event-stream",
+            );
         }
-        let id = match self.lookup(headers, scope, caller) {
-            Ok(found) => found.id,
+        let slot = match self.lookup(headers, scope, caller) {
+            Ok((_, found)) => found.unsolicited,
             Err(refused) => return *refused,
-        };
-        let slot = match self.sessions.lock().expect("sessions lock").get(&id) {
-            Some(entry) => entry.unsolicited.clone(),
-            None => return plain(StatusCode::NOT_FOUND, "unknown or expired session"),
         };
         let Some(rx) = slot.lock().expect("stream slot").take() else {
             return plain(StatusCode::CONFLICT, "this session already has an open GET stream");
@@ -404,11 +392,10 @@ impl HttpFront {
 
     fn delete(&self, scope: Scope, headers: &HeaderMap, caller: &Caller) -> Response {
         let id = match self.lookup(headers, scope, caller) {
-            Ok(found) => found.id,
+            Ok((id, _)) => id,
             Err(refused) => return *refused,
         };
-        // Dropping the session closes its upstream connections.
-        self.sessions.lock().expect("sessions lock").remove(&id);
+        self.sessions.delete(&id);
         StatusCode::OK.into_response()
     }
 }

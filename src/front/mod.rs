@@ -4,18 +4,24 @@
 //!
 //! - `http`: Streamable HTTP (`/mcp`, `/mcp/<server>`);
 //! - `stdio`: one client on stdin/stdout (Claude Desktop);
+//! - `sessions`: the HTTP sessions open, and the closing of idle ones;
 //! - `auth`: who an HTTP request comes from (the `Caller`).
+//!
+//! Both fronts log a session's opening and closing here, in one wording.
 
 pub mod auth;
 pub mod http;
+mod sessions;
 pub mod stdio;
 
 use crate::errors::GatewayError;
 use crate::jsonrpc;
-use crate::protocol::{era2025, Caller, ClientContext, MAX_BATCH};
+use crate::protocol::{era2025, Caller, ClientContext, ClientInfo, MAX_BATCH};
 use crate::relay::ClientSession;
 use serde_json::Value;
+use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The session context an `initialize` request opens (2025 era).
@@ -37,6 +43,71 @@ pub fn check_batch(batch: &[Value]) -> Result<(), GatewayError> {
         return Err(GatewayError::InvalidRequest("initialize cannot be batched".into()));
     }
     Ok(())
+}
+
+/// How much of a client's self-declared name or version a log line shows.
+const MAX_CLIENT_INFO_CHARS: usize = 64;
+
+/// How a log line names a session's client: the name and version it
+/// declared. The client chose them, so they are escaped (no forged lines)
+/// and cut short (no flood).
+pub fn client_named(info: &ClientInfo) -> String {
+    let shown = |text: &str| {
+        let mut shown: String = text.chars().take(MAX_CLIENT_INFO_CHARS).flat_map(char::escape_debug).collect();
+        if text.chars().count() > MAX_CLIENT_INFO_CHARS {
+            shown.push('…');
+        }
+        shown
+    };
+    match (&info.name, &info.version) {
+        (Some(name), Some(version)) => format!("\"{}\" {}", shown(name), shown(version)),
+        (Some(name), None) => format!("\"{}\"", shown(name)),
+        (None, _) => "a client with no clientInfo.name".into(),
+    }
+}
+
+/// Why a session ended, as its closing log line says it.
+#[derive(Clone, Copy, Debug)]
+pub enum Closed {
+    /// The client sent DELETE.
+    Deleted,
+    /// Nothing used it for `[listen] session_idle_timeout`.
+    Idle(Duration),
+    /// The stdio client closed its end of stdin: it is gone.
+    StdinClosed,
+    /// The gateway shut down with the session still open.
+    Shutdown,
+}
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Closed::Deleted => f.write_str("the client ended it (DELETE)"),
+            Closed::Idle(timeout) => {
+                write!(f, "unused for {} (listen.session_idle_timeout)", humantime::format_duration(*timeout))
+            }
+            Closed::StdinClosed => f.write_str("the client closed stdin"),
+            Closed::Shutdown => f.write_str("the gateway shut down"),
+        }
+    }
+}
+
+/// The one line a session's opening gets at the default level. Logs name a
+/// session by its keyed digest: the id itself is a bearer credential.
+pub fn log_opened(session: &ClientSession, context: &ClientContext, endpoint: &str) {
+    tracing::info!(
+        session = %session.label,
+        "session opened: {} on {endpoint}, protocol {}",
+        client_named(&context.client_info),
+        context.protocol_version
+    );
+}
+
+/// The one line a session's end gets at the default level.
+pub fn log_closed(label: &str, context: &ClientContext, how: Closed, open_for: Duration) {
+    // Whole seconds: the line is for a person, not a benchmark.
+    let open_for = humantime::format_duration(Duration::from_secs(open_for.as_secs()));
+    tracing::info!(session = %label, "session closed: {how}; {} was connected for {open_for}", client_named(&context.client_info));
 }
 
 /// How many messages of one batch are worked on at once: enough for

@@ -61,6 +61,7 @@ where
     // every request after it is handled in it. The process that launched
     // the gateway is the local caller.
     let mut context: Option<Arc<ClientContext>> = None;
+    let mut opened_at = Instant::now();
     // The id of each single request in flight, by its task: what to answer
     // with an error if the drain deadline cuts it off.
     let mut requests: HashMap<Id, Value> = HashMap::new();
@@ -102,7 +103,11 @@ where
                 _ => Err((Value::Null, GatewayError::InvalidRequest("initialize must be a request".into()))),
             };
             match opened {
-                Ok(opened) => context = Some(opened),
+                Ok(opened) => {
+                    super::log_opened(&session, &opened, "stdio");
+                    opened_at = Instant::now();
+                    context = Some(opened);
+                }
                 Err((id, err)) => {
                     let _ = out.send(err.to_response(id)).await;
                     continue;
@@ -149,6 +154,10 @@ where
     tasks.abort_all();
     forward.abort();
     drop(out);
+    if let Some(context) = &context {
+        let how = if signalled { super::Closed::Shutdown } else { super::Closed::StdinClosed };
+        super::log_closed(&session.label, context, how, opened_at.elapsed());
+    }
     drop(session);
     let _ = tokio::time::timeout(Duration::from_secs(1), writer).await;
 }
