@@ -9,8 +9,8 @@
 //! server-to-client request can only ever reach the client that owns the
 //! session.
 
-use super::transport::{self, Outbound, TransportEvent};
 use super::status::{Health, UpstreamStatus};
+use super::transport::{self, Outbound, TransportEvent};
 use super::Hello;
 use crate::config::{RelayConfig, UpstreamConfig};
 use crate::errors::GatewayError;
@@ -37,7 +37,10 @@ enum Link {
     /// An attempt to start it is under way, or about to be (a restart after
     /// a lost connection, once the backoff has passed).
     Connecting,
-    Ready { tx: mpsc::Sender<Outbound>, init: Arc<Value> },
+    Ready {
+        tx: mpsc::Sender<Outbound>,
+        init: Arc<Value>,
+    },
     /// This session's last attempt to start it failed; the next waits for
     /// the backoff.
     Down(String),
@@ -275,6 +278,10 @@ async fn drive(inner: Arc<Inner>, stop: CancellationToken) {
             attempt = connect(&inner) => attempt,
             _ = stop.cancelled() => return,
         };
+        // Subscribed before the outcome is reported, so that only a recovery
+        // reported after it can cut this session's backoff short.
+        let mut health = inner.status.watch();
+        let start_failed = attempt.is_err();
         match attempt {
             Ok((tx, mut rx, init)) => {
                 inner.status.ready(init.clone());
@@ -309,10 +316,26 @@ async fn drive(inner: Arc<Inner>, stop: CancellationToken) {
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
+            // Another session started it: this one need not wait out a
+            // backoff grown while it was down.
+            _ = recovered(&mut health), if start_failed => {
+                backoff = FIRST_BACKOFF;
+                continue;
+            }
             _ = stop.cancelled() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Returns when the upstream's health changes to ready.
+async fn recovered(health: &mut watch::Receiver<Health>) {
+    while health.changed().await.is_ok() {
+        if *health.borrow_and_update() == Health::Ready {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Routes what the upstream sends until the connection closes.

@@ -47,10 +47,8 @@ pub fn open(
     stderr_log: &Arc<StderrLog>,
 ) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>), String> {
     match &config.transport {
-        transport @ UpstreamTransport::Stdio { command, .. } => {
-            stdio::spawn(transport, max_message_bytes, stderr_log)
-                .map_err(|e| format!("could not start {}: {e}", command.display()))
-        }
+        transport @ UpstreamTransport::Stdio { command, .. } => stdio::spawn(transport, max_message_bytes, stderr_log)
+            .map_err(|e| format!("could not start {}: {e}", command.display())),
         UpstreamTransport::Http { url, headers } => {
             let headers: Vec<(String, String)> =
                 headers.iter().map(|(k, v)| (k.clone(), v.as_str().to_string())).collect();

@@ -6,7 +6,9 @@
 //!
 //! The rate limit is per upstream, not per process: a server that cannot
 //! start is started again on every retry of every client session, each time
-//! as a new process saying the same thing.
+//! as a new process saying the same thing. For the same reason a line the
+//! same as the last one shown is logged at debug only: once is enough for
+//! `fatal: missing API key` or a start-up banner.
 
 use futures::StreamExt;
 use std::sync::{Arc, Mutex};
@@ -32,6 +34,8 @@ struct Window {
     started: Instant,
     shown: u32,
     suppressed: u32,
+    /// The last line logged at info.
+    last: Option<String>,
 }
 
 /// What to log for one line.
@@ -64,16 +68,32 @@ impl StderrLog {
     pub fn new(server: &str) -> StderrLog {
         StderrLog {
             server: server.to_string(),
-            window: Mutex::new(Window { started: Instant::now(), shown: 0, suppressed: 0 }),
+            window: Mutex::new(Window { started: Instant::now(), shown: 0, suppressed: 0, last: None }),
         }
     }
 
     fn line(&self, line: &str) {
-        let verdict = self.window.lock().expect("stderr window lock").admit(Instant::now());
+        let line = clean(line, MAX_LOGGED_CHARS);
         let server = &self.server;
+        let verdict = {
+            let mut window = self.window.lock().expect("stderr window lock");
+            if window.last.as_deref() == Some(line.as_str()) {
+                None
+            } else {
+                let verdict = window.admit(Instant::now());
+                if verdict.show {
+                    window.last = Some(line.clone());
+                }
+                Some(verdict)
+            }
+        };
+        let Some(verdict) = verdict else {
+            tracing::debug!(target: "upstream_stderr", server = %server, "[{server}] {line}");
+            return;
+        };
         self.report(verdict.report);
         if verdict.show {
-            tracing::info!(target: "upstream_stderr", server = %server, "[{server}] {}", clean(line, MAX_LOGGED_CHARS));
+            tracing::info!(target: "upstream_stderr", server = %server, "[{server}] {line}");
         }
     }
 
@@ -140,7 +160,7 @@ mod tests {
     #[test]
     fn a_chatty_upstream_is_cut_to_twenty_lines_per_window_and_the_rest_counted() {
         let start = Instant::now();
-        let mut window = Window { started: start, shown: 0, suppressed: 0 };
+        let mut window = Window { started: start, shown: 0, suppressed: 0, last: None };
         let shown = (0..50).filter(|_| window.admit(start).show).count();
         assert_eq!(shown, 20);
         let next = window.admit(start + WINDOW);
