@@ -1,5 +1,6 @@
 //! `[relay]`: how tool names are namespaced, how long an upstream may take to
-//! answer, and the caps on messages, upstream sessions and requests in flight.
+//! answer (and to start, before `initialize` is answered without it), and the
+//! caps on messages, upstream sessions and requests in flight.
 
 use std::time::Duration;
 
@@ -17,6 +18,14 @@ const REQUEST_TIMEOUT: DurationKey = DurationKey {
     min: Duration::ZERO,
     example: "\"60s\" or \"2m\"",
 };
+/// Long enough for a local server to start, short enough that a client
+/// launching the gateway is not kept waiting by one that never will.
+const STARTUP_TIMEOUT: DurationKey = DurationKey {
+    name: "relay.startup_timeout",
+    default: Duration::from_secs(5),
+    min: Duration::ZERO,
+    example: "\"5s\" or \"30s\"",
+};
 const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Each open upstream session of a stdio server is a process; this bounds
 /// how many a gateway's clients can make it run.
@@ -28,6 +37,9 @@ pub struct RelayConfig {
     /// Joins an upstream prefix and a tool name: `<prefix><separator><tool>`.
     pub separator: String,
     pub request_timeout: Duration,
+    /// How long `initialize` waits for upstreams still starting before it
+    /// answers with those that have.
+    pub startup_timeout: Duration,
     /// Cap on one message from an upstream.
     pub max_message_bytes: usize,
     /// Upstream sessions open at once across all clients (warm spares not
@@ -42,6 +54,7 @@ pub struct RelayConfig {
 pub(super) struct RelayTable {
     separator: Option<Spanned<String>>,
     request_timeout: Option<Spanned<String>>,
+    startup_timeout: Option<Spanned<String>>,
     max_message_bytes: Option<Spanned<u64>>,
     max_upstream_sessions: Option<Spanned<u64>>,
     max_inflight_per_session: Option<Spanned<u64>>,
@@ -68,6 +81,7 @@ pub(super) fn relay_config(table: RelayTable, source: &Loader<'_>) -> Result<Rel
     Ok(RelayConfig {
         separator,
         request_timeout: duration(&table.request_timeout, &REQUEST_TIMEOUT, source)?,
+        startup_timeout: duration(&table.startup_timeout, &STARTUP_TIMEOUT, source)?,
         max_message_bytes: positive_size(
             table.max_message_bytes,
             DEFAULT_MAX_MESSAGE_BYTES,
@@ -87,4 +101,19 @@ pub(super) fn relay_config(table: RelayTable, source: &Loader<'_>) -> Result<Rel
             source,
         )?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::tests::{err, ok, MINIMAL};
+    use std::time::Duration;
+
+    #[test]
+    fn startup_timeout_defaults_to_five_seconds_and_reads_like_other_durations() {
+        assert_eq!(ok(MINIMAL).relay.startup_timeout, Duration::from_secs(5));
+        let c = ok(&format!("{MINIMAL}[relay]\nstartup_timeout = \"1m 30s\"\n"));
+        assert_eq!(c.relay.startup_timeout, Duration::from_secs(90));
+        assert!(err(&format!("{MINIMAL}[relay]\nstartup_timeout = \"soon\"\n")).contains("relay.startup_timeout"));
+        assert!(err(&format!("{MINIMAL}[relay]\nstartup_timeout = \"0s\"\n")).contains("greater than 0"));
+    }
 }

@@ -129,7 +129,7 @@ impl ClientSession {
                 Ok(entries) => entries,
                 Err(e) => {
                     // One broken server must not hide the others' entries.
-                    tracing::warn!(session = %self.label, "{} failed: {e}", listing.method());
+                    self.listing_skipped(upstream, listing.method(), &e);
                     continue;
                 }
             };

@@ -1,11 +1,21 @@
 //! Asking several upstreams the same thing and putting their answers
 //! together: every page of one upstream's listing, the listings of many
-//! upstreams at once, and the aggregated endpoint's `initialize` answer.
+//! upstreams at once, the aggregated endpoint's `initialize` answer, and
+//! the announcement of an upstream that became ready after it.
+//!
+//! A listing never waits for an upstream that is failing: the upstream
+//! session refuses at once (`UpstreamSession::ready_link`), and that one
+//! listing is left out while the others answer.
 
 use super::links::UpstreamLinks;
+use super::ClientSession;
 use crate::errors::GatewayError;
+use crate::jsonrpc;
 use crate::protocol::ClientContext;
+use crate::upstream::{Health, UpstreamPool};
 use serde_json::{json, Map, Value};
+use std::sync::Weak;
+use std::time::Duration;
 
 /// No upstream may flood a session with pages of listings.
 const MAX_LIST_PAGES: usize = 100;
@@ -80,6 +90,42 @@ pub fn merged_init<'a>(version: &str, upstreams: impl IntoIterator<Item = (&'a s
         result["instructions"] = json!(instructions.join("\n\n"));
     }
     result
+}
+
+/// How often a wait for a late upstream checks that its session still exists.
+const SESSION_CHECK: Duration = Duration::from_secs(30);
+/// The `initialize` answer is on its way when the wait starts; an
+/// announcement must not overtake it (a server says nothing before it).
+const ANNOUNCE_AFTER: Duration = Duration::from_millis(100);
+
+/// Tells the session's client, with `notifications/tools/list_changed`,
+/// when one of `late` (upstreams missing from its `initialize` answer)
+/// becomes ready, so that its tools appear without a reconnect. The tools
+/// capability is always declared with `listChanged`; the other lists'
+/// capabilities were fixed by the answer and cannot be announced.
+pub fn announce_when_ready(pool: &UpstreamPool, late: Vec<usize>, session: Weak<ClientSession>) {
+    for upstream in late {
+        let mut health = pool.watch_health(upstream);
+        let session = session.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(ANNOUNCE_AFTER).await;
+            loop {
+                if *health.borrow_and_update() == Health::Ready {
+                    if let Some(session) = session.upgrade() {
+                        session.send_unsolicited(jsonrpc::notification("notifications/tools/list_changed", None));
+                    }
+                    return;
+                }
+                tokio::select! {
+                    changed = health.changed() => if changed.is_err() { return },
+                    _ = tokio::time::sleep(SESSION_CHECK) => {}
+                }
+                if session.strong_count() == 0 {
+                    return;
+                }
+            }
+        });
+    }
 }
 
 /// Capability objects merge by union of their flags: a flag any upstream

@@ -38,10 +38,6 @@ impl UpstreamLinks {
         UpstreamLinks { pool, slots, events, request_timeout }
     }
 
-    pub fn request_timeout(&self) -> Duration {
-        self.request_timeout
-    }
-
     /// The connection to `upstream`, if this session opened one.
     pub fn opened(&self, upstream: usize) -> Option<Arc<UpstreamSession>> {
         self.slots.lock().expect("links lock").get(upstream).cloned().flatten()
@@ -174,6 +170,7 @@ mod tests {
         let relay = crate::config::RelayConfig {
             separator: "__".into(),
             request_timeout: Duration::from_secs(1),
+            startup_timeout: Duration::from_secs(1),
             max_message_bytes: 1024,
             max_upstream_sessions: 1,
             max_inflight_per_session: 1,

@@ -34,7 +34,7 @@ use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
 use crate::protocol::ClientContext;
-use crate::upstream::UpstreamEvent;
+use crate::upstream::{Health, UpstreamEvent};
 use catalog::ToolCatalog;
 use links::UpstreamLinks;
 use port::SessionPort;
@@ -237,20 +237,33 @@ impl ClientSession {
 
     /// The answer to `initialize`: the single-server endpoint presents the
     /// server as it is; the aggregated one presents the gateway and the
-    /// union of what its upstreams offer.
-    async fn initialize(&self, context: &ClientContext) -> Result<Value, GatewayError> {
+    /// union of what its upstreams offer. Both wait (up to
+    /// `relay.startup_timeout`) for upstreams still starting, since a client
+    /// launched with the gateway asks at once and never asks again; one
+    /// known to be failing is not waited for.
+    async fn initialize(self: &Arc<Self>, context: &ClientContext) -> Result<Value, GatewayError> {
         let version = context.protocol_version.as_str();
+        let pool = &self.gateway.pool;
+        let startup = self.gateway.config.relay.startup_timeout;
         let result = match self.scope {
             Scope::Single(upstream) => {
-                let init = self.links.open(upstream, context)?.ready(self.links.request_timeout()).await?;
+                let init = match self.links.open(upstream, context)?.ready(startup).await {
+                    Ok(init) => init,
+                    // Started before, only slow this time: it is what it was.
+                    Err(e) if pool.health(upstream) == Health::Ready => pool.init_result(upstream).ok_or(e)?,
+                    Err(e) => return Err(e),
+                };
                 let mut result = (*init).clone();
                 result["protocolVersion"] = json!(version);
                 result
             }
             Scope::Aggregate => {
-                let pool = &self.gateway.pool;
+                let reachable = self.reachable();
+                pool.wait_settled(&reachable, startup).await;
+                let late = reachable.iter().copied().filter(|&u| pool.health(u) != Health::Ready).collect();
+                fanout::announce_when_ready(pool, late, Arc::downgrade(self));
                 let inits: Vec<(usize, Arc<Value>)> =
-                    self.reachable().into_iter().filter_map(|u| Some((u, pool.init_result(u)?))).collect();
+                    reachable.into_iter().filter_map(|u| Some((u, pool.init_result(u)?))).collect();
                 fanout::merged_init(version, inits.iter().map(|(u, init)| (pool.config(*u).prefix(), &**init)))
             }
         };
@@ -302,6 +315,18 @@ impl ClientSession {
         }
     }
 
+    /// A listing on `/mcp` left `upstream` out. The pool already said once
+    /// that a failing upstream is down, so that is not repeated per session
+    /// and per list; any other failure is news.
+    fn listing_skipped(&self, upstream: usize, method: &str, e: &GatewayError) {
+        let server = &self.gateway.pool.config(upstream).name;
+        if matches!(self.gateway.pool.health(upstream), crate::upstream::Health::Failing { .. }) {
+            tracing::debug!(session = %self.label, server = %server, "{method} left out a failing upstream: {e}");
+        } else {
+            tracing::warn!(session = %self.label, server = %server, "{method} failed: {e}");
+        }
+    }
+
     async fn list_tools(&self, context: &ClientContext) -> Result<Value, GatewayError> {
         let policy = self.gateway.policy();
         let naming = &self.gateway.naming;
@@ -313,7 +338,7 @@ impl ClientSession {
                 Ok(listing) => listing,
                 Err(e) if self.scope == Scope::Aggregate => {
                     // One broken server must not hide the others' tools.
-                    tracing::warn!(session = %self.label, server = %server, "tools/list failed: {e}");
+                    self.listing_skipped(upstream, "tools/list", &e);
                     continue;
                 }
                 Err(e) => return Err(e),

@@ -1,19 +1,22 @@
 //! The upstream side: the configured MCP servers, how the gateway connects
 //! to them, the warm spares that let the first client start without waiting
-//! for a server to boot, and the cap on how many upstream sessions clients
-//! may hold at once (each stdio one is a process).
+//! for a server to boot, the cap on how many upstream sessions clients
+//! may hold at once (each stdio one is a process), and each upstream's
+//! health as every session's attempts report it (`status.rs`).
 
 mod session;
+mod status;
 mod transport;
 
 pub use session::{UpstreamEvent, UpstreamSession};
+pub use status::{Health, UpstreamStatus};
 
 use crate::config::{RelayConfig, UpstreamConfig};
 use crate::errors::GatewayError;
 use serde_json::{json, Value};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 /// What the gateway declares to an upstream in `initialize` on behalf of a
 /// client: the client's protocol version and capabilities, so the upstream
@@ -27,23 +30,6 @@ pub struct Hello {
 impl Default for Hello {
     fn default() -> Self {
         Hello { protocol_version: crate::protocol::LATEST_PROTOCOL_VERSION.to_string(), capabilities: json!({}) }
-    }
-}
-
-/// What the gateway last learned from an upstream's handshake. The merged
-/// `initialize` answer is built from it.
-#[derive(Default)]
-pub struct UpstreamStatus {
-    init: RwLock<Option<Arc<Value>>>,
-}
-
-impl UpstreamStatus {
-    fn record_init(&self, init: Arc<Value>) {
-        *self.init.write().expect("status lock") = Some(init);
-    }
-
-    pub fn init(&self) -> Option<Arc<Value>> {
-        self.init.read().expect("status lock").clone()
     }
 }
 
@@ -71,7 +57,7 @@ impl UpstreamPool {
             upstreams: upstreams.iter().cloned().map(Arc::new).collect(),
             relay: relay.clone(),
             http,
-            status: upstreams.iter().map(|_| Arc::default()).collect(),
+            status: upstreams.iter().map(|u| Arc::new(UpstreamStatus::new(&u.name))).collect(),
             spares: Mutex::new(upstreams.iter().map(|_| None).collect()),
             slots: Arc::new(Semaphore::new(relay.max_upstream_sessions.min(Semaphore::MAX_PERMITS))),
         });
@@ -100,6 +86,28 @@ impl UpstreamPool {
     /// The upstream's last `initialize` result, if it ever connected.
     pub fn init_result(&self, index: usize) -> Option<Arc<Value>> {
         self.status[index].init()
+    }
+
+    /// How upstream `index` fared at its last attempt to start, in any session.
+    pub fn health(&self, index: usize) -> Health {
+        self.status[index].health()
+    }
+
+    /// Upstream `index`'s health as it changes.
+    pub fn watch_health(&self, index: usize) -> watch::Receiver<Health> {
+        self.status[index].watch()
+    }
+
+    /// Waits until each of `upstreams` has either started or failed to (its
+    /// first attempt finished), or the timeout passes.
+    pub async fn wait_settled(&self, upstreams: &[usize], timeout: Duration) {
+        let settled = upstreams.iter().map(|&i| {
+            let mut health = self.status[i].watch();
+            async move {
+                let _ = health.wait_for(Health::settled).await;
+            }
+        });
+        let _ = tokio::time::timeout(timeout, futures::future::join_all(settled)).await;
     }
 
     /// Waits until every upstream has completed a handshake once, or the

@@ -1,14 +1,17 @@
 //! One client session's connection to one upstream: starts the transport,
 //! performs the MCP handshake, remaps request ids, matches responses to
-//! requests, and restarts a crashed upstream with backoff.
+//! requests, and restarts a crashed upstream with backoff. What each
+//! attempt to start it comes to is reported to the pool's `UpstreamStatus`,
+//! which logs the upstream's changes of health once for all sessions.
 //!
 //! Upstream sessions are never shared between client sessions. That keeps
 //! per-client state (roots, log level, subscriptions) apart and means a
 //! server-to-client request can only ever reach the client that owns the
 //! session.
 
+use super::status::{Health, UpstreamStatus};
 use super::transport::{self, Outbound, TransportEvent};
-use super::{Hello, UpstreamStatus};
+use super::Hello;
 use crate::config::{RelayConfig, UpstreamConfig};
 use crate::errors::GatewayError;
 use crate::jsonrpc::{self, Kind};
@@ -31,8 +34,15 @@ pub struct UpstreamEvent {
 
 #[derive(Clone)]
 enum Link {
+    /// An attempt to start it is under way, or about to be (a restart after
+    /// a lost connection, once the backoff has passed).
     Connecting,
-    Ready { tx: mpsc::Sender<Outbound>, init: Arc<Value> },
+    Ready {
+        tx: mpsc::Sender<Outbound>,
+        init: Arc<Value>,
+    },
+    /// This session's last attempt to start it failed; the next waits for
+    /// the backoff.
     Down(String),
 }
 
@@ -117,24 +127,34 @@ impl UpstreamSession {
         self.ready_link(timeout).await.map(|(_, init)| init)
     }
 
+    /// The connection, once it is ready. Waits (up to `timeout`) only while
+    /// an attempt is under way on an upstream that is starting or healthy:
+    /// when this session's last attempt failed, or the pool knows the
+    /// upstream is failing, the answer is no at once, with the reason.
     async fn ready_link(&self, timeout: Duration) -> Result<(mpsc::Sender<Outbound>, Arc<Value>), GatewayError> {
-        let mut rx = self.inner.link.subscribe();
+        let mut link = self.inner.link.subscribe();
+        let mut health = self.inner.status.watch();
         let wait = async {
-            let link = rx.wait_for(|link| matches!(link, Link::Ready { .. })).await.ok()?;
-            match &*link {
-                Link::Ready { tx, init } => Some((tx.clone(), init.clone())),
-                _ => None,
+            loop {
+                match &*link.borrow_and_update() {
+                    Link::Ready { tx, init } => return Ok((tx.clone(), init.clone())),
+                    Link::Down(detail) => return Err(detail.clone()),
+                    Link::Connecting => {}
+                }
+                if let Health::Failing { detail, attempts } = &*health.borrow_and_update() {
+                    let s = if *attempts == 1 { "" } else { "s" };
+                    return Err(format!("{detail} ({attempts} failed attempt{s} to start it; retrying)"));
+                }
+                tokio::select! {
+                    changed = link.changed() => changed.map_err(|_| "the connection closed".to_string())?,
+                    changed = health.changed() => changed.map_err(|_| "the gateway is stopping".to_string())?,
+                }
             }
         };
         match tokio::time::timeout(timeout, wait).await {
-            Ok(Some(ready)) => Ok(ready),
-            _ => {
-                let detail = match &*self.inner.link.borrow() {
-                    Link::Down(detail) => detail.clone(),
-                    _ => "still connecting".to_string(),
-                };
-                Err(self.unavailable(detail))
-            }
+            Ok(Ok(ready)) => Ok(ready),
+            Ok(Err(detail)) => Err(self.unavailable(detail)),
+            Err(_) => Err(self.unavailable("still connecting".to_string())),
         }
     }
 
@@ -203,7 +223,8 @@ impl UpstreamSession {
 async fn connect(
     inner: &Inner,
 ) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>, Arc<Value>), String> {
-    let (tx, mut rx) = transport::open(&inner.config, &inner.http, inner.relay.max_message_bytes)?;
+    let (tx, mut rx) =
+        transport::open(&inner.config, &inner.http, inner.relay.max_message_bytes, inner.status.stderr())?;
     let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
     let init = jsonrpc::request(
         json!(id),
@@ -257,34 +278,64 @@ async fn drive(inner: Arc<Inner>, stop: CancellationToken) {
             attempt = connect(&inner) => attempt,
             _ = stop.cancelled() => return,
         };
-        let detail = match attempt {
+        // Subscribed before the outcome is reported, so that only a recovery
+        // reported after it can cut this session's backoff short.
+        let mut health = inner.status.watch();
+        let start_failed = attempt.is_err();
+        match attempt {
             Ok((tx, mut rx, init)) => {
-                inner.status.record_init(init.clone());
+                inner.status.ready(init.clone());
                 inner.link.send_replace(Link::Ready { tx: tx.clone(), init });
                 let up_since = Instant::now();
                 let detail = tokio::select! {
                     detail = pump(&inner, &tx, &mut rx) => detail,
                     _ = stop.cancelled() => return,
                 };
-                if up_since.elapsed() > MAX_BACKOFF {
+                // One session's connection going is not the upstream's
+                // health changing (the others may be fine): the restart's
+                // outcome is. Requests wait for the restart meanwhile.
+                let steady = up_since.elapsed() > MAX_BACKOFF;
+                let name = &inner.config.name;
+                if steady || backoff == FIRST_BACKOFF {
+                    tracing::warn!(server = %name, "upstream \"{name}\": a session's connection was lost: {detail}; restarting it");
+                } else {
+                    // It keeps dying soon after starting: said once already.
+                    tracing::debug!(server = %name, "upstream \"{name}\": a session's connection was lost again: {detail}");
+                }
+                if steady {
                     backoff = FIRST_BACKOFF;
                 }
-                tracing::warn!(server = %inner.config.name, "upstream connection lost: {detail}");
-                detail
+                inner.link.send_replace(Link::Connecting);
+                fail_all(&inner, &detail);
             }
             Err(detail) => {
-                tracing::warn!(server = %inner.config.name, "upstream could not be started: {detail}");
-                detail
+                inner.status.failed(&detail);
+                inner.link.send_replace(Link::Down(detail.clone()));
+                fail_all(&inner, &detail);
             }
-        };
-        inner.link.send_replace(Link::Down(detail.clone()));
-        fail_all(&inner, &detail);
+        }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
+            // Another session started it: this one need not wait out a
+            // backoff grown while it was down.
+            _ = recovered(&mut health), if start_failed => {
+                backoff = FIRST_BACKOFF;
+                continue;
+            }
             _ = stop.cancelled() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Returns when the upstream's health changes to ready.
+async fn recovered(health: &mut watch::Receiver<Health>) {
+    while health.changed().await.is_ok() {
+        if *health.borrow_and_update() == Health::Ready {
+            return;
+        }
+    }
+    std::future::pending().await
 }
 
 /// Routes what the upstream sends until the connection closes.

@@ -4,10 +4,14 @@
 
 mod http;
 mod sse;
+mod stderr;
 mod stdio;
+
+pub use stderr::StderrLog;
 
 use crate::config::{UpstreamConfig, UpstreamTransport};
 use serde_json::Value;
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// One message for the upstream.
@@ -35,17 +39,16 @@ pub enum TransportEvent {
 /// Opens a fresh connection to `config`'s upstream: the sender takes
 /// messages to it, the receiver yields what comes back. `max_message_bytes`
 /// caps every message (and every SSE event) the upstream can make the
-/// gateway hold.
+/// gateway hold. A stdio upstream's stderr goes to `stderr_log`.
 pub fn open(
     config: &UpstreamConfig,
     http: &reqwest::Client,
     max_message_bytes: usize,
+    stderr_log: &Arc<StderrLog>,
 ) -> Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>), String> {
     match &config.transport {
-        transport @ UpstreamTransport::Stdio { command, .. } => {
-            stdio::spawn(&config.name, transport, max_message_bytes)
-                .map_err(|e| format!("could not start {}: {e}", command.display()))
-        }
+        transport @ UpstreamTransport::Stdio { command, .. } => stdio::spawn(transport, max_message_bytes, stderr_log)
+            .map_err(|e| format!("could not start {}: {e}", command.display())),
         UpstreamTransport::Http { url, headers } => {
             let headers: Vec<(String, String)> =
                 headers.iter().map(|(k, v)| (k.clone(), v.as_str().to_string())).collect();

@@ -4,18 +4,24 @@
 //! The child starts from an empty environment plus `PATH` and what the config
 //! lists, so the gateway's own secrets never leak into a server it does not
 //! trust. It runs in its own process group, so `npx`-style launchers and
-//! their grandchildren die with the connection.
+//! their grandchildren die with the connection. What it writes to stderr
+//! is logged (`stderr.rs`), and its last line explains its death.
 
+use super::stderr::{self, LastLine, StderrLog};
 use super::{Outbound, TransportEvent};
 use crate::config::UpstreamTransport;
 use crate::lines::{BoundedLines, Line};
-use futures::StreamExt;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+use tokio::task::JoinHandle;
+
+/// How long a process that exited may take to flush its stderr before its
+/// death is reported without the last line.
+const STDERR_GRACE: Duration = Duration::from_millis(200);
 
 /// Kills the child's whole process group when the connection is dropped.
 struct GroupKiller(Option<u32>);
@@ -32,9 +38,9 @@ impl Drop for GroupKiller {
 }
 
 pub fn spawn(
-    server: &str,
     transport: &UpstreamTransport,
     max_message_bytes: usize,
+    stderr_log: &Arc<StderrLog>,
 ) -> std::io::Result<(mpsc::Sender<Outbound>, mpsc::Receiver<TransportEvent>)> {
     let UpstreamTransport::Stdio { command, args, cwd, env } = transport else {
         return Err(std::io::Error::other("not a stdio upstream"));
@@ -62,8 +68,10 @@ pub fn spawn(
     let (ev_tx, ev_rx) = mpsc::channel::<TransportEvent>(64);
 
     tokio::spawn(write_loop(stdin, out_rx));
-    tokio::spawn(log_stderr(server.to_string(), stderr));
-    tokio::spawn(read_loop(child, killer, stdout, ev_tx, max_message_bytes));
+    let last = LastLine::default();
+    let stderr = tokio::spawn(stderr::follow(stderr, stderr_log.clone(), last.clone()));
+    let child = Exit { child, killer, stderr, last };
+    tokio::spawn(read_loop(child, stdout, ev_tx, max_message_bytes));
     Ok((out_tx, ev_rx))
 }
 
@@ -81,9 +89,16 @@ async fn write_loop(mut stdin: tokio::process::ChildStdin, mut rx: mpsc::Receive
     }
 }
 
-async fn read_loop(
-    mut child: Child,
+/// The process and what tells how it ended.
+struct Exit {
+    child: Child,
     killer: GroupKiller,
+    stderr: JoinHandle<()>,
+    last: LastLine,
+}
+
+async fn read_loop(
+    child: Exit,
     stdout: tokio::process::ChildStdout,
     events: mpsc::Sender<TransportEvent>,
     max_message_bytes: usize,
@@ -114,12 +129,20 @@ async fn read_loop(
         }
     };
     let Some(reason) = reason else {
-        drop(killer);
+        drop(child.killer);
         return;
     };
+    let detail = how_it_ended(child, &reason).await;
+    let _ = events.send(TransportEvent::Closed(detail)).await;
+}
+
+/// Why the connection ended, as the client's error will say: the exit
+/// status and the last thing the process wrote to stderr.
+async fn how_it_ended(exit: Exit, reason: &str) -> String {
+    let Exit { mut child, killer, mut stderr, last } = exit;
     // Give the process a moment to exit so the error can say how it died.
     let status = tokio::time::timeout(Duration::from_millis(500), child.wait()).await;
-    let detail = match status {
+    let mut detail = match status {
         Ok(Ok(status)) => match status.code() {
             Some(code) => format!("the process exited with status {code}"),
             None => format!("the process was killed ({status})"),
@@ -127,16 +150,12 @@ async fn read_loop(
         _ => format!("the process {reason}"),
     };
     drop(killer);
-    let _ = events.send(TransportEvent::Closed(detail)).await;
-}
-
-async fn log_stderr(server: String, stderr: tokio::process::ChildStderr) {
-    let mut lines = FramedRead::new(stderr, LinesCodec::new_with_max_length(8 * 1024));
-    while let Some(line) = lines.next().await {
-        match line {
-            Ok(line) => tracing::debug!(target: "upstream_stderr", server = %server, "{line}"),
-            Err(LinesCodecError::MaxLineLengthExceeded) => continue,
-            Err(LinesCodecError::Io(_)) => break,
-        }
+    // Its stderr is read by another task, which may still be behind.
+    if tokio::time::timeout(STDERR_GRACE, &mut stderr).await.is_err() {
+        stderr.abort();
     }
+    if let Some(line) = last.lock().expect("last line lock").take() {
+        detail.push_str(&format!("; its last stderr line: {line:?}"));
+    }
+    detail
 }
