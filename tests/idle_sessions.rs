@@ -22,10 +22,15 @@ const RELEASE_WAIT: Duration = Duration::from_secs(20);
 /// A gateway with a 1 s idle timeout in front of one stdio demo upstream
 /// serving `root`; its MCP URL.
 async fn gateway(dir: &Path, root: &Path) -> (String, std::sync::Arc<Gateway>) {
-    let config =
-        write_config_with(dir, &stdio_demo("demo", root), DEMO_POLICY, "session_idle_timeout = \"1s\"", DEFAULT_RELAY);
+    let (url, gateway) = gateway_with(dir, root, "session_idle_timeout = \"1s\"", DEFAULT_RELAY).await;
+    assert_eq!(gateway.config.listen.session_idle_timeout, Duration::from_secs(1));
+    (url, gateway)
+}
+
+/// As `gateway`, with these `[listen]` and `[relay]` lines.
+async fn gateway_with(dir: &Path, root: &Path, listen: &str, relay: &str) -> (String, std::sync::Arc<Gateway>) {
+    let config = write_config_with(dir, &stdio_demo("demo", root), DEMO_POLICY, listen, relay);
     let config = GatewayConfig::load(&config).expect("test config loads");
-    assert_eq!(config.listen.session_idle_timeout, Duration::from_secs(1));
     let gateway = Gateway::start(config).expect("gateway starts");
     assert!(gateway.pool.wait_started(Duration::from_secs(30)).await.is_empty(), "the demo upstream starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -114,4 +119,25 @@ async fn a_session_in_use_outlives_the_idle_timeout_with_its_upstream() {
         assert!(listed[0]["result"]["tools"].is_array(), "the session and its upstream still answer: {listed:?}");
     }
     assert!(upstream_children(root.path()) >= 2, "both sessions keep their demo process");
+}
+
+#[tokio::test]
+async fn idle_sessions_beyond_the_cap_on_idle_upstream_processes_close_oldest_first_before_their_timeout() {
+    let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let relay = format!("{DEFAULT_RELAY}\nmax_idle_upstream_sessions = 1");
+    let (url, gateway) = gateway_with(dir.path(), root.path(), "session_idle_timeout = \"10m\"", &relay).await;
+    assert_eq!(gateway.config.relay.max_idle_upstream_sessions, 1);
+    let oldest = session_with_an_upstream(&url).await;
+    let middle = session_with_an_upstream(&url).await;
+    let newest = session_with_an_upstream(&url).await;
+
+    // One idle session keeps its process; the pool may keep one warm spare.
+    let left = wait_for_children_at_most(root.path(), 2, RELEASE_WAIT).await;
+    assert!(left <= 2, "{left} demo processes run for three idle sessions under a cap of 1");
+    for (session, name) in [(&oldest, "oldest"), (&middle, "middle")] {
+        let late = session.post(json!({"jsonrpc":"2.0","id":2,"method":"ping"}).to_string()).await;
+        assert_eq!(late.status(), 404, "the {name} idle session was closed to keep within the cap");
+    }
+    let listed = messages(newest.post(json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}).to_string()).await).await;
+    assert!(listed[0]["result"]["tools"].is_array(), "the most recently used session is kept: {listed:?}");
 }

@@ -31,6 +31,9 @@ const DEFAULT_MAX_MESSAGE_BYTES: usize = 16 * 1024 * 1024;
 /// how many a gateway's clients can make it run.
 const DEFAULT_MAX_UPSTREAM_SESSIONS: usize = 256;
 const DEFAULT_MAX_INFLIGHT_PER_SESSION: usize = 100;
+/// Clients that never send DELETE leave processes behind until their
+/// sessions time out; this bounds how many such processes wait meanwhile.
+const DEFAULT_MAX_IDLE_UPSTREAM_SESSIONS: usize = 32;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelayConfig {
@@ -47,6 +50,9 @@ pub struct RelayConfig {
     pub max_upstream_sessions: usize,
     /// Requests one client session may have in flight at once.
     pub max_inflight_per_session: usize,
+    /// Upstream sessions that idle client sessions (nothing in flight, no
+    /// GET stream) may keep open; beyond it, the longest-unused close.
+    pub max_idle_upstream_sessions: usize,
 }
 
 #[derive(Default, Deserialize)]
@@ -58,6 +64,7 @@ pub(super) struct RelayTable {
     max_message_bytes: Option<Spanned<u64>>,
     max_upstream_sessions: Option<Spanned<u64>>,
     max_inflight_per_session: Option<Spanned<u64>>,
+    max_idle_upstream_sessions: Option<Spanned<u64>>,
 }
 
 pub(super) fn relay_config(table: RelayTable, source: &Loader<'_>) -> Result<RelayConfig, SourceError> {
@@ -98,6 +105,12 @@ pub(super) fn relay_config(table: RelayTable, source: &Loader<'_>) -> Result<Rel
             table.max_inflight_per_session,
             DEFAULT_MAX_INFLIGHT_PER_SESSION,
             "relay.max_inflight_per_session",
+            source,
+        )?,
+        max_idle_upstream_sessions: positive_size(
+            table.max_idle_upstream_sessions,
+            DEFAULT_MAX_IDLE_UPSTREAM_SESSIONS,
+            "relay.max_idle_upstream_sessions",
             source,
         )?,
     })

@@ -106,10 +106,11 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let drain = gateway.config.listen.drain_timeout;
+    let idle_cap = gateway.config.relay.max_idle_upstream_sessions;
     let front = Arc::new(HttpFront {
         gateway,
         auth: Box::new(Unauthenticated),
-        sessions: Arc::new(Sessions::default()),
+        sessions: Arc::new(Sessions::new(idle_cap)),
         closing: shutdown.clone(),
         deadline: CancellationToken::new(),
         in_flight: Arc::new(AtomicUsize::new(0)),

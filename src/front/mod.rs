@@ -73,6 +73,9 @@ pub enum Closed {
     Deleted,
     /// Nothing used it for `[listen] session_idle_timeout`.
     Idle(Duration),
+    /// Idle, and unused the longest when idle sessions held more upstream
+    /// connections than `[relay] max_idle_upstream_sessions`.
+    IdleCap(usize),
     /// The stdio client closed its end of stdin: it is gone.
     StdinClosed,
     /// The gateway shut down with the session still open.
@@ -86,6 +89,11 @@ impl fmt::Display for Closed {
             Closed::Idle(timeout) => {
                 write!(f, "unused for {} (listen.session_idle_timeout)", humantime::format_duration(*timeout))
             }
+            Closed::IdleCap(cap) => write!(
+                f,
+                "unused the longest while idle sessions held more than {cap} upstream connections \
+                 (relay.max_idle_upstream_sessions)"
+            ),
             Closed::StdinClosed => f.write_str("the client closed stdin"),
             Closed::Shutdown => f.write_str("the gateway shut down"),
         }

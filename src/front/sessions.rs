@@ -2,7 +2,9 @@
 //! that opened it, found by its id, and closed by DELETE, by the idle sweep
 //! (`[listen] session_idle_timeout`: many clients never send DELETE) or at
 //! shutdown, each closing logged once. Dropping a session drops its
-//! upstream connections, which kills their child processes.
+//! upstream connections, which kills their child processes. Idle sessions
+//! may together hold only `[relay] max_idle_upstream_sessions` upstream
+//! connections: beyond that, the longest-unused close before their timeout.
 
 use super::Closed;
 use crate::protocol::{Caller, ClientContext};
@@ -17,10 +19,12 @@ use tokio::sync::mpsc;
 /// letting memory grow without bound.
 const MAX_SESSIONS: usize = 50_000;
 
-/// The idle sweep runs at least this often, and four times per idle
-/// timeout when that is shorter, so a session outlives its timeout by at
-/// most a quarter of it.
-const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+/// The sweep runs at least this often (and four times per idle timeout
+/// when that is shorter), so a session outlives its timeout by at most a
+/// quarter of it and idle sessions exceed the cap on upstream connections
+/// for about a second. A pass is a walk over the table: at the 50,000
+/// sessions it may hold, a few milliseconds a second.
+const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A GET stream's source; taken while a GET stream is open.
 pub type StreamSource = Arc<Mutex<Option<mpsc::Receiver<Value>>>>;
@@ -57,12 +61,17 @@ pub struct Found {
     pub unsolicited: StreamSource,
 }
 
-#[derive(Default)]
 pub struct Sessions {
     open: Mutex<HashMap<String, Entry>>,
+    /// Upstream connections idle sessions may hold together.
+    idle_cap: usize,
 }
 
 impl Sessions {
+    pub fn new(idle_cap: usize) -> Sessions {
+        Sessions { open: Mutex::new(HashMap::new()), idle_cap }
+    }
+
     /// Whether another session may be opened.
     pub fn has_room(&self) -> bool {
         self.open.lock().expect("sessions lock").len() < MAX_SESSIONS
@@ -117,29 +126,60 @@ impl Sessions {
         }
     }
 
-    /// Closes the sessions nobody used for `timeout`, until `sessions` is gone.
+    /// Closes the sessions nobody used for `timeout`, and the longest-unused
+    /// idle ones beyond the cap on idle upstream connections, until
+    /// `sessions` is gone.
     pub async fn sweep_idle(sessions: Weak<Sessions>, timeout: Duration) {
         let interval = MAX_SWEEP_INTERVAL.min(timeout / 4);
         loop {
             tokio::time::sleep(interval).await;
             let Some(sessions) = sessions.upgrade() else { return };
             let now = Instant::now();
-            let idle: Vec<Entry> = sessions
-                .open
-                .lock()
-                .expect("sessions lock")
-                .extract_if(|_, entry| {
-                    if entry.in_use() {
-                        entry.last_seen = now;
-                    }
-                    now.duration_since(entry.last_seen) >= timeout
-                })
-                .map(|(_, entry)| entry)
-                .collect();
+            let closing: Vec<(Entry, Closed)> = {
+                let mut open = sessions.open.lock().expect("sessions lock");
+                let mut closing: Vec<(Entry, Closed)> = open
+                    .extract_if(|_, entry| {
+                        if entry.in_use() {
+                            entry.last_seen = now;
+                        }
+                        now.duration_since(entry.last_seen) >= timeout
+                    })
+                    .map(|(_, entry)| (entry, Closed::Idle(timeout)))
+                    .collect();
+                closing.extend(over_the_idle_cap(&mut open, sessions.idle_cap));
+                closing
+            };
             // Dropped outside the lock: closing kills the upstream children.
-            for entry in idle {
-                entry.closed(Closed::Idle(timeout));
+            for (entry, how) in closing {
+                entry.closed(how);
             }
         }
     }
+}
+
+/// Removes the longest-unused idle sessions until idle sessions hold at
+/// most `cap` upstream connections together.
+fn over_the_idle_cap(open: &mut HashMap<String, Entry>, cap: usize) -> Vec<(Entry, Closed)> {
+    let mut idle: Vec<(Instant, usize, String)> = open
+        .iter()
+        .filter(|(_, e)| !e.in_use())
+        .map(|(id, e)| (e.last_seen, e.session.upstream_sessions(), id.clone()))
+        .filter(|(_, held, _)| *held > 0)
+        .collect();
+    let mut held: usize = idle.iter().map(|(_, n, _)| n).sum();
+    if held <= cap {
+        return Vec::new();
+    }
+    idle.sort();
+    let mut closing = Vec::new();
+    for (_, n, id) in idle {
+        if held <= cap {
+            break;
+        }
+        if let Some(entry) = open.remove(&id) {
+            held -= n;
+            closing.push((entry, Closed::IdleCap(cap)));
+        }
+    }
+    closing
 }

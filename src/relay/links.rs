@@ -174,6 +174,7 @@ mod tests {
             max_message_bytes: 1024,
             max_upstream_sessions: 1,
             max_inflight_per_session: 1,
+            max_idle_upstream_sessions: 1,
         };
         let pool = UpstreamPool::start(&[], &relay);
         let (events, _rx) = mpsc::channel(1);

@@ -99,6 +99,12 @@ impl ClientSession {
         (session, unsolicited_rx)
     }
 
+    /// How many upstream connections (each stdio one a process) this
+    /// session holds open.
+    pub fn upstream_sessions(&self) -> usize {
+        self.links.all().len()
+    }
+
     /// How many requests this session may have in flight at once.
     pub fn inflight_limit(&self) -> usize {
         self.gateway.config.relay.max_inflight_per_session
