@@ -3,7 +3,9 @@
 //! listing filtered by policy, and every read, subscription, prompt and
 //! completion handed to the access pipeline (`call::access`), which alone
 //! decides and records them. Both endpoints take this path: `/mcp/<server>`
-//! filters the upstream's own pages, `/mcp` merges every upstream's.
+//! filters the upstream's own pages, `/mcp` merges every upstream's, its
+//! resource URIs namespaced (`resources`) and mapped back on the way in, so
+//! the policy always decides on the server's own URI.
 
 use super::listing::{self, Listing};
 use super::port::SessionPort;
