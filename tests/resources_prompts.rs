@@ -8,7 +8,7 @@ mod common;
 
 use common::client::{mcp_error, text_of, Client};
 use common::fronts::{Front, ThreeFronts, ALL_FRONTS};
-use common::peers::{peer_file, python_upstream};
+use common::peers::{everything_upstream, python_upstream};
 use common::{all_audit_records, stdio_demo, wait_for_audit, warden_bin};
 use rmcp::model::{
     ArgumentInfo, CompleteRequestParams, GetPromptRequestParams, ReadResourceRequestParams, Reference,
@@ -144,7 +144,8 @@ async fn a_policy_allowing_one_tool_lets_no_resource_or_prompt_of_its_server_thr
         assert!(client.list_all_resources().await.unwrap().is_empty(), "{front:?}: nothing listed");
         assert!(client.list_all_resource_templates().await.unwrap().is_empty(), "{front:?}");
         assert!(client.list_all_prompts().await.unwrap().is_empty(), "{front:?}");
-        assert_refused(&format!("{front:?} read"), read(client, "internal://credentials").await, "defaults.resources");
+        let credentials = fronts.uri(front, "internal://credentials");
+        assert_refused(&format!("{front:?} read"), read(client, &credentials).await, "defaults.resources");
         let leak = fronts.tool_name(front, "leak_credentials");
         assert_refused(&format!("{front:?} prompt"), get_prompt(client, &leak, json!({})).await, "defaults.prompts");
         // The benign neighbour: the one tool the policy allows.
@@ -174,20 +175,20 @@ async fn the_credentials_stay_unread_under_every_spelling_while_the_handbook_is_
         let client = fronts.client(front);
         let listed: Vec<String> =
             client.list_all_resources().await.unwrap().into_iter().map(|r| r.uri.clone()).collect();
-        assert_eq!(listed, ["internal://handbook"], "{front:?}");
+        assert_eq!(listed, [fronts.uri(front, "internal://handbook")], "{front:?}");
         // A template is listed when an allow rule covers its every URI; the
         // narrower deny rule is applied to each URI read through it.
         let templates: Vec<String> =
             client.list_all_resource_templates().await.unwrap().into_iter().map(|t| t.uri_template.clone()).collect();
-        assert_eq!(templates, ["internal://{key}"], "{front:?}");
+        assert_eq!(templates, [fronts.uri(front, "internal://{key}")], "{front:?}");
         let prompts: Vec<String> =
             client.list_all_prompts().await.unwrap().into_iter().map(|p| p.name.to_string()).collect();
         assert_eq!(prompts, [fronts.tool_name(front, "summarize")], "{front:?}");
 
-        let handbook = read(client, "internal://handbook").await.unwrap();
+        let handbook = read(client, &fronts.uri(front, "internal://handbook")).await.unwrap();
         assert_eq!(first_text(&handbook), "Be kind to the on-call engineer.", "{front:?}");
         for uri in CREDENTIAL_SPELLINGS {
-            assert_refused(&format!("{front:?} {uri}"), read(client, uri).await, "no-credentials");
+            assert_refused(&format!("{front:?} {uri}"), read(client, &fronts.uri(front, uri)).await, "no-credentials");
         }
         let summary = get_prompt(client, &fronts.tool_name(front, "summarize"), json!({"topic": "gateways"})).await;
         assert!(prompt_messages(&summary.unwrap()).contains("Summarize gateways"), "{front:?}");
@@ -231,7 +232,7 @@ async fn the_naive_server_serves_another_spelling_of_its_credentials_when_nothin
     let policy = format!("mode = \"audit\"\n{PAGES_BUT_CREDENTIALS}");
     let gw = common::start_gateway_with_relay(&naive_upstream(&evidence), &policy, SLOW_START).await;
     let client = common::client::connect(&gw.url).await;
-    let credentials = read(&client, "internal://%63redentials").await.unwrap();
+    let credentials = read(&client, "mcp-warden://internal/internal://%63redentials").await.unwrap();
     assert_eq!(first_text(&credentials), "admin password: hunter2");
     assert_eq!(served(&evidence), ["read credentials"]);
     let records = all_audit_records(&gw.audit);
@@ -239,19 +240,6 @@ async fn the_naive_server_serves_another_spelling_of_its_credentials_when_nothin
     assert_eq!((decision["verdict"].as_str(), decision["enforced"].as_bool()), (Some("deny"), Some(false)));
     assert_eq!(decision["outcome"], "forwarded");
     client.cancel().await.unwrap();
-}
-
-fn everything_upstream() -> String {
-    let node = peer_file("node22/bin/node", "Node 22");
-    let server = peer_file(
-        "everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-        "@modelcontextprotocol/server-everything",
-    );
-    format!(
-        "[[upstreams]]\nname = \"everything\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = [{:?}, \"stdio\"]\n",
-        node.display().to_string(),
-        server.display().to_string()
-    )
 }
 
 /// One document of server-everything stands in for a secret.
@@ -282,25 +270,27 @@ const SECRET_DOC: &str = "demo://resource/static/document/instructions.md";
 #[tokio::test]
 async fn server_everything_serves_only_what_the_policy_allows_on_every_front() {
     let fronts =
-        ThreeFronts::start_with_relay(&everything_upstream(), EVERYTHING_POLICY, "everything", SLOW_START).await;
+        ThreeFronts::start_with_relay(&everything_upstream("everything"), EVERYTHING_POLICY, "everything", SLOW_START)
+            .await;
     for front in ALL_FRONTS {
         let client = fronts.client(front);
         check_everything_listings(&fronts, front, client).await;
 
-        let features = read(client, &format!("{DOCS}features.md")).await.unwrap();
+        let features = read(client, &fronts.uri(front, &format!("{DOCS}features.md"))).await.unwrap();
         assert!(first_text(&features).contains("Everything Server"), "{front:?}: {features}");
-        assert_refused(&format!("{front:?}"), read(client, SECRET_DOC).await, "everything-no-instructions");
-        let encoded = format!("{DOCS}%69nstructions.md");
+        let secret = fronts.uri(front, SECRET_DOC);
+        assert_refused(&format!("{front:?}"), read(client, &secret).await, "everything-no-instructions");
+        let encoded = fronts.uri(front, &format!("{DOCS}%69nstructions.md"));
         assert_refused(&format!("{front:?}"), read(client, &encoded).await, "everything-no-instructions");
-        let text = read(client, "demo://resource/dynamic/text/1").await.unwrap();
+        let text = read(client, &fronts.uri(front, "demo://resource/dynamic/text/1")).await.unwrap();
         assert!(first_text(&text).starts_with("Resource 1:"), "{front:?}: {text}");
         assert_refused(
             &format!("{front:?}"),
-            read(client, "demo://resource/dynamic/blob/1").await,
+            read(client, &fronts.uri(front, "demo://resource/dynamic/blob/1")).await,
             "defaults.resources",
         );
         #[allow(deprecated)]
-        let subscribed = client.subscribe(SubscribeRequestParams::new(SECRET_DOC)).await.map_err(mcp_error);
+        let subscribed = client.subscribe(SubscribeRequestParams::new(secret)).await.map_err(mcp_error);
         assert_refused(&format!("{front:?} subscribe"), subscribed, "everything-no-instructions");
 
         let simple = get_prompt(client, &fronts.tool_name(front, "simple-prompt"), json!({})).await.unwrap();
@@ -317,7 +307,7 @@ async fn server_everything_serves_only_what_the_policy_allows_on_every_front() {
         assert_eq!(values, ["Engineering"], "{front:?}");
         let refused = complete(client, Reference::for_prompt(args_prompt), "city", "O").await;
         assert_refused(&format!("{front:?} completion"), refused, "defaults.prompts");
-        let blob = Reference::for_resource("demo://resource/dynamic/blob/{resourceId}");
+        let blob = Reference::for_resource(fronts.uri(front, "demo://resource/dynamic/blob/{resourceId}"));
         assert_refused(
             &format!("{front:?} completion"),
             complete(client, blob, "resourceId", "1").await,
@@ -361,12 +351,14 @@ async fn server_everything_serves_only_what_the_policy_allows_on_every_front() {
 
 async fn check_everything_listings(fronts: &ThreeFronts, front: Front, client: &Client) {
     let uris: Vec<String> = client.list_all_resources().await.unwrap().into_iter().map(|r| r.uri.clone()).collect();
-    assert!(uris.contains(&format!("{DOCS}features.md")), "{front:?}: {uris:?}");
-    assert!(!uris.iter().any(|u| u == SECRET_DOC), "{front:?}: the denied document is not listed: {uris:?}");
-    assert!(uris.iter().all(|u| u.starts_with(DOCS)), "{front:?}: {uris:?}");
+    let docs = fronts.uri(front, DOCS);
+    assert!(uris.contains(&format!("{docs}features.md")), "{front:?}: {uris:?}");
+    let secret = fronts.uri(front, SECRET_DOC);
+    assert!(!uris.contains(&secret), "{front:?}: the denied document is not listed: {uris:?}");
+    assert!(uris.iter().all(|u| u.starts_with(&docs)), "{front:?}: {uris:?}");
     let templates: Vec<String> =
         client.list_all_resource_templates().await.unwrap().into_iter().map(|t| t.uri_template.clone()).collect();
-    assert_eq!(templates, ["demo://resource/dynamic/text/{resourceId}"], "{front:?}");
+    assert_eq!(templates, [fronts.uri(front, "demo://resource/dynamic/text/{resourceId}")], "{front:?}");
     let mut prompts: Vec<String> =
         client.list_all_prompts().await.unwrap().into_iter().map(|p| p.name.to_string()).collect();
     prompts.sort();
@@ -389,13 +381,14 @@ async fn the_shipped_policy_serves_the_demo_readme_and_prompt_and_nothing_else()
         let client = fronts.client(front);
         let listed: Vec<String> =
             client.list_all_resources().await.unwrap().into_iter().map(|r| r.uri.clone()).collect();
-        assert_eq!(listed, ["workspace://readme"], "{front:?}");
-        let readme = read(client, "workspace://readme").await.unwrap();
+        assert_eq!(listed, [fronts.uri(front, "workspace://readme")], "{front:?}");
+        let readme = read(client, &fronts.uri(front, "workspace://readme")).await.unwrap();
         assert!(first_text(&readme).contains("demo workspace"), "{front:?}: {readme}");
         let summarize = fronts.tool_name(front, "summarize");
         let summary = get_prompt(client, &summarize, json!({"topic": "gateways"})).await.unwrap();
         assert!(prompt_messages(&summary).contains("Summarize gateways"), "{front:?}");
-        assert_refused(&format!("{front:?}"), read(client, "workspace://secrets").await, "defaults.resources");
-        assert_refused(&format!("{front:?}"), read(client, "workspace://README").await, "defaults.resources");
+        for uri in ["workspace://secrets", "workspace://README"] {
+            assert_refused(&format!("{front:?}"), read(client, &fronts.uri(front, uri)).await, "defaults.resources");
+        }
     }
 }

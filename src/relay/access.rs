@@ -3,11 +3,13 @@
 //! listing filtered by policy, and every read, subscription, prompt and
 //! completion handed to the access pipeline (`call::access`), which alone
 //! decides and records them. Both endpoints take this path: `/mcp/<server>`
-//! filters the upstream's own pages, `/mcp` merges every upstream's.
+//! filters the upstream's own pages, `/mcp` merges every upstream's, its
+//! resource URIs namespaced (`resources`) and mapped back on the way in, so
+//! the policy always decides on the server's own URI.
 
 use super::listing::{self, Listing};
 use super::port::SessionPort;
-use super::resources::Route;
+use super::resources;
 use super::{fanout, param_str, ClientSession, Scope};
 use crate::call::access::{self, AccessRequest};
 use crate::errors::GatewayError;
@@ -50,24 +52,29 @@ impl ClientSession {
             "resources/templates/list" => self.listing(context, id, msg, Listing::ResourceTemplates).await,
             "prompts/list" => self.listing(context, id, msg, Listing::Prompts).await,
             "resources/read" | "resources/subscribe" => {
-                let uri = param_str(&msg, "/params/uri")?;
-                let upstream = self.resource_owner(context, &uri).await;
+                let (upstream, uri) = self.resource_owner(&param_str(&msg, "/params/uri")?);
+                let mut msg = msg;
+                msg["params"]["uri"] = json!(uri);
                 let params = json!({ "uri": uri });
                 let request = AccessRequest {
                     method: canonical,
-                    upstream,
+                    upstream: upstream.clone(),
                     access: Access::Resource(&uri),
                     arguments: Some(&params),
                 };
-                access::access(&self.gateway, &port, context, id, request, msg).await
+                let answer = access::access(&self.gateway, &port, context, id, request, msg).await?;
+                Ok(self.expose_answer(upstream, answer))
             }
             "resources/unsubscribe" => {
                 // Dropping a subscription reads nothing, so nothing is decided;
                 // it still goes only to the upstream that serves the URI.
-                let uri = param_str(&msg, "/params/uri")?;
-                let upstream = self.resource_owner(context, &uri).await.map_err(|why| {
-                    GatewayError::InvalidParams(format!("resource \"{uri}\" cannot be routed: {why}"))
+                let exposed = param_str(&msg, "/params/uri")?;
+                let (upstream, uri) = self.resource_owner(&exposed);
+                let upstream = upstream.map_err(|why| {
+                    GatewayError::InvalidParams(format!("resource \"{exposed}\" cannot be routed: {why}"))
                 })?;
+                let mut msg = msg;
+                msg["params"]["uri"] = json!(uri);
                 self.forward(context, upstream, id, msg).await
             }
             "prompts/get" => {
@@ -78,11 +85,12 @@ impl ClientSession {
                 let arguments = msg.pointer("/params/arguments").cloned();
                 let request = AccessRequest {
                     method: canonical,
-                    upstream,
+                    upstream: upstream.clone(),
                     access: Access::Prompt(&original),
                     arguments: arguments.as_ref(),
                 };
-                access::access(&self.gateway, &port, context, id, request, msg).await
+                let answer = access::access(&self.gateway, &port, context, id, request, msg).await?;
+                Ok(self.expose_answer(upstream, answer))
             }
             _ => self.complete(&port, context, id, msg).await,
         }
@@ -114,9 +122,8 @@ impl ClientSession {
         Ok(response)
     }
 
-    /// Merges a listing across upstreams, learning from the unfiltered
-    /// entries which upstream serves which URI (so that a refused read is
-    /// refused by its rule, not lost for want of a route).
+    /// Merges a listing across upstreams: prompts under their namespaced
+    /// names, resources and templates under namespaced URIs.
     pub(super) async fn list_merged(&self, context: &ClientContext, listing: Listing) -> Result<Value, GatewayError> {
         let naming = &self.gateway.naming;
         let upstreams: Vec<usize> =
@@ -133,52 +140,48 @@ impl ClientSession {
                     continue;
                 }
             };
-            let names = entries.iter().filter_map(|e| e.get(listing.field()).and_then(Value::as_str));
-            match listing {
-                Listing::Resources => self.resources.lock().expect("resources lock").learn_resources(upstream, names),
-                Listing::ResourceTemplates => {
-                    self.resources.lock().expect("resources lock").learn_templates(upstream, names)
-                }
-                Listing::Prompts => {}
-            }
             let policy = self.gateway.policy();
             let server = &self.gateway.pool.config(upstream).name;
-            items.extend(listing::visible_entries(&policy, server, listing, entries, |name| {
-                naming.expose(upstream, name)
-            }));
+            let mut shown =
+                listing::visible_entries(&policy, server, listing, entries, |name| naming.expose(upstream, name));
+            if listing != Listing::Prompts {
+                // Filtered under the server's own URIs, as its rules name them.
+                for entry in &mut shown {
+                    if let Some(uri) = entry.get(listing.field()).and_then(Value::as_str) {
+                        let exposed = naming.expose_uri(upstream, uri);
+                        entry[listing.field()] = Value::String(exposed);
+                    }
+                }
+            }
+            items.extend(shown);
         }
         Ok(jsonrpc::result(Value::Null, json!({ listing.key(): items })))
     }
 
-    /// Which upstream serves a resource URI (or template): on `/mcp/<server>`
-    /// that server; on `/mcp` a listed URI, else a listed template, else the
-    /// only upstream with resources. `Err` says why none does.
-    pub(super) async fn resource_owner(&self, context: &ClientContext, uri: &str) -> Result<usize, String> {
-        if let Scope::Single(upstream) = self.scope {
-            return Ok(upstream);
+    /// The upstream and its own URI behind a resource URI (or template) as
+    /// the client knows it: on `/mcp/<server>` the server's URI as sent; on
+    /// `/mcp` the namespaced form, mapped back. `Err` says why no upstream
+    /// serves it (the URI is kept as sent).
+    pub(super) fn resource_owner(&self, uri: &str) -> (Result<usize, String>, String) {
+        match self.scope {
+            Scope::Single(upstream) => (Ok(upstream), uri.to_string()),
+            Scope::Aggregate => match self.gateway.naming.resolve_uri(uri) {
+                Ok((upstream, original)) => (Ok(upstream), original.to_string()),
+                Err(why) => (Err(why), uri.to_string()),
+            },
         }
-        for attempt in 0..2 {
-            let route = self.resources.lock().expect("resources lock").route(uri);
-            match route {
-                Route::To(upstream) => return Ok(upstream),
-                Route::Ambiguous => {
-                    return Err("more than one upstream server lists it; read it through /mcp/<server>".into())
-                }
-                Route::Unknown => {}
-            }
-            let with_resources: Vec<usize> =
-                self.reachable().into_iter().filter(|&u| self.capable(u, "resources")).collect();
-            if let [only] = with_resources.as_slice() {
-                return Ok(*only);
-            }
-            if attempt == 0 {
-                // The client may read a URI it learned elsewhere: learn the
-                // listings once and look again.
-                let _ = self.list_merged(context, Listing::Resources).await;
-                let _ = self.list_merged(context, Listing::ResourceTemplates).await;
+    }
+
+    /// An upstream's answer as a client of this endpoint reads it: on `/mcp`
+    /// every resource URI in its result namespaced.
+    pub(super) fn expose_answer(&self, upstream: Result<usize, String>, mut answer: Value) -> Value {
+        if let (Scope::Aggregate, Ok(upstream)) = (self.scope, upstream) {
+            if let Some(result) = answer.get_mut("result") {
+                let naming = &self.gateway.naming;
+                resources::expose_result_uris(result, |uri| naming.expose_uri(upstream, uri));
             }
         }
-        Err("no upstream server lists it".into())
+        answer
     }
 
     /// The upstream and original name behind a prompt name as the client
@@ -216,8 +219,8 @@ impl ClientSession {
                 access::access(&self.gateway, port, context, id, request, msg).await
             }
             Some("ref/resource") => {
-                let uri = param_str(&msg, "/params/ref/uri")?;
-                let upstream = self.resource_owner(context, &uri).await;
+                let (upstream, uri) = self.resource_owner(&param_str(&msg, "/params/ref/uri")?);
+                msg["params"]["ref"]["uri"] = json!(uri);
                 let request = AccessRequest {
                     method: METHOD,
                     upstream,

@@ -21,7 +21,7 @@ use std::time::Duration;
 const MAX_LIST_PAGES: usize = 100;
 /// The capabilities the aggregated endpoint merges from its upstreams
 /// (`tools` it always offers itself).
-const MERGED_CAPABILITIES: [&str; 4] = ["resources", "prompts", "logging", "completions"];
+const MERGED_CAPABILITIES: [&str; 5] = ["resources", "prompts", "logging", "completions", "tasks"];
 
 /// Every page of a listing (`method`, items under `key`) from one upstream.
 pub async fn list_all(

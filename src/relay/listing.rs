@@ -61,7 +61,8 @@ impl Listing {
 }
 
 /// Filters one upstream's resources, templates or prompts by policy; prompt
-/// names are renamed with `expose` (URIs are never renamed).
+/// names are renamed with `expose` (URIs are not: on `/mcp` the relay
+/// namespaces them after filtering, since rules name the server's own URIs).
 pub fn visible_entries(
     policy: &Policy,
     server: &str,

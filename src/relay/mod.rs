@@ -9,7 +9,8 @@
 //! - `listing`: what a client sees of a listing (tools, resources,
 //!   templates, prompts);
 //! - `access`: resources, prompts and completions, routed here and decided
-//!   by `call::access`; `resources`: which upstream serves which URI;
+//!   by `call::access`; `resources`: where resource URIs reach the client
+//!   (namespaced on `/mcp`); `tasks`: task ids on `/mcp`;
 //! - `routes`: in-flight bookkeeping (client ↔ upstream request ids);
 //! - `asks`: which server-to-client requests a client may be sent;
 //! - `port`: what the call pipeline may ask of this session.
@@ -28,6 +29,7 @@ pub mod listing;
 mod port;
 mod resources;
 mod routes;
+mod tasks;
 
 use crate::call::frame::{self, Misfit};
 use crate::errors::GatewayError;
@@ -38,7 +40,6 @@ use crate::upstream::{Health, UpstreamEvent};
 use catalog::ToolCatalog;
 use links::UpstreamLinks;
 use port::SessionPort;
-use resources::ResourceRoutes;
 use routes::Routes;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, Weak};
@@ -66,8 +67,6 @@ pub struct ClientSession {
     links: UpstreamLinks,
     routes: Mutex<Routes>,
     catalog: ToolCatalog,
-    /// Resource URIs and templates learned from listings -> upstream, for routing reads.
-    resources: Mutex<ResourceRoutes>,
     unsolicited: mpsc::Sender<Value>,
     /// Requests of this session being worked on; beyond the limit, refused.
     inflight: Arc<Semaphore>,
@@ -91,7 +90,6 @@ impl ClientSession {
             links,
             routes: Mutex::new(Routes::default()),
             catalog: ToolCatalog::default(),
-            resources: Mutex::new(ResourceRoutes::default()),
             unsolicited,
             inflight,
         });
@@ -215,11 +213,21 @@ impl ClientSession {
             (_, "initialize") => self.initialize(context).await,
             (_, "ping") => Ok(jsonrpc::result(Value::Null, json!({}))),
             (_, "tools/list") => self.list_tools(context).await,
-            (_, "tools/call") => {
+            (Scope::Single(_), "tools/call") => {
                 let port = SessionPort { session: self, context };
                 crate::call::call_tool(&self.gateway, &port, context, id, msg).await
             }
+            (Scope::Aggregate, "tools/call") => {
+                let upstream = msg.pointer("/params/name").and_then(Value::as_str).and_then(|n| self.resolve(n));
+                let port = SessionPort { session: self, context };
+                let answer = crate::call::call_tool(&self.gateway, &port, context, id, msg).await?;
+                Ok(self.expose_call_answer(upstream.map(|(u, _)| u), answer))
+            }
             (Scope::Single(upstream), _) => self.forward(context, upstream, id, msg).await,
+            (Scope::Aggregate, "tasks/get" | "tasks/result" | "tasks/cancel") => {
+                self.task_request(context, id, msg).await
+            }
+            (Scope::Aggregate, "tasks/list") => self.list_tasks(context).await,
             (Scope::Aggregate, "logging/setLevel") => {
                 for upstream in self.reachable() {
                     if self.capable(upstream, "logging") {
@@ -407,6 +415,10 @@ impl ClientSession {
         if jsonrpc::method(&msg) == Some("notifications/tools/list_changed") {
             // The next call re-reads the definitions it is checked against.
             self.catalog.forget(upstream);
+        }
+        if self.scope == Scope::Aggregate {
+            // Resource URIs and task ids as this client names them.
+            self.expose_upstream_message(upstream, &mut msg);
         }
         if let Ok(Kind::Request { id, method }) = jsonrpc::classify(&msg) {
             let server = &self.gateway.pool.config(upstream).name;

@@ -1,7 +1,8 @@
 //! One call, sent the three ways a client reaches the gateway: the
 //! aggregated endpoint (`/mcp`, tools named `<server>__<tool>`), the
 //! single-server endpoint (`/mcp/<server>`, original names), and the stdio
-//! front (`mcp-warden stdio`, a child process, as Claude Desktop runs it).
+//! front (`mcp-warden stdio`, a child process, as Claude Desktop runs it,
+//! aggregated like `/mcp`: resource URIs `mcp-warden://<server>/<uri>`).
 //! A check is only as good as its weakest front, so attack tests run on all three.
 
 use super::client::{call, connect_as, connect_stdio_as, Client, TestClient};
@@ -68,6 +69,15 @@ impl ThreeFronts {
         match front {
             Front::Single => tool.to_string(),
             Front::Aggregate | Front::Stdio => format!("{}__{tool}", self.server),
+        }
+    }
+
+    /// The URI a client of `front` uses for the server's resource `uri`:
+    /// namespaced on the aggregated fronts, as listings show it there.
+    pub fn uri(&self, front: Front, uri: &str) -> String {
+        match front {
+            Front::Single => uri.to_string(),
+            Front::Aggregate | Front::Stdio => format!("mcp-warden://{}/{uri}", self.server),
         }
     }
 

@@ -54,3 +54,18 @@ pub fn python_upstream(name: &str, script: &str, args: &[&str]) -> String {
         all
     )
 }
+
+/// A `[[upstreams]]` entry for the reference server-everything over stdio,
+/// named `name` (one child process per client session).
+pub fn everything_upstream(name: &str) -> String {
+    let node = peer_file("node22/bin/node", "Node 22");
+    let server = peer_file(
+        "everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+        "@modelcontextprotocol/server-everything",
+    );
+    format!(
+        "[[upstreams]]\nname = \"{name}\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = [{:?}, \"stdio\"]\n",
+        node.display().to_string(),
+        server.display().to_string()
+    )
+}
