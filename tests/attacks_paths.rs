@@ -191,34 +191,9 @@ async fn a_relative_path_means_the_same_file_to_the_gateway_and_the_server() {
     }
 }
 
-/// The tracked files of the shipped demo, copied as a fresh clone has them:
-/// `config/gateway.toml` (on a free port), `policies/default.toml` and
-/// `examples/workspace/`. The demo binary is the built one (`${exe_dir}`).
-fn fresh_clone() -> (tempfile::TempDir, PathBuf) {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let clone = tempfile::tempdir().unwrap();
-    let listed = std::process::Command::new("git")
-        .args(["ls-files", "config/gateway.toml", "policies/default.toml", "examples/workspace"])
-        .current_dir(repo)
-        .output()
-        .unwrap();
-    let listed = String::from_utf8(listed.stdout).unwrap();
-    assert!(listed.contains("examples/workspace/"), "the demo workspace is tracked: {listed}");
-    for file in listed.lines() {
-        let to = clone.path().join(file);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(repo.join(file), &to).unwrap();
-    }
-    let config = clone.path().join("config/gateway.toml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    assert!(text.contains("http = \"127.0.0.1:8080\""));
-    std::fs::write(&config, text.replace("http = \"127.0.0.1:8080\"", "http = \"127.0.0.1:0\"")).unwrap();
-    (clone, config)
-}
-
 #[tokio::test]
 async fn the_shipped_demo_started_from_the_filesystem_root_serves_only_its_workspace() {
-    let (clone, config) = fresh_clone();
+    let (clone, config) = common::binary::shipped_copy();
     let check = warden_command("check", &config).current_dir("/").output().await.unwrap();
     let said = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{said}{}", String::from_utf8_lossy(&check.stderr));

@@ -5,8 +5,9 @@
 
 mod common;
 
+use common::binary::shipped_copy;
 use common::binary::warden_command;
-use common::peers::python_upstream;
+use common::peers::{everything_upstream, python_upstream};
 use common::raw::{initialize, LATEST};
 use common::*;
 use serde_json::Value;
@@ -47,13 +48,18 @@ fn config(dir: &Path, upstreams: &str, relay: &str) -> std::path::PathBuf {
 #[tokio::test]
 async fn an_initialize_sent_at_launch_advertises_every_upstreams_capabilities_and_instructions() {
     let (dir, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    // The almanac sleeps a second before it even loads the SDK.
-    let upstreams =
-        format!("{}{}", stdio_demo("demo", root.path()), python_upstream("almanac", "slow_start.py", &["1"]));
+    // The almanac sleeps a second before it even loads the SDK; Node takes
+    // its time to start server-everything.
+    let upstreams = format!(
+        "{}{}{}",
+        stdio_demo("demo", root.path()),
+        python_upstream("almanac", "slow_start.py", &["1"]),
+        everything_upstream("everything")
+    );
     // A startup timeout no machine load reaches: what is tested is that the
     // answer waits for the slow server, not how fast it starts.
     let config = config(dir.path(), &upstreams, "request_timeout = \"60s\"\nstartup_timeout = \"30s\"");
-    for launch in 0..5 {
+    for launch in 0..20 {
         let (answer, took) = launch_and_initialize(&config).await;
         let result = &answer["result"];
         let capabilities = &result["capabilities"];
@@ -66,6 +72,21 @@ async fn an_initialize_sent_at_launch_advertises_every_upstreams_capabilities_an
             instructions.contains("[almanac] Almanac: ask forecast for tomorrow's weather."),
             "launch {launch}: the slow server's instructions after {took:?}: {answer}"
         );
+        assert!(instructions.contains("[everything] "), "launch {launch}: server-everything's instructions: {answer}");
+    }
+}
+
+#[tokio::test]
+async fn the_shipped_config_launched_as_claude_desktop_does_advertises_the_demos_prompts_and_resources() {
+    let (_clone, config) = shipped_copy();
+    for launch in 0..20 {
+        let (answer, took) = launch_and_initialize(&config).await;
+        let capabilities = &answer["result"]["capabilities"];
+        for capability in ["tools", "prompts", "resources"] {
+            assert!(capabilities[capability].is_object(), "launch {launch}: no {capability} after {took:?}: {answer}");
+        }
+        let instructions = answer["result"]["instructions"].as_str().unwrap_or_default();
+        assert!(instructions.contains("[demo] "), "launch {launch}: the demo's instructions: {answer}");
     }
 }
 

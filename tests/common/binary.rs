@@ -163,3 +163,28 @@ impl ServedGateway {
         }
     }
 }
+
+/// The tracked files of the shipped demo, copied as a fresh clone has them:
+/// `config/gateway.toml` (on a free port), `policies/default.toml` and
+/// `examples/workspace/`. The demo binary is the built one (`${exe_dir}`).
+pub fn shipped_copy() -> (tempfile::TempDir, std::path::PathBuf) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let clone = tempfile::tempdir().unwrap();
+    let listed = std::process::Command::new("git")
+        .args(["ls-files", "config/gateway.toml", "policies/default.toml", "examples/workspace"])
+        .current_dir(repo)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.contains("examples/workspace/"), "the demo workspace is tracked: {listed}");
+    for file in listed.lines() {
+        let to = clone.path().join(file);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(repo.join(file), &to).unwrap();
+    }
+    let config = clone.path().join("config/gateway.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains("http = \"127.0.0.1:8080\""));
+    std::fs::write(&config, text.replace("http = \"127.0.0.1:8080\"", "http = \"127.0.0.1:0\"")).unwrap();
+    (clone, config)
+}
