@@ -4,11 +4,13 @@
 //!
 //! - `http`: Streamable HTTP (`/mcp`, `/mcp/<server>`);
 //! - `stdio`: one client on stdin/stdout (Claude Desktop);
+//! - `streams`: the HTTP front's resumable SSE streams (`Last-Event-ID`);
 //! - `auth`: who an HTTP request comes from (the `Caller`).
 
 pub mod auth;
 pub mod http;
 pub mod stdio;
+mod streams;
 
 use crate::errors::GatewayError;
 use crate::jsonrpc;

@@ -6,7 +6,7 @@
 mod session;
 mod transport;
 
-pub use session::{UpstreamEvent, UpstreamSession};
+pub use session::{Answer, UpstreamEvent, UpstreamMessage, UpstreamSession};
 
 use crate::config::{RelayConfig, UpstreamConfig};
 use crate::errors::GatewayError;
