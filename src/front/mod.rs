@@ -5,6 +5,7 @@
 //! - `http`: Streamable HTTP (`/mcp`, `/mcp/<server>`);
 //! - `stdio`: one client on stdin/stdout (Claude Desktop);
 //! - `sessions`: the HTTP sessions open, and the closing of idle ones;
+//! - `streams`: the HTTP front's resumable SSE streams (`Last-Event-ID`);
 //! - `auth`: who an HTTP request comes from (the `Caller`).
 //!
 //! Both fronts log a session's opening and closing here, in one wording.
@@ -13,6 +14,7 @@ pub mod auth;
 pub mod http;
 mod sessions;
 pub mod stdio;
+mod streams;
 
 use crate::errors::GatewayError;
 use crate::jsonrpc;

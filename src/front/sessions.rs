@@ -6,6 +6,7 @@
 //! may together hold only `[relay] max_idle_upstream_sessions` upstream
 //! connections: beyond that, the longest-unused close before their timeout.
 
+use super::streams::SessionStreams;
 use super::Closed;
 use crate::protocol::{Caller, ClientContext};
 use crate::relay::{ClientSession, Scope};
@@ -36,8 +37,18 @@ struct Entry {
     context: Arc<ClientContext>,
     scope: Scope,
     unsolicited: StreamSource,
+    /// What a client that reconnects with `Last-Event-ID` may still get.
+    streams: Arc<SessionStreams>,
     last_seen: Instant,
     opened: Instant,
+}
+
+impl Drop for Entry {
+    /// However the session goes (DELETE, expiry, shutdown), what it still
+    /// has in flight is cancelled upstream: nobody can resume it any more.
+    fn drop(&mut self) {
+        self.session.end();
+    }
 }
 
 impl Entry {
@@ -59,6 +70,7 @@ pub struct Found {
     pub session: Arc<ClientSession>,
     pub context: Arc<ClientContext>,
     pub unsolicited: StreamSource,
+    pub streams: Arc<SessionStreams>,
 }
 
 pub struct Sessions {
@@ -84,6 +96,7 @@ impl Sessions {
         context: Arc<ClientContext>,
         scope: Scope,
         unsolicited: mpsc::Receiver<Value>,
+        streams: Arc<SessionStreams>,
     ) {
         let now = Instant::now();
         let entry = Entry {
@@ -91,6 +104,7 @@ impl Sessions {
             context,
             scope,
             unsolicited: Arc::new(Mutex::new(Some(unsolicited))),
+            streams,
             last_seen: now,
             opened: now,
         };
@@ -107,6 +121,7 @@ impl Sessions {
             session: entry.session.clone(),
             context: entry.context.clone(),
             unsolicited: entry.unsolicited.clone(),
+            streams: entry.streams.clone(),
         })
     }
 

@@ -36,7 +36,7 @@ use crate::errors::GatewayError;
 use crate::gateway::Gateway;
 use crate::jsonrpc::{self, Kind};
 use crate::protocol::ClientContext;
-use crate::upstream::{Health, UpstreamEvent};
+use crate::upstream::{Health, UpstreamEvent, UpstreamMessage};
 use catalog::ToolCatalog;
 use links::UpstreamLinks;
 use port::SessionPort;
@@ -44,6 +44,7 @@ use routes::Routes;
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{mpsc, Semaphore};
+use tokio_util::sync::CancellationToken;
 
 /// Which upstreams a session sees.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +71,9 @@ pub struct ClientSession {
     unsolicited: mpsc::Sender<Value>,
     /// Requests of this session being worked on; beyond the limit, refused.
     inflight: Arc<Semaphore>,
+    /// Cancelled when the client's session ends: what it still has in
+    /// flight is cancelled upstream, since nobody can take the answers.
+    ended: CancellationToken,
 }
 
 impl ClientSession {
@@ -92,6 +96,7 @@ impl ClientSession {
             catalog: ToolCatalog::default(),
             unsolicited,
             inflight,
+            ended: CancellationToken::new(),
         });
         tokio::spawn(route_upstream_events(Arc::downgrade(&session), events_rx));
         (session, unsolicited_rx)
@@ -106,6 +111,11 @@ impl ClientSession {
     /// How many requests this session may have in flight at once.
     pub fn inflight_limit(&self) -> usize {
         self.gateway.config.relay.max_inflight_per_session
+    }
+
+    /// Ends the session: requests still in flight are cancelled upstream.
+    pub fn end(&self) {
+        self.ended.cancel();
     }
 
     /// Queues a message for the session's GET stream; false when the queue is full.
@@ -172,17 +182,24 @@ impl ClientSession {
         };
         let token = msg.pointer("/params/_meta/progressToken").cloned();
         self.routes.lock().expect("routes lock").begin(&id, out.clone(), token);
+        // A client hanging up is not a cancellation (the Streamable HTTP
+        // front keeps `out` open so the client can resume its stream); a
+        // closed `out` means nothing can ever take the answer: the session
+        // ended, or a client with no resumable stream went away.
         let answer = tokio::select! {
-            answer = self.dispatch(context, &id, msg) => Some(answer),
-            _ = out.closed() => None,
+            answer = self.dispatch(context, &id, msg) => Ok(answer),
+            () = self.ended.cancelled() => Err("the client session ended"),
+            () = out.closed() => Err("the client went away"),
         };
         let entry = self.routes.lock().expect("routes lock").finish(&id);
-        let Some(answer) = answer else {
-            // The client disconnected mid-call: the upstream stops too.
-            if let Some((upstream, upstream_id)) = entry.and_then(|e| e.upstream) {
-                self.links.cancel(upstream, upstream_id, "the client disconnected").await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(reason) => {
+                if let Some((upstream, upstream_id)) = entry.and_then(|e| e.upstream) {
+                    self.links.cancel(upstream, upstream_id, reason).await;
+                }
+                return;
             }
-            return;
         };
         if entry.is_some_and(|e| e.cancelled) {
             return;
@@ -410,8 +427,8 @@ impl ClientSession {
     }
 
     /// Relays one message an upstream sent on its own initiative.
-    async fn relay_upstream_event(&self, event: UpstreamEvent) {
-        let UpstreamEvent { upstream, mut msg, related } = event;
+    async fn relay_upstream_event(&self, event: UpstreamMessage) {
+        let UpstreamMessage { upstream, mut msg, related } = event;
         if jsonrpc::method(&msg) == Some("notifications/tools/list_changed") {
             // The next call re-reads the definitions it is checked against.
             self.catalog.forget(upstream);
@@ -478,10 +495,20 @@ impl ClientSession {
     }
 }
 
+/// Routes what the session's upstreams send, one message at a time and in
+/// the order each upstream sent it. Answers come this way too (see
+/// `upstream::session::answer_in_order`): releasing one only after the
+/// messages ahead of it are on their streams is what keeps a request's last
+/// progress notification ahead of its result.
 async fn route_upstream_events(session: Weak<ClientSession>, mut events: mpsc::Receiver<UpstreamEvent>) {
     while let Some(event) = events.recv().await {
-        let Some(session) = session.upgrade() else { return };
-        session.relay_upstream_event(event).await;
+        match event {
+            UpstreamEvent::Answer(answer) => answer.release(),
+            UpstreamEvent::Message(message) => {
+                let Some(session) = session.upgrade() else { return };
+                session.relay_upstream_event(message).await;
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@ mod session;
 mod status;
 mod transport;
 
-pub use session::{UpstreamEvent, UpstreamSession};
+pub use session::{Answer, UpstreamEvent, UpstreamMessage, UpstreamSession};
 pub use status::{Health, UpstreamStatus};
 
 use crate::config::{RelayConfig, UpstreamConfig};

@@ -23,13 +23,53 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch, OwnedSemaphorePermit};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+/// What an upstream session hands the client session that owns it, in the
+/// order the upstream sent it.
+#[derive(Debug)]
+pub enum UpstreamEvent {
+    Message(UpstreamMessage),
+    Answer(Answer),
+}
+
 /// Something an upstream sent that is not an answer to the gateway.
 #[derive(Debug)]
-pub struct UpstreamEvent {
+pub struct UpstreamMessage {
     pub upstream: usize,
     pub msg: Value,
     /// The gateway-side id of the request whose stream carried it, if known.
     pub related: Option<u64>,
+}
+
+type Waiter = oneshot::Sender<Result<Value, GatewayError>>;
+
+/// An answer to one of the gateway's requests, on its way to the request
+/// that waits for it. It reaches its waiter when released, or when dropped:
+/// whoever drops it unreleased routes nothing, so nothing can overtake it.
+pub struct Answer {
+    waiter: Option<Waiter>,
+    answer: Option<Result<Value, GatewayError>>,
+}
+
+impl Answer {
+    /// Hands the answer to its request, once everything the upstream sent
+    /// before it has been routed.
+    pub fn release(self) {
+        drop(self);
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let (Some(waiter), Some(answer)) = (self.waiter.take(), self.answer.take()) {
+            let _ = waiter.send(answer);
+        }
+    }
+}
+
+impl std::fmt::Debug for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Answer").field("answer", &self.answer).finish_non_exhaustive()
+    }
 }
 
 #[derive(Clone)]
@@ -46,7 +86,7 @@ enum Link {
     Down(String),
 }
 
-type Pending = Mutex<HashMap<u64, oneshot::Sender<Result<Value, GatewayError>>>>;
+type Pending = Mutex<HashMap<u64, Waiter>>;
 
 struct Inner {
     index: usize,
@@ -351,9 +391,7 @@ async fn pump(inner: &Inner, tx: &mpsc::Sender<Outbound>, rx: &mut mpsc::Receive
                 Ok(Kind::Response { id }) => {
                     let waiter = id.as_u64().and_then(|id| inner.pending.lock().expect("pending lock").remove(&id));
                     match waiter {
-                        Some(waiter) => {
-                            let _ = waiter.send(Ok(msg));
-                        }
+                        Some(waiter) => answer_in_order(inner, waiter, Ok(msg)).await,
                         // A late answer to a request that timed out or was
                         // cancelled: its client has already been told.
                         None => tracing::debug!(server = %inner.config.name, "dropping an answer nobody waits for"),
@@ -361,14 +399,16 @@ async fn pump(inner: &Inner, tx: &mpsc::Sender<Outbound>, rx: &mut mpsc::Receive
                 }
                 Ok(_) => {
                     let events = inner.events.lock().expect("events lock").clone();
-                    let _ = events.send(UpstreamEvent { upstream: inner.index, msg, related }).await;
+                    let message = UpstreamMessage { upstream: inner.index, msg, related };
+                    let _ = events.send(UpstreamEvent::Message(message)).await;
                 }
                 Err(e) => malformed(inner, format!("sent a message that is not JSON-RPC ({e})")),
             },
             TransportEvent::RequestFailed { id, detail } => {
-                if let Some(waiter) = inner.pending.lock().expect("pending lock").remove(&id) {
-                    let _ = waiter
-                        .send(Err(GatewayError::UpstreamUnavailable { server: inner.config.name.clone(), detail }));
+                let waiter = inner.pending.lock().expect("pending lock").remove(&id);
+                if let Some(waiter) = waiter {
+                    let failed = GatewayError::UpstreamUnavailable { server: inner.config.name.clone(), detail };
+                    answer_in_order(inner, waiter, Err(failed)).await;
                 }
             }
             TransportEvent::Malformed(detail) => malformed(inner, detail),
@@ -376,6 +416,23 @@ async fn pump(inner: &Inner, tx: &mpsc::Sender<Outbound>, rx: &mut mpsc::Receive
         }
     }
     "the connection closed".to_string()
+}
+
+/// Hands an answer to its request behind whatever the upstream sent before
+/// it. A notification about a request (progress, logging) travels the
+/// events channel to the client session's router, which puts it on the
+/// request's stream; were the answer handed straight to its waiter, the
+/// request could end, and its stream with it, while that notification still
+/// waited in the channel. So the answer takes the same channel: it is FIFO,
+/// and the router finishes routing each message (it is on the client's
+/// stream) before it takes the next, so by the time it releases the answer,
+/// every earlier message of the upstream is ahead of it on that stream.
+async fn answer_in_order(inner: &Inner, waiter: Waiter, answer: Result<Value, GatewayError>) {
+    let events = inner.events.lock().expect("events lock").clone();
+    let answer = Answer { waiter: Some(waiter), answer: Some(answer) };
+    // When nobody routes events any more, the returned answer is dropped
+    // here, which delivers it.
+    let _ = events.send(UpstreamEvent::Answer(answer)).await;
 }
 
 /// A garbled message cannot be matched to its request. When exactly one

@@ -55,17 +55,61 @@ pub fn python_upstream(name: &str, script: &str, args: &[&str]) -> String {
     )
 }
 
+fn everything_script() -> PathBuf {
+    peer_file(
+        "everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
+        "@modelcontextprotocol/server-everything",
+    )
+}
+
+pub fn node22() -> PathBuf {
+    peer_file("node22/bin/node", "Node 22")
+}
+
 /// A `[[upstreams]]` entry for the reference server-everything over stdio,
 /// named `name` (one child process per client session).
 pub fn everything_upstream(name: &str) -> String {
-    let node = peer_file("node22/bin/node", "Node 22");
-    let server = peer_file(
-        "everything/node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-        "@modelcontextprotocol/server-everything",
-    );
     format!(
         "[[upstreams]]\nname = \"{name}\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = [{:?}, \"stdio\"]\n",
-        node.display().to_string(),
-        server.display().to_string()
+        node22().display().to_string(),
+        everything_script().display().to_string()
     )
+}
+
+/// server-everything serving Streamable HTTP (with its event store, so its
+/// SSE events carry ids) on a port of 127.0.0.1 it bound itself.
+pub struct EverythingHttp {
+    pub url: String,
+    _child: tokio::process::Child,
+}
+
+impl EverythingHttp {
+    pub async fn start() -> EverythingHttp {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(node22())
+            .arg("--import")
+            .arg(peer_script("loopback_port.mjs"))
+            .arg(everything_script())
+            .arg("streamableHttp")
+            .env("PORT", "0")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node runs server-everything");
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let address = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(address) = line.strip_prefix("listening on ") {
+                    return address.to_string();
+                }
+            }
+            panic!("server-everything exited before listening");
+        })
+        .await
+        .expect("server-everything listens within 30 s");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        EverythingHttp { url: format!("http://{address}/mcp"), _child: child }
+    }
 }

@@ -123,6 +123,8 @@ impl RawSession {
 pub struct Sse {
     response: Response,
     buffer: String,
+    /// The id of the last event read, as a client keeps it for `Last-Event-ID`.
+    pub last_event_id: Option<String>,
 }
 
 pub enum SseNext {
@@ -135,15 +137,19 @@ pub enum SseNext {
 
 impl Sse {
     pub fn new(response: Response) -> Sse {
-        Sse { response, buffer: String::new() }
+        Sse { response, buffer: String::new(), last_event_id: None }
     }
 
     pub async fn next(&mut self) -> SseNext {
         loop {
             if let Some(end) = self.buffer.find("\n\n") {
                 let event: String = self.buffer.drain(..end + 2).collect();
+                if let Some(id) = event.lines().find_map(|l| l.strip_prefix("id:")) {
+                    self.last_event_id = Some(id.trim().to_string());
+                }
                 let data: Vec<&str> = event.lines().filter_map(|l| l.strip_prefix("data:")).map(str::trim).collect();
-                if !data.is_empty() {
+                // An event with no data only primes `Last-Event-ID`.
+                if data.iter().any(|d| !d.is_empty()) {
                     return SseNext::Message(serde_json::from_str(&data.join("\n")).expect("SSE data is JSON"));
                 }
                 continue;

@@ -6,6 +6,10 @@
 //! tagged with that request's id so the relay can send them to the client
 //! request that caused them. A GET stream, when the server offers one,
 //! carries the rest.
+//!
+//! A stream whose events carry ids is resumed when it drops (or ends
+//! before its answer, as a 2025-11-25 server may do on purpose): a GET with
+//! `Last-Event-ID` asks the server for the rest of that stream.
 
 use super::sse::SseParser;
 use super::{Outbound, TransportEvent};
@@ -166,11 +170,24 @@ async fn post(shared: Arc<Shared>, out: Outbound) {
         .unwrap_or("")
         .to_ascii_lowercase();
     if content_type.starts_with("text/event-stream") {
-        match read_sse(&shared, response.bytes_stream(), out.request_id, is_initialize).await {
+        let mut cursor = Cursor::default();
+        let mut outcome = read_sse(&shared, response.bytes_stream(), out.request_id, is_initialize, &mut cursor).await;
+        let mut attempt = 0;
+        while outcome.resumable() && cursor.last_id.is_some() && attempt < RESUME_ATTEMPTS {
+            attempt += 1;
+            tokio::time::sleep(cursor.delay(attempt)).await;
+            outcome = match resume(&shared, &cursor).await {
+                Ok(stream) => read_sse(&shared, stream, out.request_id, is_initialize, &mut cursor).await,
+                Err(detail) => {
+                    SseOutcome::Failed(format!("the response stream dropped and resuming it failed: {detail}"))
+                }
+            };
+        }
+        match outcome {
             SseOutcome::Answered => {}
             SseOutcome::Ended => fail("the upstream ended its response stream without answering".into()).await,
             // Dropping the response here hangs up on the rest of the stream.
-            SseOutcome::Failed(detail) => fail(detail).await,
+            SseOutcome::Broke(detail) | SseOutcome::Failed(detail) => fail(detail).await,
         }
     } else if content_type.starts_with("application/json") {
         let answered = match read_capped(response.bytes_stream(), shared.max_message_bytes).await {
@@ -218,11 +235,71 @@ enum SseOutcome {
     Answered,
     /// The stream ended without it.
     Ended,
-    /// The stream broke or went over the cap; nothing more is read from it.
+    /// The connection broke.
+    Broke(String),
+    /// The stream went over the cap; nothing more is read from it.
     Failed(String),
 }
 
-async fn read_sse<S>(shared: &Shared, bytes: S, request_id: Option<u64>, is_initialize: bool) -> SseOutcome
+impl SseOutcome {
+    /// Whether the rest of the stream may still come on a resumed one: not
+    /// after the server sent something the gateway refuses to read.
+    fn resumable(&self) -> bool {
+        matches!(self, SseOutcome::Ended | SseOutcome::Broke(_))
+    }
+}
+
+/// Resuming a dropped stream is tried this many times before the request fails.
+const RESUME_ATTEMPTS: u32 = 3;
+/// The longest wait before resuming a stream, whatever the server's `retry`.
+const MAX_RESUME_DELAY: Duration = Duration::from_secs(5);
+
+/// Where a stream stands, for resuming it.
+#[derive(Default)]
+struct Cursor {
+    last_id: Option<String>,
+    retry: Option<Duration>,
+}
+
+impl Cursor {
+    fn delay(&self, attempt: u32) -> Duration {
+        let backoff = Duration::from_millis(100) * 2u32.saturating_pow(attempt.saturating_sub(1));
+        self.retry.unwrap_or(backoff).min(MAX_RESUME_DELAY)
+    }
+}
+
+/// Asks for the rest of a stream (GET with `Last-Event-ID`).
+async fn resume(shared: &Shared, cursor: &Cursor) -> Result<impl Stream<Item = reqwest::Result<Bytes>>, String> {
+    let last_id = cursor.last_id.as_deref().unwrap_or_default();
+    let last_id =
+        HeaderValue::from_str(last_id).map_err(|_| "the server's event id is not a header value".to_string())?;
+    let response = shared
+        .client
+        .get(shared.url.clone())
+        .headers(request_headers(shared))
+        .header(http::header::ACCEPT, "text/event-stream")
+        .header("last-event-id", last_id)
+        .send()
+        .await
+        .map_err(|e| error_chain(&e))?;
+    let is_sse = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
+    if !response.status().is_success() || !is_sse {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    Ok(response.bytes_stream())
+}
+
+async fn read_sse<S>(
+    shared: &Shared,
+    bytes: S,
+    request_id: Option<u64>,
+    is_initialize: bool,
+    cursor: &mut Cursor,
+) -> SseOutcome
 where
     S: Stream<Item = reqwest::Result<Bytes>>,
 {
@@ -232,12 +309,16 @@ where
     while let Some(chunk) = bytes.next().await {
         let chunk = match chunk {
             Ok(chunk) => chunk,
-            Err(e) => return SseOutcome::Failed(format!("the SSE stream broke: {}", error_chain(&e))),
+            Err(e) => return SseOutcome::Broke(format!("the SSE stream broke: {}", error_chain(&e))),
         };
         // Events completed before a failure in the same chunk arrived whole,
         // so they are delivered before the failure is reported.
         let fed = parser.feed(&chunk, &mut events);
+        cursor.retry = parser.retry_ms().map(Duration::from_millis).or(cursor.retry);
         for event in events.drain(..) {
+            if event.id.is_some() {
+                cursor.last_id = event.id.clone();
+            }
             if event.data.trim().is_empty() {
                 continue;
             }
@@ -270,22 +351,30 @@ where
 /// backoff while the connection lives; stops if the server has none (405).
 async fn listen(shared: Arc<Shared>) {
     let mut delay = Duration::from_millis(250);
+    // Carried from one connection to the next, so a server that keeps
+    // events sends again only what the gateway missed.
+    let mut cursor = Cursor::default();
     loop {
-        let response = shared
+        let mut request = shared
             .client
             .get(shared.url.clone())
             .headers(request_headers(&shared))
-            .header(http::header::ACCEPT, "text/event-stream")
-            .send()
-            .await;
+            .header(http::header::ACCEPT, "text/event-stream");
+        if let Some(last_id) = cursor.last_id.as_deref().and_then(|id| HeaderValue::from_str(id).ok()) {
+            request = request.header("last-event-id", last_id);
+        }
+        let response = request.send().await;
         match response {
             Ok(r) if r.status() == StatusCode::METHOD_NOT_ALLOWED => return,
             Ok(r) if r.status().is_success() => {
                 delay = Duration::from_millis(250);
                 // What broke the stream belongs to no request, so it fails
                 // none: the stream is opened again.
-                if let SseOutcome::Failed(detail) = read_sse(&shared, r.bytes_stream(), None, false).await {
-                    tracing::warn!(url = %shared.url, "GET stream dropped: {detail}");
+                match read_sse(&shared, r.bytes_stream(), None, false, &mut cursor).await {
+                    SseOutcome::Broke(detail) | SseOutcome::Failed(detail) => {
+                        tracing::warn!(url = %shared.url, "GET stream dropped: {detail}");
+                    }
+                    SseOutcome::Answered | SseOutcome::Ended => {}
                 }
             }
             Ok(r) if r.status() == StatusCode::NOT_FOUND => return,

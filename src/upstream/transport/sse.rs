@@ -79,7 +79,6 @@ impl SseParser {
     }
 
     /// The reconnection delay the server asked for, in milliseconds.
-    #[allow(dead_code)] // read once resumption lands
     pub fn retry_ms(&self) -> Option<u64> {
         self.retry_ms
     }
