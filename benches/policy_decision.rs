@@ -1,10 +1,11 @@
 //! One policy decision, as the relay makes it for every `tools/call`: an
 //! allowlist only, and 200 rules that carry argument constraints; with them,
 //! the same call checked against the upstream's compiled `inputSchema` too,
-//! and `explain` (every check recorded).
+//! and `explain` (every check recorded); and a resource read decided under
+//! every reading of its URI.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use mcp_warden::policy::{CallContext, InputSchema, Policy};
+use mcp_warden::policy::{Access, AccessContext, CallContext, InputSchema, Policy, Verdict};
 use serde_json::json;
 use std::hint::black_box;
 
@@ -77,5 +78,39 @@ fn decisions(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, decisions);
+/// A `resources/read` against 200 resource rules and one deny rule for
+/// every server: the allowed URI, and a percent-encoded spelling of a
+/// denied one that only a later reading of the URI refuses.
+fn access_decisions(c: &mut Criterion) {
+    let mut src = String::from("[defaults]\ntools = \"deny\"\nresources = \"deny\"\n");
+    for i in 0..200 {
+        src.push_str(&format!(
+            "[[rules]]\nid = \"docs-{i}\"\nserver = \"server-{i}\"\nresources = [\"docs://handbook/*\", \"file:///srv/{i}/*\"]\naction = \"allow\"\n"
+        ));
+    }
+    src.push_str("[[rules]]\nid = \"no-secrets\"\nserver = \"*\"\nresources = [\"docs://handbook/secret*\"]\naction = \"deny\"\n");
+    let policy = Policy::from_sources(&[("bench.toml".into(), src)]).expect("bench policy loads");
+    // What is timed is what the names say.
+    let read = |uri| policy.decide_access(&AccessContext::new("server-199", Access::Resource(uri))).verdict;
+    assert_eq!(read("docs://handbook/intro.md"), Verdict::Allow);
+    assert_eq!(read("docs://handbook/%73ecret.md"), Verdict::Deny);
+    c.bench_function("decide_access/200_rules/allowed", |b| {
+        b.iter(|| {
+            policy.decide_access(black_box(&AccessContext::new(
+                "server-199",
+                Access::Resource("docs://handbook/intro.md"),
+            )))
+        })
+    });
+    c.bench_function("decide_access/200_rules/encoded_denied_uri_refused", |b| {
+        b.iter(|| {
+            policy.decide_access(black_box(&AccessContext::new(
+                "server-199",
+                Access::Resource("docs://handbook/%73ecret.md"),
+            )))
+        })
+    });
+}
+
+criterion_group!(benches, decisions, access_decisions);
 criterion_main!(benches);
