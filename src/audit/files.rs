@@ -17,7 +17,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::digest::{AuditKey, KEY_BYTES};
-use super::sink::AuditError;
+use super::error::AuditError;
 
 /// Owner read and write, nobody else anything.
 pub const PRIVATE_MODE: u32 = 0o600;

@@ -28,6 +28,7 @@ use tokio::sync::{oneshot, Semaphore};
 
 use super::chains::{self, ClaimError};
 use super::digest::sha256_hex;
+use super::error::AuditError;
 use super::record::{check_record, AuditEvent, EncodedEvent, GENESIS_PREV};
 
 /// Records that may wait for the writer before `record` callers wait too.
@@ -38,35 +39,6 @@ pub const QUEUE_CAPACITY: usize = 4096;
 /// thread hand-off per call; under load the next decision record carries
 /// it out, and when the gateway goes quiet this bounds its delay.
 const DETACHED_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// Why the sink could not open its file or write a record. Every write error
-/// reaches the caller, which fails closed (blocks the call).
-#[derive(Debug, thiserror::Error)]
-pub enum AuditError {
-    #[error("cannot open audit log {path}: {source}")]
-    Open { path: PathBuf, source: io::Error },
-    #[error(
-        "audit log {path}: {max} mcp-warden processes already write chains of it; \
-         stop one, or give this one a config with another [audit] path"
-    )]
-    AllChainsTaken { path: PathBuf, max: u32 },
-    #[error("audit key {path}: {reason}")]
-    Key { path: PathBuf, reason: String },
-    #[error(
-        "audit log {path}: the last line is not a valid audit record ({reason}); \
-         refusing to extend a broken chain. Verify the file, then move it aside to start a new one"
-    )]
-    CorruptTail { path: PathBuf, reason: String },
-    #[error("cannot write audit record to {path}: {source}")]
-    Write { path: PathBuf, source: io::Error },
-    #[error("cannot encode audit record: {0}")]
-    Encode(serde_json::Error),
-    #[error(
-        "audit log {path} is out of service: an earlier write failed and its partial line \
-         could not be removed, or the writer stopped; check the file and restart"
-    )]
-    OutOfService { path: PathBuf },
-}
 
 /// What the writer has done so far: for the gateway's log and for benchmarks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

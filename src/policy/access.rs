@@ -305,3 +305,17 @@ fn describe(reading: &Reading, folded: bool) -> String {
 fn check(rule: &str, constraint: &str, passed: bool, detail: String) -> Check {
     Check { rule_id: rule.to_string(), argument: None, constraint: constraint.to_string(), passed, detail }
 }
+
+impl Decision {
+    /// The refusal of a resource or prompt no upstream of the session can
+    /// serve (rule "unknown-resource" or "unknown-prompt"); `why` says why
+    /// it cannot be routed. Nothing could be forwarded, so no mode does.
+    pub fn unknown_access(access: &Access, why: &str) -> Decision {
+        let rule = match access {
+            Access::Prompt(_) => "unknown-prompt",
+            Access::Resource(_) | Access::ResourceTemplate(_) => "unknown-resource",
+        };
+        let reason = format!("{} {} cannot be routed: {why}", access.kind(), quoted_cut(access.name(), 256));
+        Decision { unlisted: true, ..Decision::whole(Verdict::Deny, rule, reason) }
+    }
+}

@@ -7,7 +7,6 @@
 //! `{:?}`, never an argument's value: values may be secrets, and reasons go
 //! to the client and the audit log.
 
-use super::access::Access;
 use super::schema::SchemaFailure;
 use super::{ApprovalTerms, Mode};
 
@@ -100,18 +99,6 @@ impl Decision {
         reason.push_str(" does not advertise a tool named ");
         push_quoted(&mut reason, tool);
         Decision { unlisted: true, ..Decision::whole(Verdict::Deny, UNKNOWN_TOOL_RULE_ID, reason) }
-    }
-
-    /// The refusal of a resource or prompt no upstream of the session can
-    /// serve (rule "unknown-resource" or "unknown-prompt"); `why` says why
-    /// it cannot be routed. Nothing could be forwarded, so no mode does.
-    pub fn unknown_access(access: &Access, why: &str) -> Decision {
-        let rule = match access {
-            Access::Prompt(_) => "unknown-prompt",
-            Access::Resource(_) | Access::ResourceTemplate(_) => "unknown-resource",
-        };
-        let reason = format!("{} {} cannot be routed: {why}", access.kind(), quoted_cut(access.name(), 256));
-        Decision { unlisted: true, ..Decision::whole(Verdict::Deny, rule, reason) }
     }
 
     /// The refusal of a name no upstream owns (rule "unknown-tool"): refused in every mode.
