@@ -16,14 +16,13 @@
 mod common;
 
 use common::client::{connect, tool_names};
-use common::peers::{peer_file, peer_script};
+use common::peers::{node22, peer_file, EverythingHttp};
 use common::{http_upstream, start_gateway};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// Everything of server-everything open, with the default
 /// `validate_input_schema`: the gateway as an operator would deploy it.
@@ -60,21 +59,10 @@ struct Check {
 /// e.g. one `incoming-sse-event` per event).
 type Results = BTreeMap<String, Vec<Check>>;
 
-fn node22() -> PathBuf {
-    peer_file("node22/bin/node", "Node.js 22")
-}
-
 fn conformance_cli() -> PathBuf {
     peer_file(
         "conformance/node_modules/@modelcontextprotocol/conformance/dist/index.js",
         "@modelcontextprotocol/conformance",
-    )
-}
-
-fn everything_package() -> PathBuf {
-    peer_file(
-        "everything/node_modules/@modelcontextprotocol/server-everything",
-        "@modelcontextprotocol/server-everything",
     )
 }
 
@@ -93,45 +81,6 @@ fn conformance_command() -> tokio::process::Command {
         .stdin(Stdio::null())
         .kill_on_drop(true);
     command
-}
-
-/// server-everything in its Streamable HTTP mode. It takes its port only
-/// from PORT and binds every interface, so `tests/peers/loopback_port.mjs`
-/// is preloaded: with PORT=0 the kernel picks the port on 127.0.0.1 and the
-/// preload reports it, and no port is picked before it is bound.
-struct EverythingHttp {
-    url: String,
-    _child: tokio::process::Child,
-}
-
-impl EverythingHttp {
-    async fn start() -> EverythingHttp {
-        let mut child = tokio::process::Command::new(node22())
-            .arg("--import")
-            .arg(peer_script("loopback_port.mjs"))
-            .arg(everything_package().join("dist/index.js"))
-            .arg("streamableHttp")
-            .env("PORT", "0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("server-everything starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
-        let address = tokio::time::timeout(Duration::from_secs(30), async {
-            while let Some(line) = lines.next_line().await.expect("server-everything's stderr reads") {
-                if let Some(address) = line.strip_prefix("listening on ") {
-                    return address.to_string();
-                }
-            }
-            panic!("server-everything exited before listening");
-        })
-        .await
-        .expect("server-everything listens within 30s");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        EverythingHttp { url: format!("http://{address}/mcp"), _child: child }
-    }
 }
 
 /// The server scenarios the suite has for `version`, from its own list.
