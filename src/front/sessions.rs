@@ -175,19 +175,21 @@ impl Sessions {
 /// Removes the longest-unused idle sessions until idle sessions hold at
 /// most `cap` upstream connections together.
 fn over_the_idle_cap(open: &mut HashMap<String, Entry>, cap: usize) -> Vec<(Entry, Closed)> {
-    let mut idle: Vec<(Instant, usize, String)> = open
-        .iter()
-        .filter(|(_, e)| !e.in_use())
-        .map(|(id, e)| (e.last_seen, e.session.upstream_sessions(), id.clone()))
-        .filter(|(_, held, _)| *held > 0)
-        .collect();
-    let mut held: usize = idle.iter().map(|(_, n, _)| n).sum();
+    // Counted first: the usual pass, under the cap, allocates nothing.
+    let idle = |e: &Entry| if e.in_use() { 0 } else { e.session.upstream_sessions() };
+    let mut held: usize = open.values().map(idle).sum();
     if held <= cap {
         return Vec::new();
     }
-    idle.sort();
+    let mut oldest: Vec<(Instant, usize, String)> = open
+        .iter()
+        .map(|(id, e)| (e.last_seen, idle(e), id))
+        .filter(|(_, n, _)| *n > 0)
+        .map(|(seen, n, id)| (seen, n, id.clone()))
+        .collect();
+    oldest.sort();
     let mut closing = Vec::new();
-    for (_, n, id) in idle {
+    for (_, n, id) in oldest {
         if held <= cap {
             break;
         }

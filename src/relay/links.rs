@@ -43,6 +43,11 @@ impl UpstreamLinks {
         self.slots.lock().expect("links lock").get(upstream).cloned().flatten()
     }
 
+    /// How many upstream connections are open, without copying them.
+    pub fn count(&self) -> usize {
+        self.slots.lock().expect("links lock").iter().flatten().count()
+    }
+
     /// Every connection this session opened.
     pub fn all(&self) -> Vec<Arc<UpstreamSession>> {
         self.slots.lock().expect("links lock").iter().flatten().cloned().collect()

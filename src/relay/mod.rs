@@ -105,7 +105,7 @@ impl ClientSession {
     /// How many upstream connections (each stdio one a process) this
     /// session holds open.
     pub fn upstream_sessions(&self) -> usize {
-        self.links.all().len()
+        self.links.count()
     }
 
     /// How many requests this session may have in flight at once.
