@@ -387,7 +387,11 @@ fn run(path: &std::path::Path, front: Front) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a Tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.relay.runtime_threads())
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime");
     let code = runtime.block_on(async move {
         // Before anything announces itself: a signal arriving in between
         // would otherwise kill the process without a drain.

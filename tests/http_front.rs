@@ -145,6 +145,18 @@ async fn json_only_clients_get_a_json_answer() {
 }
 
 #[tokio::test]
+async fn a_quick_answer_is_plain_json_even_for_a_client_that_takes_sse() {
+    let (gw, _root) = gateway().await;
+    let session = open_session(&gw.url).await;
+    let call =
+        json!({"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"demo__echo","arguments":{"text":"q"}}});
+    let resp = session.request(SSE_OR_JSON, call.to_string()).send().await.unwrap();
+    assert_eq!(resp.headers()["content-type"], "application/json", "one answer needs no stream");
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!((body["id"].clone(), body["result"]["content"][0]["text"].clone()), (json!(10), json!("q")));
+}
+
+#[tokio::test]
 async fn a_json_only_client_gets_requests_for_it_on_the_get_stream_and_its_call_completes() {
     let (gw, _root) = gateway().await;
     let mut init = init_body();

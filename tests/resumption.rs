@@ -101,6 +101,20 @@ async fn a_stream_dropped_before_its_first_message_resumes_from_its_priming_id()
 }
 
 #[tokio::test]
+async fn a_call_whose_progress_comes_before_its_answer_is_streamed_in_order() {
+    let gw = gateway().await;
+    let session = RawSession::open(&gw.url).await;
+    // Progress every 5 ms: the first arrives well before the answer.
+    let response = session.post(long_call(11, 0.02).to_string()).await;
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let (messages, end) = Sse::new(response).rest().await;
+    assert!(matches!(end, SseNext::End), "the stream ends after the result");
+    assert_eq!(progress_of(&messages), [1, 2, 3, 4], "{messages:?}");
+    assert_eq!(results_of(&messages, 11), 1, "{messages:?}");
+    assert_eq!(messages.last().unwrap()["id"], 11, "the result comes last");
+}
+
+#[tokio::test]
 async fn resuming_after_the_last_event_gets_nothing_again() {
     let gw = gateway().await;
     let session = RawSession::open(&gw.url).await;

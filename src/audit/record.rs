@@ -259,7 +259,9 @@ impl EncodedEvent {
     /// its fields are spliced in after its opening brace.
     pub(super) fn write_line(&self, seq: u64, time: &str, prev: &str, out: &mut Vec<u8>) {
         // `time` is RFC 3339 and `prev` hex: neither needs JSON escaping.
-        out.extend_from_slice(format!("{{\"seq\":{seq},\"time\":\"{time}\",\"prev\":\"{prev}\",").as_bytes());
+        use std::io::Write;
+        // Straight into the batch's buffer: no string per record.
+        let _ = write!(out, "{{\"seq\":{seq},\"time\":\"{time}\",\"prev\":\"{prev}\",");
         out.extend_from_slice(&self.0[1..]);
     }
 }

@@ -82,6 +82,8 @@ struct Job {
 
 struct Queue {
     jobs: VecDeque<Job>,
+    /// An empty buffer with room, for the next leader's batch.
+    spare: VecDeque<Job>,
     /// Queued jobs somebody waits on: the writer takes the queue as soon as there is one.
     awaited: usize,
     /// A leader (a caller or the sink's thread) is writing; whatever is
@@ -163,10 +165,13 @@ impl Shared {
     /// `closing`, a paused writer (tests) writes too.
     fn lead<'a>(&'a self, mut queue: MutexGuard<'a, Queue>, closing: bool) {
         queue.writing = true;
-        let mut batch = VecDeque::new();
+        // The queue's spare buffer: swapped with the queue and back, so
+        // neither is allocated again per batch.
+        let mut batch = std::mem::take(&mut queue.spare);
         loop {
             if queue.jobs.is_empty() || (queue.paused() && !closing) {
                 queue.writing = false;
+                queue.spare = batch;
                 return;
             }
             std::mem::swap(&mut queue.jobs, &mut batch);
@@ -241,6 +246,7 @@ impl AuditSink {
             path: path.to_path_buf(),
             queue: Mutex::new(Queue {
                 jobs: VecDeque::new(),
+                spare: VecDeque::new(),
                 awaited: 0,
                 writing: false,
                 parked: false,

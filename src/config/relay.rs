@@ -34,6 +34,8 @@ const DEFAULT_MAX_INFLIGHT_PER_SESSION: usize = 100;
 /// Clients that never send DELETE leave processes behind until their
 /// sessions time out; this bounds how many such processes wait meanwhile.
 const DEFAULT_MAX_IDLE_UPSTREAM_SESSIONS: usize = 32;
+/// More runtime threads than this only adds hand-offs.
+const MAX_WORKER_THREADS: u64 = 256;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RelayConfig {
@@ -53,6 +55,22 @@ pub struct RelayConfig {
     /// Upstream sessions that idle client sessions (nothing in flight, no
     /// GET stream) may keep open; beyond it, the longest-unused close.
     pub max_idle_upstream_sessions: usize,
+    /// Threads that run the gateway's tasks; `None` (the default, or `0`):
+    /// half the CPUs the process may use, at least one.
+    pub worker_threads: Option<usize>,
+}
+
+impl RelayConfig {
+    /// How many runtime threads to start. A sidecar shares its host with the
+    /// client and the upstream, and on two cores one thread costs a third
+    /// less CPU per call than two (BENCHMARKS.md): every hand-off between
+    /// threads is a futex wake-up, and one thread needs none.
+    pub fn runtime_threads(&self) -> usize {
+        self.worker_threads.unwrap_or_else(|| {
+            let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+            (cpus / 2).max(1)
+        })
+    }
 }
 
 #[derive(Default, Deserialize)]
@@ -65,6 +83,7 @@ pub(super) struct RelayTable {
     max_upstream_sessions: Option<Spanned<u64>>,
     max_inflight_per_session: Option<Spanned<u64>>,
     max_idle_upstream_sessions: Option<Spanned<u64>>,
+    worker_threads: Option<Spanned<u64>>,
 }
 
 pub(super) fn relay_config(table: RelayTable, source: &Loader<'_>) -> Result<RelayConfig, SourceError> {
@@ -113,6 +132,17 @@ pub(super) fn relay_config(table: RelayTable, source: &Loader<'_>) -> Result<Rel
             "relay.max_idle_upstream_sessions",
             source,
         )?,
+        worker_threads: match table.worker_threads {
+            Some(n) if *n.get_ref() == 0 => None,
+            Some(n) if *n.get_ref() > MAX_WORKER_THREADS => {
+                return Err(source.error(
+                    &n.span(),
+                    format!("relay.worker_threads must be at most {MAX_WORKER_THREADS} (0 picks half the CPUs)"),
+                ))
+            }
+            Some(n) => Some(*n.get_ref() as usize),
+            None => None,
+        },
     })
 }
 
@@ -128,5 +158,16 @@ mod tests {
         assert_eq!(c.relay.startup_timeout, Duration::from_secs(90));
         assert!(err(&format!("{MINIMAL}[relay]\nstartup_timeout = \"soon\"\n")).contains("relay.startup_timeout"));
         assert!(err(&format!("{MINIMAL}[relay]\nstartup_timeout = \"0s\"\n")).contains("greater than 0"));
+    }
+
+    #[test]
+    fn worker_threads_default_to_half_the_cpus_and_zero_means_the_default() {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let default = ok(MINIMAL).relay;
+        assert_eq!(default.worker_threads, None);
+        assert_eq!(default.runtime_threads(), (cpus / 2).max(1));
+        assert_eq!(ok(&format!("{MINIMAL}[relay]\nworker_threads = 0\n")).relay.runtime_threads(), (cpus / 2).max(1));
+        assert_eq!(ok(&format!("{MINIMAL}[relay]\nworker_threads = 3\n")).relay.runtime_threads(), 3);
+        assert!(err(&format!("{MINIMAL}[relay]\nworker_threads = 100000\n")).contains("relay.worker_threads"));
     }
 }

@@ -329,14 +329,43 @@ impl HttpFront {
         // Clients of 2025-11-25 and later skip an event without data; older
         // ones would choke on it.
         let prime = context.protocol_version.as_str() >= "2025-11-25";
-        tokio::spawn(async move { handler.handle(&context, msg, tx).await });
+        let work: Work = Box::pin(async move { handler.handle(&context, msg, tx).await });
+        let mut call = InlineCall { work: Some(work), rx: Some(rx) };
+        let first = tokio::select! {
+            biased;
+            first = call.first_message() => first,
+            () = self.deadline.cancelled() => {
+                return rpc_error(StatusCode::SERVICE_UNAVAILABLE, shut_down_unanswered());
+            }
+        };
+        let (work, rx) = call.take();
+        if let First::Message(msg) = &first {
+            if is_answer_to(msg, &id) {
+                // The call is over: a plain JSON answer costs the client and
+                // the gateway less than a stream of one event.
+                if let Some(work) = work {
+                    tokio::spawn(work);
+                }
+                return axum::Json(msg).into_response();
+            }
+        }
+        // Something else came first (progress, a request for the client), or
+        // the call is slow: from here on the relay works in a task of its
+        // own, and an SSE client gets a resumable stream.
+        if let Some(work) = work {
+            tokio::spawn(work);
+        }
+        let first = match first {
+            First::Message(msg) => Some(msg),
+            First::Slow | First::Ended => None,
+        };
         if wants_sse {
-            let stream = streams.open(rx);
+            let stream = streams.open(first.as_ref(), rx);
             let cut_off = shut_down_unanswered().to_response(id);
             let events = streams::read(stream, 0, prime, self.deadline.clone(), cut_off, in_flight);
             Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
         } else {
-            json_answer(&session, rx, id, &self.deadline).await
+            json_answer(&session, first, rx, id, &self.deadline).await
         }
     }
 
@@ -463,6 +492,77 @@ impl Drop for StreamSlot {
     }
 }
 
+/// The relay's work on one request.
+type Work = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// How long a request is worked on in the connection's own task before
+/// its answer is given up on as a quick one: a call answered within this
+/// gets a plain JSON answer and never costs a task of its own, a stream,
+/// or a thread hand-off; a slower one gets a resumable SSE stream (primed,
+/// for 2025-11-25 clients) once this has passed.
+const QUICK_ANSWER: Duration = Duration::from_millis(50);
+
+/// What the relay produced first for a request.
+enum First {
+    Message(Value),
+    /// Nothing within `QUICK_ANSWER`.
+    Slow,
+    /// The relay let go without sending anything (a cancelled request).
+    Ended,
+}
+
+/// A request being worked on inline, in the task that serves its POST. If
+/// the client hangs up meanwhile, the POST's task is dropped; the work then
+/// goes on in a task of its own (hanging up is not a cancellation) and what
+/// it sends is read and dropped, as on a stream nobody reads.
+struct InlineCall {
+    work: Option<Work>,
+    rx: Option<mpsc::Receiver<Value>>,
+}
+
+impl InlineCall {
+    async fn first_message(&mut self) -> First {
+        let (Some(work), Some(rx)) = (&mut self.work, &mut self.rx) else { return First::Ended };
+        let quick = tokio::time::sleep(QUICK_ANSWER);
+        tokio::pin!(quick);
+        let mut worked = false;
+        loop {
+            tokio::select! {
+                biased;
+                msg = rx.recv() => return msg.map_or(First::Ended, First::Message),
+                () = work.as_mut(), if !worked => worked = true,
+                () = &mut quick => return First::Slow,
+            }
+            if worked {
+                // Done: everything it sent is in the channel already.
+                self.work = None;
+                let rx = self.rx.as_mut().expect("taken only by take()");
+                return rx.try_recv().map_or(First::Ended, First::Message);
+            }
+        }
+    }
+
+    /// The unfinished work, if any, and the channel it answers on.
+    fn take(&mut self) -> (Option<Work>, mpsc::Receiver<Value>) {
+        (self.work.take(), self.rx.take().expect("taken once"))
+    }
+}
+
+impl Drop for InlineCall {
+    fn drop(&mut self) {
+        let (Some(work), Some(mut rx)) = (self.work.take(), self.rx.take()) else { return };
+        tokio::spawn(async move {
+            let drain = async { while rx.recv().await.is_some() {} };
+            futures::future::join(work, drain).await;
+        });
+    }
+}
+
+/// Whether `msg` is the response to the request `id`.
+fn is_answer_to(msg: &Value, id: &Value) -> bool {
+    msg.get("method").is_none() && msg.get("id") == Some(id)
+}
+
 /// What the client is told of a request still unanswered at the drain deadline.
 fn shut_down_unanswered() -> GatewayError {
     GatewayError::Internal("the gateway shut down before this request was answered".into())
@@ -474,18 +574,22 @@ fn shut_down_unanswered() -> GatewayError {
 /// wait on them: they go to the session's GET stream instead.
 async fn json_answer(
     session: &ClientSession,
+    mut first: Option<Value>,
     mut rx: mpsc::Receiver<Value>,
     id: Value,
     deadline: &CancellationToken,
 ) -> Response {
     loop {
-        let msg = tokio::select! {
-            biased;
-            msg = rx.recv() => msg,
-            () = deadline.cancelled() => {
-                return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(shut_down_unanswered().to_response(id)))
-                    .into_response();
-            }
+        let msg = match first.take() {
+            Some(msg) => Some(msg),
+            None => tokio::select! {
+                biased;
+                msg = rx.recv() => msg,
+                () = deadline.cancelled() => {
+                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(shut_down_unanswered().to_response(id)))
+                        .into_response();
+                }
+            },
         };
         let Some(msg) = msg else { break };
         let (is_request, is_answer) = match (msg.get("method"), msg.get("id")) {

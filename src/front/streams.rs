@@ -71,18 +71,19 @@ struct Registry {
 impl SessionStreams {
     pub fn new(replay: usize) -> Arc<SessionStreams> {
         let ended = CancellationToken::new();
-        let mut streams = HashMap::new();
-        streams.insert(GET_STREAM, Arc::new(Replay::new(GET_STREAM, replay)));
+        // The GET stream's buffer is made when a client first opens it: most
+        // sessions never do.
         Arc::new(SessionStreams {
             replay,
-            registry: Mutex::new(Registry { next: GET_STREAM + 1, streams }),
+            registry: Mutex::new(Registry { next: GET_STREAM + 1, streams: HashMap::new() }),
             _end: ended.clone().drop_guard(),
             ended,
         })
     }
 
-    /// A new request stream, filled from `rx` until the relay lets go of it.
-    pub fn open(&self, rx: mpsc::Receiver<Value>) -> Arc<Replay> {
+    /// A new request stream, starting with `first` when the relay has sent
+    /// something already, then filled from `rx` until the relay lets go.
+    pub fn open(&self, first: Option<&Value>, rx: mpsc::Receiver<Value>) -> Arc<Replay> {
         let stream = {
             let mut registry = self.registry.lock().expect("streams lock");
             registry.prune();
@@ -92,6 +93,9 @@ impl SessionStreams {
             registry.streams.insert(number, stream.clone());
             stream
         };
+        if let Some(first) = first {
+            stream.push(first);
+        }
         tokio::spawn(fill(stream.clone(), rx, self.ended.clone()));
         stream
     }
@@ -100,6 +104,12 @@ impl SessionStreams {
     pub fn find(&self, stream: u64) -> Option<Arc<Replay>> {
         let mut registry = self.registry.lock().expect("streams lock");
         registry.prune();
+        if stream == GET_STREAM {
+            let replay = self.replay;
+            return Some(
+                registry.streams.entry(GET_STREAM).or_insert_with(|| Arc::new(Replay::new(GET_STREAM, replay))).clone(),
+            );
+        }
         registry.streams.get(&stream).cloned()
     }
 }
@@ -370,7 +380,7 @@ mod tests {
     async fn a_dropped_request_stream_is_still_filled_and_resumes_where_the_client_stopped() {
         let streams = SessionStreams::new(100);
         let (tx, rx) = mpsc::channel(4);
-        let stream = streams.open(rx);
+        let stream = streams.open(None, rx);
         let mut first = Box::pin(read(stream.clone(), 0, false, CancellationToken::new(), Value::Null, ()));
         tx.send(json!({"progress": 1})).await.unwrap();
         assert!(first.next().await.is_some());
@@ -390,7 +400,7 @@ mod tests {
     async fn a_new_connection_takes_the_stream_from_an_old_one() {
         let streams = SessionStreams::new(100);
         let (tx, rx) = mpsc::channel(4);
-        let stream = streams.open(rx);
+        let stream = streams.open(None, rx);
         let mut old = Box::pin(read(stream.clone(), 0, false, CancellationToken::new(), Value::Null, ()));
         let mut new = Box::pin(read(stream.clone(), 0, false, CancellationToken::new(), Value::Null, ()));
         tx.send(json!(1)).await.unwrap();

@@ -13,17 +13,26 @@ use crate::jsonrpc;
 use crate::protocol::ClientContext;
 use crate::upstream::{Hello, UpstreamEvent, UpstreamPool, UpstreamSession};
 use serde_json::Value;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// Starts the session's event router on the receiving end it is given.
+pub type StartRouter = Box<dyn Fn(mpsc::Receiver<UpstreamEvent>) + Send + Sync>;
 
 pub struct UpstreamLinks {
     pool: Arc<UpstreamPool>,
     slots: Mutex<Vec<Option<Arc<UpstreamSession>>>>,
-    /// Where the upstreams' own messages go (the session's event router).
-    events: mpsc::Sender<UpstreamEvent>,
+    /// Where the upstreams' own messages go (the session's event router),
+    /// made with the first link: an idle session has no router task and
+    /// no channel (about 2 KiB each).
+    events: OnceLock<mpsc::Sender<UpstreamEvent>>,
+    start_router: StartRouter,
     request_timeout: Duration,
 }
+
+/// What the upstreams of one client session may have queued for its router.
+const EVENTS_BUFFER: usize = 64;
 
 /// Whether a method is one only the call pipeline may send upstream, as a
 /// lenient upstream might read it (`Tools/Call `). The relay refuses such
@@ -33,9 +42,19 @@ fn is_policed(method: &str) -> bool {
 }
 
 impl UpstreamLinks {
-    pub fn new(pool: Arc<UpstreamPool>, events: mpsc::Sender<UpstreamEvent>, request_timeout: Duration) -> Self {
+    pub fn new(pool: Arc<UpstreamPool>, start_router: StartRouter, request_timeout: Duration) -> Self {
         let slots = Mutex::new((0..pool.len()).map(|_| None).collect());
-        UpstreamLinks { pool, slots, events, request_timeout }
+        UpstreamLinks { pool, slots, events: OnceLock::new(), start_router, request_timeout }
+    }
+
+    fn events(&self) -> mpsc::Sender<UpstreamEvent> {
+        self.events
+            .get_or_init(|| {
+                let (events, rx) = mpsc::channel(EVENTS_BUFFER);
+                (self.start_router)(rx);
+                events
+            })
+            .clone()
     }
 
     /// The connection to `upstream`, if this session opened one.
@@ -63,7 +82,7 @@ impl UpstreamLinks {
         }
         let hello =
             Hello { protocol_version: context.protocol_version.clone(), capabilities: context.capabilities.clone() };
-        let session = Arc::new(self.pool.open(upstream, hello, self.events.clone())?);
+        let session = Arc::new(self.pool.open(upstream, hello, self.events())?);
         *slot = Some(session.clone());
         Ok(session)
     }
@@ -180,10 +199,10 @@ mod tests {
             max_upstream_sessions: 1,
             max_inflight_per_session: 1,
             max_idle_upstream_sessions: 1,
+            worker_threads: None,
         };
         let pool = UpstreamPool::start(&[], &relay);
-        let (events, _rx) = mpsc::channel(1);
-        let links = UpstreamLinks::new(pool, events, Duration::from_secs(1));
+        let links = UpstreamLinks::new(pool, Box::new(|_| {}), Duration::from_secs(1));
         let context = ClientContext {
             caller: crate::protocol::Caller::Local,
             protocol_version: crate::protocol::LATEST_PROTOCOL_VERSION.into(),

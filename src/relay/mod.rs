@@ -80,25 +80,28 @@ impl ClientSession {
     /// A new session and the receiving end of its messages that belong to no
     /// request (the GET stream, or stdout).
     pub fn new(gateway: Arc<Gateway>, scope: Scope, id: String) -> (Arc<ClientSession>, mpsc::Receiver<Value>) {
-        let (events, events_rx) = mpsc::channel(64);
         let (unsolicited, unsolicited_rx) = mpsc::channel(UNSOLICITED_BUFFER);
         let relay = &gateway.config.relay;
-        let links = UpstreamLinks::new(gateway.pool.clone(), events, relay.request_timeout);
         let inflight = Arc::new(Semaphore::new(relay.max_inflight_per_session));
         let label = gateway.audit_key().digest_session(&id);
-        let session = Arc::new(ClientSession {
-            id,
-            label,
-            gateway,
-            scope,
-            links,
-            routes: Mutex::new(Routes::default()),
-            catalog: ToolCatalog::default(),
-            unsolicited,
-            inflight,
-            ended: CancellationToken::new(),
+        let session = Arc::new_cyclic(|me: &Weak<ClientSession>| {
+            let me = me.clone();
+            let start_router: links::StartRouter = Box::new(move |events| {
+                tokio::spawn(route_upstream_events(me.clone(), events));
+            });
+            ClientSession {
+                links: UpstreamLinks::new(gateway.pool.clone(), start_router, relay.request_timeout),
+                id,
+                label,
+                gateway: gateway.clone(),
+                scope,
+                routes: Mutex::new(Routes::default()),
+                catalog: ToolCatalog::default(),
+                unsolicited,
+                inflight,
+                ended: CancellationToken::new(),
+            }
         });
-        tokio::spawn(route_upstream_events(Arc::downgrade(&session), events_rx));
         (session, unsolicited_rx)
     }
 
@@ -428,7 +431,9 @@ impl ClientSession {
 
     /// Relays one message an upstream sent on its own initiative.
     async fn relay_upstream_event(&self, event: UpstreamMessage) {
-        let UpstreamMessage { upstream, mut msg, related } = event;
+        // What stays of `event` (its routing mark) is dropped on return,
+        // once the message is on its stream.
+        let UpstreamMessage { upstream, mut msg, related, .. } = event;
         if jsonrpc::method(&msg) == Some("notifications/tools/list_changed") {
             // The next call re-reads the definitions it is checked against.
             self.catalog.forget(upstream);
@@ -506,7 +511,9 @@ async fn route_upstream_events(session: Weak<ClientSession>, mut events: mpsc::R
             UpstreamEvent::Answer(answer) => answer.release(),
             UpstreamEvent::Message(message) => {
                 let Some(session) = session.upgrade() else { return };
-                session.relay_upstream_event(message).await;
+                // Boxed: the routing of one message is a large future, and
+                // this task lives as long as its session, idle or not.
+                Box::pin(session.relay_upstream_event(*message)).await;
             }
         }
     }

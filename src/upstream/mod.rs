@@ -51,6 +51,11 @@ impl UpstreamPool {
     pub fn start(upstreams: &[UpstreamConfig], relay: &RelayConfig) -> Arc<UpstreamPool> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
+            // An upstream is reached at the URL the operator configured and
+            // nowhere else: a redirect would resend a call (and its
+            // credentials) to a place no one reviewed. Not following them
+            // also spares every request the redirect layer's work.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("the HTTP client uses only built-in settings");
         let pool = Arc::new(UpstreamPool {

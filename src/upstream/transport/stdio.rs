@@ -67,10 +67,10 @@ pub fn spawn(
     let (out_tx, out_rx) = mpsc::channel::<Outbound>(64);
     let (ev_tx, ev_rx) = mpsc::channel::<TransportEvent>(64);
 
-    tokio::spawn(write_loop(stdin, out_rx));
+    let writer = tokio::spawn(write_loop(stdin, out_rx));
     let last = LastLine::default();
     let stderr = tokio::spawn(stderr::follow(stderr, stderr_log.clone(), last.clone()));
-    let child = Exit { child, killer, stderr, last };
+    let child = Exit { child, killer, stderr, last, writer };
     tokio::spawn(read_loop(child, stdout, ev_tx, max_message_bytes));
     Ok((out_tx, ev_rx))
 }
@@ -95,7 +95,14 @@ struct Exit {
     killer: GroupKiller,
     stderr: JoinHandle<()>,
     last: LastLine,
+    /// Ends once everything sent to the process has been written to it.
+    writer: JoinHandle<()>,
 }
+
+/// How long a process whose session ended may take to read what was still
+/// queued for it (a `notifications/cancelled` for the calls the session
+/// left in flight) before it is killed.
+const LAST_WRITES_GRACE: Duration = Duration::from_millis(200);
 
 async fn read_loop(
     child: Exit,
@@ -129,7 +136,11 @@ async fn read_loop(
         }
     };
     let Some(reason) = reason else {
-        drop(child.killer);
+        // The session's last messages (the cancellations of what it left in
+        // flight) are queued just before it lets go: they go out first.
+        let Exit { killer, writer, .. } = child;
+        let _ = tokio::time::timeout(LAST_WRITES_GRACE, writer).await;
+        drop(killer);
         return;
     };
     let detail = how_it_ended(child, &reason).await;
@@ -139,7 +150,7 @@ async fn read_loop(
 /// Why the connection ended, as the client's error will say: the exit
 /// status and the last thing the process wrote to stderr.
 async fn how_it_ended(exit: Exit, reason: &str) -> String {
-    let Exit { mut child, killer, mut stderr, last } = exit;
+    let Exit { mut child, killer, mut stderr, last, .. } = exit;
     // Give the process a moment to exit so the error can say how it died.
     let status = tokio::time::timeout(Duration::from_millis(500), child.wait()).await;
     let mut detail = match status {
