@@ -25,3 +25,24 @@ rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 DEMO_PID=$!
 pids+=($DEMO_PID)
 DIRECT=$(await_line "$W/demo.log" "listening on ")
+
+# Starts a gateway (the mcp-warden in directory $3, default $T) with
+# $W/policy.toml in front of the HTTP upstream at $1; sets G (its pid) and
+# URL (its MCP endpoint). $2 names its files in $W.
+start_gateway() { # upstream-url name [binary-dir]
+  cat > "$W/$2.toml" <<CONF
+policies = ["policy.toml"]
+[listen]
+http = "127.0.0.1:0"
+[audit]
+path = "$2-audit.jsonl"
+[[upstreams]]
+name = "demo"
+transport = "http"
+url = "$1"
+CONF
+  RUST_LOG=info "${3:-$T}/mcp-warden" serve --config "$W/$2.toml" 2>"$W/$2.log" &
+  G=$!
+  pids+=($G)
+  URL=$(await_line "$W/$2.log" "serving MCP on ")
+}

@@ -19,21 +19,7 @@ tools = ["echo"]
 action = "allow"
 args.text = { max_length = 1000 }
 POLICY
-cat > "$W/gw.toml" <<CONF
-policies = ["policy.toml"]
-[listen]
-http = "127.0.0.1:0"
-[audit]
-path = "audit.jsonl"
-[[upstreams]]
-name = "demo"
-transport = "http"
-url = "$DIRECT"
-CONF
-RUST_LOG=info "$T/mcp-warden" serve --config "$W/gw.toml" 2>"$W/gw.log" &
-G=$!
-pids+=($G)
-URL=$(await_line "$W/gw.log" "serving MCP on ")
+start_gateway "$DIRECT" gw
 
 echo "soak: $CALLS calls at concurrency $CONCURRENCY over $CONCURRENCY sessions via $URL"
 echo "gateway RSS before: $(rss_kib "$G") KiB"
@@ -42,8 +28,8 @@ sampler=$!
 "$T/examples/loadgen" --url "$URL" --tool demo__echo --sessions "$CONCURRENCY" --concurrency "$CONCURRENCY" --calls "$CALLS" --max-secs 600
 kill "$sampler" 2>/dev/null || true
 echo "gateway RSS samples (KiB, one per second): $(tr '\n' ' ' < "$W/rss.txt")"
-echo "gateway RSS after: $(rss_kib "$G") KiB; audit records: $(wc -l < "$W/audit.jsonl")"
-"$T/mcp-warden" audit verify "$W/audit.jsonl"
+echo "gateway RSS after: $(rss_kib "$G") KiB; audit records: $(wc -l < "$W/gw-audit.jsonl")"
+"$T/mcp-warden" audit verify "$W/gw-audit.jsonl"
 
 echo "generator check: one process at concurrency 16, then two processes at 8 each"
 "$T/examples/loadgen" --url "$URL" --tool demo__echo --sessions 16 --concurrency 16 --calls 20000

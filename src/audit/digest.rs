@@ -69,7 +69,10 @@ impl AuditKey {
     pub fn digest_arguments(&self, args: Option<&Value>) -> String {
         let mut canonical = Vec::new();
         write_canonical(args.unwrap_or(&Value::Null), &mut canonical);
-        format!("{KEYED_PREFIX}{}", hex::encode(self.mac(b"arguments", &canonical)))
+        let mut digest = String::with_capacity(KEYED_PREFIX.len() + 64);
+        digest.push_str(KEYED_PREFIX);
+        push_hex(&mut digest, &self.mac(b"arguments", &canonical));
+        digest
     }
 
     /// How records name a client session: `hmac-sha256:<32 hex>` of its id.
@@ -78,7 +81,10 @@ impl AuditKey {
     /// records from another's, and binds session-scoped approvals.
     pub fn digest_session(&self, session: &str) -> String {
         let mac = self.mac(b"session", session.as_bytes());
-        format!("{KEYED_PREFIX}{}", &hex::encode(mac)[..SESSION_HEX])
+        let mut digest = String::with_capacity(KEYED_PREFIX.len() + SESSION_HEX);
+        digest.push_str(KEYED_PREFIX);
+        push_hex(&mut digest, &mac[..SESSION_HEX / 2]);
+        digest
     }
 
     /// HMAC over a label and the data, so that no argument digest can ever
@@ -125,12 +131,32 @@ fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 
 /// Lowercase hex SHA-256: a line's hash, as the next line's `prev` holds it.
 pub(super) fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    let mut digest = String::with_capacity(64);
+    push_hex(&mut digest, &Sha256::digest(bytes));
+    digest
+}
+
+/// Lowercase hex, as `hex::encode` writes it, without its per-character
+/// iterator: every call writes two or three of these into its records.
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_is_written_as_hex_encode_writes_it() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut out = String::new();
+        push_hex(&mut out, &bytes);
+        assert_eq!(out, hex::encode(&bytes));
+    }
     use serde_json::json;
 
     #[test]

@@ -33,7 +33,7 @@ use futures::StreamExt;
 use serde_json::Value;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -478,8 +478,8 @@ impl HttpFront {
 }
 
 struct StreamSlot {
-    slot: Arc<Mutex<Option<mpsc::Receiver<Value>>>>,
-    rx: Option<mpsc::Receiver<Value>>,
+    slot: super::sessions::StreamSource,
+    rx: Option<crate::relay::Unsolicited>,
     /// What this GET stream sent lately, for the next one to replay.
     kept: Arc<streams::Replay>,
 }

@@ -9,12 +9,10 @@
 use super::streams::SessionStreams;
 use super::Closed;
 use crate::protocol::{Caller, ClientContext};
-use crate::relay::{ClientSession, Scope};
-use serde_json::Value;
+use crate::relay::{ClientSession, Scope, Unsolicited};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
 
 /// Beyond this many open sessions, new ones are refused (503) rather than
 /// letting memory grow without bound.
@@ -28,7 +26,7 @@ const MAX_SESSIONS: usize = 50_000;
 const MAX_SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A GET stream's source; taken while a GET stream is open.
-pub type StreamSource = Arc<Mutex<Option<mpsc::Receiver<Value>>>>;
+pub type StreamSource = Arc<Mutex<Option<Unsolicited>>>;
 
 struct Entry {
     session: Arc<ClientSession>,
@@ -95,7 +93,7 @@ impl Sessions {
         session: Arc<ClientSession>,
         context: Arc<ClientContext>,
         scope: Scope,
-        unsolicited: mpsc::Receiver<Value>,
+        unsolicited: Unsolicited,
         streams: Arc<SessionStreams>,
     ) {
         let now = Instant::now();

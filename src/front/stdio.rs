@@ -48,7 +48,7 @@ where
         let out = out.clone();
         tokio::spawn(async move {
             while let Some(msg) = unsolicited.recv().await {
-                if out.send(msg).await.is_err() {
+                if out.send(*msg).await.is_err() {
                     break;
                 }
             }

@@ -58,6 +58,11 @@ pub enum Scope {
 /// Unsolicited messages wait here for a client with no stream to take them.
 const UNSOLICITED_BUFFER: usize = 256;
 
+/// A session's messages that belong to no request (for the GET stream, or
+/// stdout). Boxed: the channel allocates its slots 32 at a time when the
+/// session opens, and 32 unboxed messages would be 1 KiB per idle session.
+pub type Unsolicited = mpsc::Receiver<Box<Value>>;
+
 pub struct ClientSession {
     pub id: String,
     /// How logs name the session: the id is a bearer credential, so logs get
@@ -68,7 +73,7 @@ pub struct ClientSession {
     links: UpstreamLinks,
     routes: Mutex<Routes>,
     catalog: ToolCatalog,
-    unsolicited: mpsc::Sender<Value>,
+    unsolicited: mpsc::Sender<Box<Value>>,
     /// Requests of this session being worked on; beyond the limit, refused.
     inflight: Arc<Semaphore>,
     /// Cancelled when the client's session ends: what it still has in
@@ -79,7 +84,7 @@ pub struct ClientSession {
 impl ClientSession {
     /// A new session and the receiving end of its messages that belong to no
     /// request (the GET stream, or stdout).
-    pub fn new(gateway: Arc<Gateway>, scope: Scope, id: String) -> (Arc<ClientSession>, mpsc::Receiver<Value>) {
+    pub fn new(gateway: Arc<Gateway>, scope: Scope, id: String) -> (Arc<ClientSession>, Unsolicited) {
         let (unsolicited, unsolicited_rx) = mpsc::channel(UNSOLICITED_BUFFER);
         let relay = &gateway.config.relay;
         let inflight = Arc::new(Semaphore::new(relay.max_inflight_per_session));
@@ -123,7 +128,7 @@ impl ClientSession {
 
     /// Queues a message for the session's GET stream; false when the queue is full.
     pub fn send_unsolicited(&self, msg: Value) -> bool {
-        self.unsolicited.try_send(msg).is_ok()
+        self.unsolicited.try_send(Box::new(msg)).is_ok()
     }
 
     /// Handles one client message of any kind. Requests are answered on
@@ -479,9 +484,9 @@ impl ClientSession {
         let delivered = match target {
             Some(out) => match out.send(msg).await {
                 Ok(()) => true,
-                Err(returned) => self.unsolicited.try_send(returned.0).is_ok(),
+                Err(returned) => self.unsolicited.try_send(Box::new(returned.0)).is_ok(),
             },
-            None => self.unsolicited.try_send(msg).is_ok(),
+            None => self.unsolicited.try_send(Box::new(msg)).is_ok(),
         };
         if !delivered {
             tracing::warn!(session = %self.label, "client is not reading; dropped a message from upstream {upstream}");
