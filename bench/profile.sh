@@ -64,14 +64,14 @@ for name in [n for n, _ in groups] + ["other"]:
     print(f"{share[name]:6.1f}%  {name}")
 PY
 
-strace -c -f -p "$G" -o "$W/strace.txt" &
+strace -c -f -p "$G" -o "$W/strace.txt" 2>/dev/null &
 strace_pid=$!
 sleep 1
 load 5000
 sleep 0.5
 kill -INT "$strace_pid"
 wait "$strace_pid" || true
-awk 'NR > 2 && $4 ~ /^[0-9]+$/ { total += $4; printf "%s %.2f  ", $NF, $4 / 5000 } END { printf "\nsystem calls per call: %.2f\n", total / 5000 }' "$W/strace.txt"
+awk 'NR > 2 && $4 ~ /^[0-9]+$/ && $NF != "total" { total += $4; printf "%s %.2f  ", $NF, $4 / 5000 } END { printf "\nsystem calls per call: %.2f\n", total / 5000 }' "$W/strace.txt"
 
 if [ "${ALLOCS:-0}" = 1 ]; then
   allocs() { # calls -> "total heap usage" line of a fresh gateway under memcheck
