@@ -10,6 +10,9 @@
 //! ```
 //! Only ever point it at 127.0.0.1.
 
+#[path = "shared/report.rs"]
+mod report;
+
 use clap::Parser;
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -111,14 +114,6 @@ async fn open_session(client: &reqwest::Client, args: &Args) -> Result<Session, 
     Ok(Session { id, next: AtomicU64::new(1) })
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
@@ -181,36 +176,6 @@ async fn main() {
         latencies.extend(w.await.unwrap());
     }
     let secs = started.elapsed().as_secs_f64();
-    latencies.sort_unstable();
-    let calls = latencies.len() as u64;
-    let report = json!({
-        "calls": calls,
-        "errors": errors.load(Ordering::Relaxed),
-        "secs": secs,
-        "calls_per_sec": calls as f64 / secs,
-        "p50_us": percentile(&latencies, 50.0),
-        "p90_us": percentile(&latencies, 90.0),
-        "p99_us": percentile(&latencies, 99.0),
-        "max_us": latencies.last().copied().unwrap_or(0),
-        "sessions": args.sessions,
-        "concurrency": args.concurrency,
-    });
-    if args.json {
-        println!("{report}");
-    } else {
-        println!(
-            "{} calls in {:.2}s: {:.0} calls/s, {} errors; latency p50 {}µs p90 {}µs p99 {}µs max {}µs",
-            calls,
-            secs,
-            report["calls_per_sec"].as_f64().unwrap(),
-            report["errors"],
-            report["p50_us"],
-            report["p90_us"],
-            report["p99_us"],
-            report["max_us"]
-        );
-    }
-    if errors.load(Ordering::Relaxed) > 0 {
-        std::process::exit(1);
-    }
+    let extra = json!({"sessions": args.sessions, "concurrency": args.concurrency});
+    report::print(latencies, errors.load(Ordering::Relaxed), secs, extra, args.json);
 }

@@ -10,6 +10,9 @@
 //! stdio_loadgen --tool echo --concurrency 16 --calls 20000 --json -- bare_upstream --stdio
 //! ```
 
+#[path = "shared/report.rs"]
+mod report;
+
 use clap::Parser;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -65,14 +68,6 @@ fn cpu_us(pid: u32, children: bool) -> u64 {
         }
     }
     total
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -144,33 +139,10 @@ async fn main() {
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
     let calls = latencies.len() as u64;
     errors += args.calls - calls;
-    latencies.sort_unstable();
-    let report = json!({
-        "calls": calls,
-        "errors": errors,
-        "secs": secs,
-        "calls_per_sec": calls as f64 / secs,
-        "p50_us": percentile(&latencies, 50.0),
-        "p90_us": percentile(&latencies, 90.0),
-        "p99_us": percentile(&latencies, 99.0),
-        "max_us": latencies.last().copied().unwrap_or(0),
+    let extra = json!({
         "concurrency": args.concurrency,
         "server_cpu_us_per_call": cpu.0.checked_div(calls).unwrap_or(0),
         "with_children_cpu_us_per_call": cpu.1.checked_div(calls).unwrap_or(0),
     });
-    if args.json {
-        println!("{report}");
-    } else {
-        println!(
-            "{calls} calls in {secs:.2}s: {:.0} calls/s, {errors} errors; latency p50 {}µs p90 {}µs p99 {}µs; server CPU {} µs/call",
-            report["calls_per_sec"].as_f64().unwrap_or(0.0),
-            report["p50_us"],
-            report["p90_us"],
-            report["p99_us"],
-            report["server_cpu_us_per_call"]
-        );
-    }
-    if errors > 0 {
-        std::process::exit(1);
-    }
+    report::print(latencies, errors, secs, extra, args.json);
 }

@@ -12,6 +12,7 @@
 //! `[listen] drain_timeout` to be answered; those still open then end with
 //! an error.
 
+use super::answer::{json_answer, shut_down_unanswered, First, Inline};
 use super::auth::{Authenticator, Unauthenticated};
 use super::sessions::{Found, Sessions};
 use super::streams::{self, Cursor, SessionStreams, GET_STREAM};
@@ -324,39 +325,23 @@ impl HttpFront {
                     .into_response();
             }
         };
-        let (tx, rx) = mpsc::channel::<Value>(32);
-        let handler = session.clone();
         // Clients of 2025-11-25 and later skip an event without data; older
         // ones would choke on it.
         let prime = context.protocol_version.as_str() >= "2025-11-25";
-        let work: Work = Box::pin(async move { handler.handle(&context, msg, tx).await });
-        let mut call = InlineCall { work: Some(work), rx: Some(rx) };
+        let mut call = Inline::start(session.clone(), context, msg);
         let first = tokio::select! {
             biased;
-            first = call.first_message() => first,
+            first = call.first(&id) => first,
             () = self.deadline.cancelled() => {
                 return rpc_error(StatusCode::SERVICE_UNAVAILABLE, shut_down_unanswered());
             }
         };
-        let (work, rx) = call.take();
-        if let First::Message(msg) = &first {
-            if is_answer_to(msg, &id) {
-                // The call is over: a plain JSON answer costs the client and
-                // the gateway less than a stream of one event.
-                if let Some(work) = work {
-                    tokio::spawn(work);
-                }
-                return axum::Json(msg).into_response();
-            }
-        }
-        // Something else came first (progress, a request for the client), or
-        // the call is slow: from here on the relay works in a task of its
-        // own, and an SSE client gets a resumable stream.
-        if let Some(work) = work {
-            tokio::spawn(work);
-        }
+        let rx = call.detach();
         let first = match first {
-            First::Message(msg) => Some(msg),
+            // The call is over: a plain JSON answer costs the client and the
+            // gateway less than a stream of one event.
+            First::Answer(answer) => return axum::Json(answer).into_response(),
+            First::Interim(msg) => Some(msg),
             First::Slow | First::Ended => None,
         };
         if wants_sse {
@@ -490,122 +475,6 @@ impl Drop for StreamSlot {
             *self.slot.lock().expect("stream slot") = Some(rx);
         }
     }
-}
-
-/// The relay's work on one request.
-type Work = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
-
-/// How long a request is worked on in the connection's own task before
-/// its answer is given up on as a quick one: a call answered within this
-/// gets a plain JSON answer and never costs a task of its own, a stream,
-/// or a thread hand-off; a slower one gets a resumable SSE stream (primed,
-/// for 2025-11-25 clients) once this has passed.
-const QUICK_ANSWER: Duration = Duration::from_millis(50);
-
-/// What the relay produced first for a request.
-enum First {
-    Message(Value),
-    /// Nothing within `QUICK_ANSWER`.
-    Slow,
-    /// The relay let go without sending anything (a cancelled request).
-    Ended,
-}
-
-/// A request being worked on inline, in the task that serves its POST. If
-/// the client hangs up meanwhile, the POST's task is dropped; the work then
-/// goes on in a task of its own (hanging up is not a cancellation) and what
-/// it sends is read and dropped, as on a stream nobody reads.
-struct InlineCall {
-    work: Option<Work>,
-    rx: Option<mpsc::Receiver<Value>>,
-}
-
-impl InlineCall {
-    async fn first_message(&mut self) -> First {
-        let (Some(work), Some(rx)) = (&mut self.work, &mut self.rx) else { return First::Ended };
-        let quick = tokio::time::sleep(QUICK_ANSWER);
-        tokio::pin!(quick);
-        let mut worked = false;
-        loop {
-            tokio::select! {
-                biased;
-                msg = rx.recv() => return msg.map_or(First::Ended, First::Message),
-                () = work.as_mut(), if !worked => worked = true,
-                () = &mut quick => return First::Slow,
-            }
-            if worked {
-                // Done: everything it sent is in the channel already.
-                self.work = None;
-                let rx = self.rx.as_mut().expect("taken only by take()");
-                return rx.try_recv().map_or(First::Ended, First::Message);
-            }
-        }
-    }
-
-    /// The unfinished work, if any, and the channel it answers on.
-    fn take(&mut self) -> (Option<Work>, mpsc::Receiver<Value>) {
-        (self.work.take(), self.rx.take().expect("taken once"))
-    }
-}
-
-impl Drop for InlineCall {
-    fn drop(&mut self) {
-        let (Some(work), Some(mut rx)) = (self.work.take(), self.rx.take()) else { return };
-        tokio::spawn(async move {
-            let drain = async { while rx.recv().await.is_some() {} };
-            futures::future::join(work, drain).await;
-        });
-    }
-}
-
-/// Whether `msg` is the response to the request `id`.
-fn is_answer_to(msg: &Value, id: &Value) -> bool {
-    msg.get("method").is_none() && msg.get("id") == Some(id)
-}
-
-/// What the client is told of a request still unanswered at the drain deadline.
-fn shut_down_unanswered() -> GatewayError {
-    GatewayError::Internal("the gateway shut down before this request was answered".into())
-}
-
-/// For a client that accepts only JSON: wait for the answer itself.
-/// Requests for the client made meanwhile (an upstream's elicitation, the
-/// gateway's approval form) cannot ride on a JSON answer, and the call may
-/// wait on them: they go to the session's GET stream instead.
-async fn json_answer(
-    session: &ClientSession,
-    mut first: Option<Value>,
-    mut rx: mpsc::Receiver<Value>,
-    id: Value,
-    deadline: &CancellationToken,
-) -> Response {
-    loop {
-        let msg = match first.take() {
-            Some(msg) => Some(msg),
-            None => tokio::select! {
-                biased;
-                msg = rx.recv() => msg,
-                () = deadline.cancelled() => {
-                    return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(shut_down_unanswered().to_response(id)))
-                        .into_response();
-                }
-            },
-        };
-        let Some(msg) = msg else { break };
-        let (is_request, is_answer) = match (msg.get("method"), msg.get("id")) {
-            (None, Some(answered)) => (false, *answered == id),
-            (Some(_), Some(_)) => (true, false),
-            // Progress and logging about this request have nowhere to go.
-            _ => (false, false),
-        };
-        if is_answer {
-            return axum::Json(msg).into_response();
-        }
-        if is_request && !session.send_unsolicited(msg) {
-            tracing::warn!(session = %session.label, "dropped a request for a JSON-only client with no stream to take it");
-        }
-    }
-    rpc_error(StatusCode::INTERNAL_SERVER_ERROR, GatewayError::Internal("the request ended without an answer".into()))
 }
 
 async fn batch_response(session: &Arc<ClientSession>, context: &ClientContext, batch: Vec<Value>) -> Response {

@@ -10,6 +10,7 @@
 //!
 //! Both fronts log a session's opening and closing here, in one wording.
 
+mod answer;
 pub mod auth;
 pub mod http;
 mod sessions;
