@@ -31,6 +31,8 @@ fn event() -> AuditEvent {
         caller: None,
         method: None,
         approval: None,
+        integrity: None,
+        sanitized: None,
     }
 }
 

@@ -47,5 +47,32 @@ fn answer(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, limit_check, audit_digests, answer);
+/// The definition stage of a call (`Integrity::admit`): the pin looked up
+/// and compared, the cached scan read. The digest is made once per
+/// definition (`Definition::digest`), measured apart.
+fn pin_check(c: &mut Criterion) {
+    use mcp_warden::config::{InspectionConfig, PinMode, PinsConfig};
+    use mcp_warden::integrity::Integrity;
+    let dir = tempfile::tempdir().unwrap();
+    let pins = PinsConfig { mode: PinMode::TrustOnFirstUse, dir: dir.path().to_path_buf() };
+    let integrity = Integrity::load(&pins, &InspectionConfig::default(), &["files".to_string()]).unwrap();
+    let tools: Vec<Value> = (0..40)
+        .map(|i| {
+            json!({"name": format!("tool_{i}"), "description": "Reads a file from the workspace.",
+            "inputSchema": {"type": "object", "properties": {"path": {"type": "string"}}}})
+        })
+        .collect();
+    integrity.listed("files", &tools);
+    let tool = &tools[39];
+    let digest = mcp_warden::inspect::canonical::definition_digest(tool);
+    integrity.admit("files", "tool_39", tool, &digest);
+    c.bench_function("stage/pin_check/admit_pinned_clean", |b| {
+        b.iter(|| integrity.admit(black_box("files"), black_box("tool_39"), black_box(tool), black_box(&digest)))
+    });
+    c.bench_function("stage/pin_check/definition_digest_once_per_definition", |b| {
+        b.iter(|| mcp_warden::inspect::canonical::definition_digest(black_box(tool)))
+    });
+}
+
+criterion_group!(benches, limit_check, audit_digests, answer, pin_check);
 criterion_main!(benches);

@@ -15,6 +15,7 @@ use crate::approval::ApprovalBroker;
 use crate::audit::{ApprovalAudit, AuditEvent, AuditKey, AuditSink, Outcome};
 use crate::config::GatewayConfig;
 use crate::errors::GatewayError;
+use crate::integrity::{Integrity, Notice};
 use crate::naming::Naming;
 use crate::policy::{Policy, Verdict};
 use crate::upstream::UpstreamPool;
@@ -36,6 +37,8 @@ pub struct Gateway {
     /// Announces held calls to `[approval.webhook]`, when configured (through
     /// the broker), and checks the links it sent (on the admin listener).
     pub webhook: Option<Arc<WebhookNotifier>>,
+    /// Pins and the definition scanner: what tools a model may see.
+    pub integrity: Integrity,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +53,9 @@ pub enum StartError {
     Record(GatewayError),
     #[error("{0}")]
     Webhook(String),
+    /// A lock file in `[pins] dir` that cannot be read.
+    #[error("pins: {0}")]
+    Pins(#[from] crate::integrity::lockfile::LockError),
     /// An upstream would read relative paths against another directory than
     /// the policy joins them to (`config::relative_path_findings`).
     #[error("relative paths: {0}")]
@@ -62,6 +68,8 @@ impl Gateway {
     pub fn start(config: GatewayConfig) -> Result<Arc<Gateway>, StartError> {
         let policy = Policy::load(&config.policies)?;
         check_relative_paths(&config, &policy)?;
+        let integrity = Integrity::load(&config.pins, &config.inspection, &server_names(&config))?;
+        integrity.warm_up();
         let audit = AuditSink::open(&config.audit.path)?;
         let audit_key = crate::audit::installation_key(&config.audit.path)?;
         let chain_file = audit.path().unwrap_or(&config.audit.path);
@@ -115,6 +123,8 @@ impl Gateway {
                 outcome: Some(Outcome::Denied),
                 caller: None,
                 method: None,
+                integrity: None,
+                sanitized: None,
                 approval: Some(ApprovalAudit {
                     request: id,
                     approver: Some("mcp-warden".into()),
@@ -137,6 +147,7 @@ impl Gateway {
             approvals,
             naming,
             webhook,
+            integrity,
         }))
     }
 
@@ -163,6 +174,63 @@ impl Gateway {
         Ok(version)
     }
 
+    /// Re-reads the lock files in `[pins] dir`. On any error the pins in force stay.
+    pub fn reload_pins(&self) -> Result<(), StartError> {
+        Ok(self.integrity.pins.reload(&server_names(&self.config))?)
+    }
+
+    /// Tells the operators about a tool definition (a drift, a quarantine,
+    /// a flag, a first-use pin), once per definition: an audit record, a
+    /// warning in the log, the webhook's `tool.drift` event, the console.
+    pub fn integrity_notice(&self, notice: Notice, session: &str) {
+        tracing::warn!(server = %notice.server, tool = %notice.tool, event = notice.event, "tool integrity: {}", notice.reason);
+        let blocked = matches!(notice.event, "drift" | "unpinned" | "quarantined");
+        let event = AuditEvent {
+            session: self.audit_key.digest_session(session),
+            client_name: None,
+            client_version: None,
+            server: notice.server.clone(),
+            tool: notice.tool.clone(),
+            verdict: if blocked { Verdict::Deny } else { Verdict::Allow },
+            enforced: true,
+            rule: if matches!(notice.event, "quarantined" | "flagged" | "sanitized") {
+                "inspection.tool_definitions".into()
+            } else {
+                "pins".into()
+            },
+            reason: notice.reason.clone(),
+            argument: None,
+            constraint: None,
+            args_digest: String::new(),
+            latency_us: 0,
+            outcome: Some(if blocked { Outcome::Blocked } else { Outcome::Forwarded }),
+            caller: None,
+            method: Some("tools/list".into()),
+            approval: None,
+            integrity: Some(crate::audit::IntegrityAudit {
+                event: notice.event,
+                pinned: notice.pinned.clone(),
+                seen: notice.seen.clone(),
+                verdict: notice.verdict.map(crate::integrity::verdict_word),
+                detectors: notice.detectors.clone(),
+            }),
+            sanitized: notice.sanitized,
+        };
+        self.record_detached(event);
+        let announced = match notice.event {
+            "drift" | "unpinned" => Some("tool.drift"),
+            "quarantined" => Some("tool.quarantined"),
+            _ => None,
+        };
+        if let (Some(webhook), Some(name)) = (&self.webhook, announced) {
+            // {"event": "tool.drift", "kind": "drift", "server", "tool", "pinned", "seen", "reason", "at"}
+            let mut body = serde_json::to_value(&notice).unwrap_or_default();
+            body["kind"] = body["event"].take();
+            body["event"] = name.into();
+            webhook.tell(body);
+        }
+    }
+
     /// Records a decision and waits until it is in the audit file. A
     /// decision that cannot be recorded is not carried out: the caller
     /// returns this error instead of forwarding.
@@ -185,6 +253,10 @@ impl Gateway {
         log_decision(&event);
         self.audit.record_detached(event);
     }
+}
+
+fn server_names(config: &GatewayConfig) -> Vec<String> {
+    config.upstreams.iter().map(|u| u.name.clone()).collect()
 }
 
 /// Refuses a policy that an upstream would read relative paths differently

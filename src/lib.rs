@@ -14,6 +14,8 @@ pub mod errors;
 pub mod explain;
 pub mod front;
 pub mod gateway;
+pub mod inspect;
+pub mod integrity;
 pub mod jsonrpc;
 pub mod lines;
 pub mod naming;

@@ -77,6 +77,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Pin the tool definitions the upstreams advertise now: one lock file
+    /// per server in `[pins] dir`, to review like code. Exits 0, 1 when
+    /// something needs review (a diff, an unreadable upstream), 3 on a
+    /// usage or configuration error.
+    Pin {
+        #[arg(long, short, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// Only this upstream.
+        #[arg(long)]
+        server: Option<String>,
+        /// Print what changed since the lock files were written (a unified
+        /// diff of descriptions and schemas) instead of writing them.
+        #[arg(long, conflicts_with = "accept")]
+        diff: bool,
+        /// Accept the scanner's findings on one tool's current, pinned
+        /// definition (<server>__<tool>); bound to that definition's digest.
+        #[arg(long, value_name = "SERVER__TOOL", conflicts_with = "server")]
+        accept: Option<String>,
+    },
+    /// Judge tool definitions for poisoning (hidden instructions,
+    /// exfiltration channels, invisible characters): a tools/list result in
+    /// FILE, or every upstream of --config. Exits 0 when every tool is
+    /// clean, 1 when any is not, 3 on a usage error.
+    Scan {
+        /// A tools/list result, {"tools": [...]}.
+        file: Option<PathBuf>,
+        /// Read the definitions from the upstreams of this configuration.
+        #[arg(long, short, conflicts_with = "file")]
+        config: Option<PathBuf>,
+        /// Print {"tools": [{"name", "verdict", "findings": [...]}]}.
+        #[arg(long)]
+        json: bool,
+    },
     /// Audit log tools.
     Audit {
         #[command(subcommand)]
@@ -136,7 +169,19 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // A usage error exits 3 like every other one (clap's own code is 2,
+    // which `explain` uses for "approve").
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(3);
+        }
+    };
     // Logs go to stderr: on the stdio front, stdout belongs to the protocol.
     // Colour only on a terminal: Claude Desktop writes the stdio front's
     // stderr to a log file, where escapes are noise (https://no-color.org).
@@ -164,6 +209,20 @@ fn main() -> ExitCode {
             explain(&config, server.as_deref(), target, json)
         }
         Command::Approvals { command } => approvals(command),
+        Command::Pin { config, server, diff, accept } => {
+            use mcp_warden::integrity::command::{pin, PinAction};
+            let action = match (&accept, diff) {
+                (Some(tool), _) => PinAction::Accept(tool),
+                (None, true) => PinAction::Diff,
+                (None, false) => PinAction::Pin,
+            };
+            ExitCode::from(pin(&config, server.as_deref(), action))
+        }
+        Command::Scan { file, config, json } => {
+            use std::io::IsTerminal;
+            let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+            ExitCode::from(mcp_warden::integrity::command::scan(file.as_deref(), config.as_deref(), json, color))
+        }
         Command::Serve { config } => run(&config, Front::Http),
         Command::Stdio { config } => run(&config, Front::Stdio),
     }
@@ -191,6 +250,12 @@ fn check(path: &std::path::Path) -> ExitCode {
         for finding in findings.iter().filter(|f| f.severity == Severity::Error) {
             eprintln!("error: relative paths: {}", finding.message);
         }
+        return ExitCode::FAILURE;
+    }
+    // A lock file that does not parse stops start-up: the check says so too.
+    let servers: Vec<String> = config.upstreams.iter().map(|u| u.name.clone()).collect();
+    if let Err(e) = mcp_warden::integrity::Integrity::load(&config.pins, &config.inspection, &servers) {
+        eprintln!("error: pins: {e}");
         return ExitCode::FAILURE;
     }
     println!(
@@ -553,14 +618,18 @@ async fn serve_http(gateway: Arc<Gateway>, listener: tokio::net::TcpListener, sh
     }
 }
 
-/// SIGHUP re-reads the policy files; a policy that does not load leaves the
-/// one in force untouched.
+/// SIGHUP re-reads the policy files and the lock files of `[pins]`; what
+/// does not load leaves what is in force untouched.
 async fn reload_on_sighup(gateway: Arc<Gateway>) {
     let Ok(mut hangups) = signal(SignalKind::hangup()) else { return };
     while hangups.recv().await.is_some() {
         match gateway.reload_policy() {
             Ok(version) => tracing::info!(policy_version = %version, "policy reloaded"),
             Err(e) => tracing::error!("policy reload failed, the previous policy stays in force: {e}"),
+        }
+        match gateway.reload_pins() {
+            Ok(()) => tracing::info!("pins reloaded"),
+            Err(e) => tracing::error!("pins reload failed, the previous pins stay in force: {e}"),
         }
     }
 }

@@ -12,6 +12,8 @@ const FORBIDDEN: &[(&str, &[&str])] = &[
     ("policy", &["*", "!source"]),
     ("protocol", &["*"]),
     ("inspect", &["*"]),
+    // Pins and the scanner's verdicts: below the relay and the pipeline that ask it.
+    ("integrity", &["relay", "front", "call", "admin", "approval", "gateway", "policy"]),
     ("relay", &["front", "admin"]),
     ("upstream", &["relay", "front", "policy", "call", "approval", "admin", "gateway"]),
     ("approval", &["relay", "front", "admin", "call"]),

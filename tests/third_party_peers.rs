@@ -465,6 +465,44 @@ async fn filesystem_server_behind_the_gateway() {
     assert_eq!(write["rule"], "files-no-writes");
 }
 
+/// server-filesystem pinned with `mcp-warden pin` and unchanged since: in
+/// enforce mode every tool the policy allows is listed and callable, and
+/// the scanner finds its real definitions clean.
+#[tokio::test]
+async fn filesystem_server_pinned_and_unchanged_is_listed_and_callable() {
+    let workspace = tempfile::tempdir().unwrap();
+    let root = workspace.path().canonicalize().unwrap();
+    std::fs::write(root.join("notes.txt"), "pinned and unchanged").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = format!("{}[pins]\nmode = \"enforce\"\n", filesystem_upstream(&root));
+    let config = write_config(dir.path(), &upstream, FILES_POLICY);
+    let warden = |args: &[&str]| {
+        std::process::Command::new(warden_bin()).args(args).arg("--config").arg(&config).output().unwrap()
+    };
+    let pinned = warden(&["pin"]);
+    assert!(pinned.status.success(), "{}", String::from_utf8_lossy(&pinned.stderr));
+    let lock = std::fs::read_to_string(dir.path().join("pins/files.lock.toml")).unwrap();
+    assert!(lock.contains("name = \"read_text_file\""), "{lock}");
+    let scanned = warden(&["scan", "--json"]);
+    let report: Value = serde_json::from_slice(&scanned.stdout).unwrap();
+    assert_eq!(scanned.status.code(), Some(0), "server-filesystem's real definitions are clean: {report:#}");
+    assert!(report["tools"].as_array().unwrap().len() >= 10, "{report}");
+
+    let gw = start_gateway_at(dir, config.clone()).await;
+    let client = connect(&gw.url).await;
+    let names = tool_names(&client).await;
+    for allowed in
+        ["files__read_text_file", "files__list_directory", "files__list_allowed_directories", "files__get_file_info"]
+    {
+        assert!(names.contains(&allowed.to_string()), "{allowed} missing from {names:?}");
+    }
+    let text = call_text(&client, "files__read_text_file", json!({"path": root.join("notes.txt")})).await;
+    assert_eq!(text, "pinned and unchanged");
+    client.cancel().await.unwrap();
+    let records = audit_records(&gw.audit);
+    assert!(records.iter().all(|r| r["integrity"].is_null()), "nothing drifted or was flagged: {records:#?}");
+}
+
 /// server-filesystem asks a client that declares roots for them and then
 /// serves exactly those directories instead of its command-line ones. The
 /// gateway relays that roots/list to the client (one upstream session per

@@ -191,12 +191,30 @@ function renderDecisions(list) {
   $("decisions").tBodies[0].replaceChildren(...rows);
 }
 
+// Drifted, unpinned and quarantined definitions, flags and first-use pins,
+// newest first. Text only: a definition's words never reach this page.
+function renderIntegrity(answer) {
+  const list = (answer && answer.notices) || [];
+  const rows = list.slice().reverse().map((n) => el("tr", { class: "integrity-" + n.event }, [
+    el("td", { text: n.at ? new Date(n.at * 1000).toISOString() : "" }),
+    el("td", { text: n.event || "" }),
+    el("td", { text: n.server || "" }),
+    el("td", { text: n.tool || "" }),
+    el("td", { text: n.pinned ? n.pinned + " \u2192 " + n.seen : n.seen || "" }),
+    el("td", { text: n.reason || "" }),
+  ]));
+  $("integrity").tBodies[0].replaceChildren(...rows);
+  $("no-integrity").hidden = list.length > 0;
+}
+
 async function refresh() {
   if (!token()) return;
   try {
-    const [pending, decisions] = await Promise.all([api("/approvals"), api("/decisions?limit=50")]);
+    const [pending, decisions, integrity] =
+      await Promise.all([api("/approvals"), api("/decisions?limit=50"), api("/integrity")]);
     renderPending(pending);
     renderDecisions(decisions);
+    renderIntegrity(integrity);
     $("status").dataset.updated = new Date().toISOString();
   } catch (e) {
     if (e.message !== "unauthorized") $("status").textContent = "Update failed: " + e.message;

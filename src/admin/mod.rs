@@ -59,6 +59,7 @@ pub fn router(gateway: Arc<Gateway>) -> Option<Router> {
         .route("/admin/api/approvals/{id}/approve", post(approve))
         .route("/admin/api/approvals/{id}/deny", post(deny))
         .route("/admin/api/decisions", get(decisions))
+        .route("/admin/api/integrity", get(integrity))
         // Unknown paths too answer 401 without the token, 404 with it.
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such admin endpoint") })
         .layer(axum::middleware::from_fn_with_state(admin.clone(), require_token))
@@ -113,6 +114,12 @@ async fn require_token(State(admin): State<Admin>, request: Request, next: Next)
             .into_response();
     }
     next.run(request).await
+}
+
+/// Tool definitions kept from models, flagged or pinned on first use,
+/// newest last: `{"notices": [{"event", "server", "tool", "pinned", "seen", "reason", "at", ...}]}`.
+async fn integrity(State(admin): State<Admin>) -> Json<Value> {
+    Json(json!({ "notices": admin.gateway.integrity.notices() }))
 }
 
 /// A refused admin request: the status and a sentence for the person.

@@ -73,6 +73,8 @@ pub use chains::{chain_files, numbered, MAX_CHAINS};
 pub use digest::{AuditKey, KEYED_PREFIX};
 pub use error::AuditError;
 pub use files::{installation_key, key_path, make_private, make_private_if_present, open_key, PRIVATE_MODE};
-pub use record::{ApprovalAudit, AuditEvent, Outcome, MAX_NAME_BYTES, MAX_TEXT_BYTES, RECORD_FIELDS};
+pub use record::{
+    ApprovalAudit, AuditEvent, IntegrityAudit, Outcome, SanitizedAudit, MAX_NAME_BYTES, MAX_TEXT_BYTES, RECORD_FIELDS,
+};
 pub use sink::{AuditSink, SinkStats, QUEUE_CAPACITY};
 pub use verify::{verify, verify_reader, VerifyError, VerifyReport};

@@ -82,6 +82,42 @@ pub struct AuditEvent {
     /// Written only when present, after every field above.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalAudit>,
+    /// For a tool definition kept from the model, flagged or pinned on
+    /// first use: what happened, with digests (never the text).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub integrity: Option<IntegrityAudit>,
+    /// What the sanitizer removed from what the client was sent (hidden
+    /// characters, terminal escapes), by kind; only when it removed any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sanitized: Option<SanitizedAudit>,
+}
+
+/// The integrity part of a record. Every field is the gateway's own
+/// (digests, fixed words), so none needs a bound.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct IntegrityAudit {
+    /// `drift`, `unpinned`, `quarantined`, `flagged` or `pinned`.
+    pub event: &'static str,
+    /// The pinned digest, for a drift.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<String>,
+    /// The digest of the definition seen (the lock file's path for `pinned`
+    /// and `unpinned`).
+    pub seen: String,
+    /// The scanner's verdict, when it judged the definition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub detectors: Vec<&'static str>,
+}
+
+/// Characters and sequences removed from an answer, by kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SanitizedAudit {
+    pub tag: u32,
+    pub bidi: u32,
+    pub zero_width: u32,
+    pub escapes: u32,
 }
 
 /// The approval part of a held call's record.

@@ -106,8 +106,16 @@ pub async fn access<P: AccessPort>(
         }
     }
     let sent = Instant::now();
-    let answer = port.forward(upstream, request, msg).await;
+    let mut answer = port.forward(upstream, request, msg).await;
     let latency_us = sent.elapsed().as_micros() as u64;
+    // Resource contents and prompt messages are read by the model too.
+    if let Ok(response) = &mut answer {
+        if gateway.integrity.sanitize() {
+            if let Some(removed) = super::sanitize_answer(response) {
+                record.sanitized(removed);
+            }
+        }
+    }
     let outcome = match &answer {
         Ok(response) if response.get("error").is_none() => Outcome::Completed,
         _ => Outcome::UpstreamError,

@@ -34,6 +34,7 @@ use crate::approval::grant::CallBinding;
 use crate::audit::{ApprovalAudit, Outcome};
 use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
+use crate::integrity::{Admission, Withheld};
 use crate::policy::{Action, ApprovalChannel, ApprovalTerms, CallContext, Decision, Policy, Verdict};
 use crate::protocol::ClientContext;
 use serde_json::{json, Value};
@@ -69,6 +70,9 @@ pub async fn call_tool<P: CallPort>(
         Ok(resolved) => resolved,
         Err(refusal) => return refuse_unresolved(gateway, &record, refusal).await,
     };
+    if let Some(withheld) = check_definition(gateway, port.session_id(), &resolved) {
+        return refuse_withheld(gateway, &mut record, &resolved, withheld).await;
+    }
     let policy = gateway.policy();
     let decision = decide(&policy, &resolved, arguments.as_ref(), record.caller());
     let enforcement = policy.enforce(&decision);
@@ -137,7 +141,6 @@ async fn resolve<P: CallPort>(
     };
     let server = port.server_name(upstream).to_string();
     record.resolved(&server, &tool);
-    // A definition check against pins will join the session's advertisement here.
     match port.definition(upstream, &tool).await? {
         Some(definition) => Ok(Ok(Resolved { upstream, server, tool, definition })),
         None => Ok(Err(Unresolved::NotAdvertised)),
@@ -156,6 +159,37 @@ async fn refuse_unresolved(gateway: &Gateway, record: &CallRecord, why: Unresolv
     gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None)).await?;
     tracing::info!(session = %record.session(), "call refused: {}", decision.reason);
     Err(GatewayError::UnknownTool { tool: record.tool().to_string(), reason: decision.reason })
+}
+
+/// Stage 2b: the definition the call would act on is the one reviewed
+/// (its pin) and not quarantined by the scanner (`Integrity::admit`).
+fn check_definition(gateway: &Gateway, session: &str, resolved: &Resolved) -> Option<Withheld> {
+    let definition = &resolved.definition;
+    let (admission, notice) =
+        gateway.integrity.admit(&resolved.server, &resolved.tool, &definition.listed, definition.digest());
+    if let Some(notice) = notice {
+        gateway.integrity_notice(notice, session);
+    }
+    match admission {
+        Admission::Withheld(withheld) => Some(withheld),
+        Admission::Admitted | Admission::Flagged(_) => None,
+    }
+}
+
+/// Refuses a call to a withheld definition, in every mode: what the model
+/// would act on was never reviewed. Names the pin and the server, never the text.
+async fn refuse_withheld(
+    gateway: &Gateway,
+    record: &mut CallRecord,
+    resolved: &Resolved,
+    withheld: Withheld,
+) -> Result<Value, GatewayError> {
+    let reason = withheld.reason(&resolved.server, &resolved.tool);
+    let decision = Decision::unreviewed(withheld.rule(), reason, withheld.constraint());
+    record.decided(&decision, true);
+    gateway.record(&record.event(Outcome::Blocked, record.elapsed_us(), None)).await?;
+    tracing::info!(session = %record.session(), "call refused: {}", decision.reason);
+    Err(denial(decision, resolved))
 }
 
 /// Stage 3: the pure policy decision, for this caller, against the
@@ -320,17 +354,36 @@ async fn forward<P: CallPort>(
     let sent = Instant::now();
     let answer = port.send_call(Cleared(()), resolved.upstream, call, msg).await;
     let latency_us = sent.elapsed().as_micros() as u64;
-    // [inspect]: result inspection (secrets, injected instructions) plugs in here.
+    let mut answer = answer;
+    // [inspect]: result inspection (secrets, injected instructions) joins the sanitizer here.
+    let removed = match &mut answer {
+        Ok(response) if gateway.integrity.sanitize() => sanitize_answer(response),
+        _ => None,
+    };
     let outcome = match &answer {
         Ok(response) if response.get("error").is_none() => Outcome::Completed,
         _ => Outcome::UpstreamError,
     };
     // The decision is on record already; this one only says how it ended,
     // and nothing waits on it (a failure to write it is logged by the sink).
-    if std::env::var_os("XP_NO_END").is_none() {
-        gateway.record_detached(record.event(outcome, latency_us, None));
+    match removed {
+        None => gateway.record_detached(record.event(outcome, latency_us, None)),
+        Some(removed) => {
+            let mut record = record.clone();
+            record.sanitized(removed);
+            gateway.record_detached(record.event(outcome, latency_us, None));
+        }
     }
     answer
+}
+
+/// Strips hidden characters and terminal escapes from every string of an
+/// answer's `result` (text content, structured content, embedded
+/// resources, prompt messages). Returns what was removed, if anything.
+pub fn sanitize_answer(response: &mut Value) -> Option<crate::audit::SanitizedAudit> {
+    let result = response.get_mut("result")?;
+    let removed = crate::inspect::sanitize::sanitize_value(result);
+    (!removed.is_empty()).then(|| crate::integrity::audit_counts(removed))
 }
 
 #[cfg(test)]

@@ -18,11 +18,17 @@ pub struct Definition {
     /// The tool object exactly as listed.
     pub listed: Value,
     input_schema: OnceLock<Option<InputSchema>>,
+    digest: OnceLock<String>,
 }
 
 impl Definition {
     pub fn new(listed: Value) -> Definition {
-        Definition { listed, input_schema: OnceLock::new() }
+        Definition { listed, input_schema: OnceLock::new(), digest: OnceLock::new() }
+    }
+
+    /// The digest a pin binds to (`inspect::canonical`), made once.
+    pub fn digest(&self) -> &str {
+        self.digest.get_or_init(|| crate::inspect::canonical::definition_digest(&self.listed))
     }
 
     /// The tool's `inputSchema`, compiled; `None` when it has none.

@@ -9,7 +9,7 @@
 //! neither is kept here, and everything built from a record (audit lines,
 //! approval bindings, the store, the admin API) inherits that.
 
-use crate::audit::{ApprovalAudit, AuditEvent, AuditKey, Outcome};
+use crate::audit::{ApprovalAudit, AuditEvent, AuditKey, Outcome, SanitizedAudit};
 use crate::policy::{Decision, Verdict};
 use crate::protocol::ClientContext;
 use serde_json::Value;
@@ -36,6 +36,8 @@ pub struct CallRecord {
     args_digest: String,
     /// Set for a resource or prompt access (`access.rs`); `None` for a tool call.
     method: Option<&'static str>,
+    /// What the sanitizer removed from the answer, once it came.
+    sanitized: Option<SanitizedAudit>,
     started: Instant,
 }
 
@@ -65,6 +67,7 @@ impl CallRecord {
             constraint: None,
             args_digest: key.digest_arguments(arguments),
             method: None,
+            sanitized: None,
             started: Instant::now(),
         }
     }
@@ -138,6 +141,13 @@ impl CallRecord {
         &self.args_digest
     }
 
+    /// Counts what the sanitizer removed from the answer (nothing: no field).
+    pub fn sanitized(&mut self, removed: SanitizedAudit) {
+        if removed != SanitizedAudit::default() {
+            self.sanitized = Some(removed);
+        }
+    }
+
     /// Microseconds since the call arrived.
     pub fn elapsed_us(&self) -> u64 {
         self.started.elapsed().as_micros() as u64
@@ -165,6 +175,8 @@ impl CallRecord {
             caller: Some(self.caller.clone()),
             method: self.method.map(str::to_string),
             approval,
+            integrity: None,
+            sanitized: self.sanitized,
         }
     }
 }

@@ -7,7 +7,8 @@
 //! `FILE:LINE:COL: reason`, like policy errors.
 //!
 //! This file owns the top-level shape and wires the sections; each section
-//! (`listen`, `relay`, `upstream`, `admin`, `approval`, `audit`) validates its
+//! (`listen`, `relay`, `upstream`, `admin`, `approval`, `audit`, `pins` and
+//! `inspection` in `integrity`) validates its
 //! own table, and `values` holds what several sections resolve alike.
 //! `working_dirs` checks a loaded config against a policy: whether each
 //! upstream reads relative paths against the roots the rules join them to.
@@ -15,6 +16,7 @@
 mod admin;
 mod approval;
 mod audit;
+mod integrity;
 mod listen;
 mod relay;
 #[cfg(test)]
@@ -36,6 +38,7 @@ use crate::source::{Source, SourceError};
 pub use admin::AdminConfig;
 pub use approval::{ApprovalConfig, WebhookConfig};
 pub use audit::AuditConfig;
+pub use integrity::{DefinitionAction, InspectionConfig, PinMode, PinsConfig};
 pub use listen::ListenConfig;
 pub use relay::RelayConfig;
 pub use upstream::{PinnedRoot, UpstreamConfig, UpstreamTransport};
@@ -54,6 +57,10 @@ pub struct GatewayConfig {
     /// The admin listener (approvals API); absent unless `[admin]` is configured.
     pub admin: Option<AdminConfig>,
     pub approval: ApprovalConfig,
+    /// `[pins]`: definitions held to reviewed lock files.
+    pub pins: PinsConfig,
+    /// `[inspection]`: what is done with what servers say to models.
+    pub inspection: InspectionConfig,
 }
 
 /// Why the configuration could not be loaded. Display is `FILE:LINE:COL: reason`.
@@ -81,6 +88,10 @@ struct GatewayFile {
     admin: Option<admin::AdminTable>,
     #[serde(default)]
     approval: approval::ApprovalTable,
+    #[serde(default)]
+    pins: integrity::PinsTable,
+    #[serde(default)]
+    inspection: integrity::InspectionTable,
 }
 
 /// What loading needs from the process, injectable so tests need not mutate it.
@@ -178,5 +189,18 @@ fn parse(text: &str, path: &Path, env: &Environment<'_>) -> Result<GatewayConfig
         approval.webhook = Some(approval::webhook_config(table, &source, env)?);
     }
 
-    Ok(GatewayConfig { source: path.to_path_buf(), policies, listen, relay, upstreams, audit, admin, approval })
+    let pins = integrity::pins_config(&file.pins, &source)?;
+    let inspection = integrity::inspection_config(&file.inspection, &source)?;
+    Ok(GatewayConfig {
+        source: path.to_path_buf(),
+        policies,
+        listen,
+        relay,
+        upstreams,
+        audit,
+        admin,
+        approval,
+        pins,
+        inspection,
+    })
 }

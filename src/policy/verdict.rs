@@ -101,6 +101,18 @@ impl Decision {
         Decision { unlisted: true, ..Decision::whole(Verdict::Deny, UNKNOWN_TOOL_RULE_ID, reason) }
     }
 
+    /// The refusal of a tool whose definition is not the one reviewed (a
+    /// drifted or missing pin, a quarantined definition): refused in every
+    /// mode, since what the model would act on was never approved. `rule`
+    /// is `"pins"` or `"inspection.tool_definitions"`, `constraint` says which check.
+    pub fn unreviewed(rule: &str, reason: String, constraint: &str) -> Decision {
+        Decision {
+            unlisted: true,
+            constraint: Some(constraint.to_string()),
+            ..Decision::whole(Verdict::Deny, rule, reason)
+        }
+    }
+
     /// The refusal of a name no upstream owns (rule "unknown-tool"): refused in every mode.
     pub fn unknown_tool(exposed: &str) -> Decision {
         let mut reason = String::from("no upstream server has a tool named ");

@@ -21,6 +21,7 @@
 //! parameters: the front hands it a `ClientContext` with every request.
 
 mod access;
+mod admission;
 mod asks;
 mod catalog;
 mod fanout;
@@ -382,7 +383,7 @@ impl ClientSession {
                 }
                 Err(e) => return Err(e),
             };
-            self.catalog.remember(upstream, &listing);
+            let (listing, _) = admission::admit(self, upstream, listing);
             tools.extend(listing::visible_tools(&policy, server, listing, |name| match self.scope {
                 Scope::Aggregate => naming.expose(upstream, name),
                 Scope::Single(_) => name.to_string(),

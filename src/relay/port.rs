@@ -38,7 +38,12 @@ impl CallPort for SessionPort<'_> {
         // Not in this session's last listing (or none yet): list once more,
         // since the client may call a tool it learned of elsewhere.
         let listing = fanout::list_all(&self.session.links, upstream, self.context, "tools/list", "tools").await?;
-        catalog.remember(upstream, &listing);
+        let (_, withheld) = super::admission::admit(self.session, upstream, listing);
+        if withheld {
+            // The client may hold an older listing that showed what is now
+            // withheld (a definition changed under it): it should list again.
+            self.session.send_unsolicited(jsonrpc::notification("notifications/tools/list_changed", None));
+        }
         Ok(catalog.get(upstream, tool))
     }
 

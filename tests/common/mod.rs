@@ -118,6 +118,11 @@ pub async fn start_gateway_with_timeout(upstreams: &str, policy: &str, timeout: 
 pub async fn start_gateway_with_relay(upstreams: &str, policy: &str, relay: &str) -> TestGateway {
     let dir = tempfile::tempdir().unwrap();
     let config_path = write_config_with(dir.path(), upstreams, policy, "", relay);
+    start_gateway_at(dir, config_path).await
+}
+
+/// Starts an in-process gateway on a config already written into `dir`.
+pub async fn start_gateway_at(dir: TempDir, config_path: PathBuf) -> TestGateway {
     let config = GatewayConfig::load(&config_path).expect("test config loads");
     let audit = config.audit.path.clone();
     let gateway = Gateway::start(config).expect("gateway starts");

@@ -236,6 +236,30 @@ impl WebhookNotifier {
     }
 }
 
+impl WebhookNotifier {
+    /// Posts an event that is not about a held call (`tool.drift`), signed
+    /// like the others, retried with backoff; nothing waits on it, and
+    /// the audit log holds the event whether or not it is delivered.
+    pub fn tell(&self, event: Value) {
+        let poster = Arc::clone(&self.poster);
+        tokio::spawn(async move {
+            let body = event.to_string();
+            let name = event["event"].as_str().unwrap_or("event").to_string();
+            for attempt in 1..=poster.config.attempts {
+                match poster.post(&body, poster.config.timeout).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(event = %name, attempt, "webhook delivery failed: {e}");
+                        if attempt < poster.config.attempts {
+                            tokio::time::sleep(backoff(attempt)).await;
+                        }
+                    }
+                }
+            }
+        });
+    }
+}
+
 impl Announcer for WebhookNotifier {
     fn channel(&self) -> ApprovalChannel {
         ApprovalChannel::Webhook

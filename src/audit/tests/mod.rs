@@ -38,6 +38,8 @@ fn event(n: u64) -> AuditEvent {
         caller: None,
         method: None,
         approval: None,
+        integrity: None,
+        sanitized: None,
     }
 }
 

@@ -1,0 +1,10 @@
+//! Inspection: what servers say to models, read before a model reads it.
+//! Pure like the policy engine (no I/O, nothing above it): `scan/` judges
+//! tool definitions and server texts (hidden instructions, exfiltration
+//! channels, invisible characters); `sanitize.rs` removes the characters a
+//! person cannot see from text a model will read; `canonical.rs` is the
+//! digest a pin binds to.
+
+pub mod canonical;
+pub mod sanitize;
+pub mod scan;
