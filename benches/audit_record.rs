@@ -33,6 +33,7 @@ fn event() -> AuditEvent {
         approval: None,
         integrity: None,
         sanitized: None,
+        inspection: None,
     }
 }
 

@@ -28,6 +28,38 @@ pub struct Explanation {
     pub prompt: Option<String>,
     #[serde(flatten)]
     pub decision: Decision,
+    /// With `--result`: what that result would become on its way to the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub result: Option<ResultExplanation>,
+}
+
+/// What the inspection stage would make of one result of the explained tool.
+#[derive(Debug, serde::Serialize)]
+pub struct ResultExplanation {
+    /// `redact`, `block`, `flag` or `approve`; absent when nothing was found.
+    pub action: Option<&'static str>,
+    /// Kinds and places, never values.
+    pub findings: Vec<crate::audit::InspectionFinding>,
+    /// Hidden characters and escapes removed.
+    pub sanitized: Option<crate::audit::SanitizedAudit>,
+    /// The result as the client would receive it.
+    pub result: Value,
+}
+
+/// Adds to `explanation` what a result of its tool would become under the
+/// policy's `[inspect]` and the config's `[inspection] sanitize`.
+pub fn explain_result(config: &GatewayConfig, policy: &Policy, explanation: &mut Explanation, mut result: Value) {
+    let (server, name) = match (&explanation.server, explanation.tool.as_ref().or(explanation.prompt.as_ref())) {
+        (Some(server), Some(name)) => (server.clone(), name.clone()),
+        _ => (String::new(), String::new()),
+    };
+    let settings = policy.inspect_settings(&server, &name);
+    let inspected = crate::call::inspect::inspect_result(&mut result, settings, config.inspection.sanitize);
+    let (action, findings) = match inspected.audit {
+        Some(audit) => (Some(audit.action), audit.findings),
+        None => (None, Vec::new()),
+    };
+    explanation.result = Some(ResultExplanation { action, findings, sanitized: inspected.sanitized, result });
 }
 
 /// Explains a call to `exposed` (as a client of the aggregated endpoint
@@ -92,7 +124,15 @@ pub fn explain_access(
 
 impl Explanation {
     fn of(server: Option<String>, decision: Decision) -> Explanation {
-        Explanation { server, tool: None, resource: None, resource_template: None, prompt: None, decision }
+        Explanation {
+            server,
+            tool: None,
+            resource: None,
+            resource_template: None,
+            prompt: None,
+            decision,
+            result: None,
+        }
     }
 }
 
@@ -138,6 +178,21 @@ impl std::fmt::Display for Explanation {
                 let argument = check.argument.as_deref().map(|a| format!(" {a}")).unwrap_or_default();
                 writeln!(f, "  {mark}  {}{argument} {}: {}", check.rule_id, check.constraint, check.detail)?;
             }
+        }
+        if let Some(result) = &self.result {
+            writeln!(f, "result:     {}", result.action.unwrap_or("passed unchanged (nothing found)"))?;
+            for finding in &result.findings {
+                writeln!(f, "  {} {} at {}", finding.detector, finding.kind, finding.at)?;
+            }
+            if let Some(s) = &result.sanitized {
+                writeln!(
+                    f,
+                    "  sanitized: {} tag, {} bidi, {} zero-width, {} escape sequence(s)",
+                    s.tag, s.bidi, s.zero_width, s.escapes
+                )?;
+            }
+            let shown = serde_json::to_string_pretty(&result.result).unwrap_or_default();
+            writeln!(f, "client sees:\n{shown}")?;
         }
         Ok(())
     }

@@ -125,6 +125,7 @@ impl Gateway {
                 method: None,
                 integrity: None,
                 sanitized: None,
+                inspection: None,
                 approval: Some(ApprovalAudit {
                     request: id,
                     approver: Some("mcp-warden".into()),
@@ -215,6 +216,7 @@ impl Gateway {
                 detectors: notice.detectors.clone(),
             }),
             sanitized: notice.sanitized,
+            inspection: None,
         };
         self.record_detached(event);
         let announced = match notice.event {
@@ -229,6 +231,33 @@ impl Gateway {
             body["event"] = name.into();
             webhook.tell(body);
         }
+    }
+
+    /// Records a server-to-client request the relay refused (a sampling or
+    /// elicitation request the client never saw), with why.
+    pub fn record_refused_ask(&self, session: &str, server: &str, method: &str, why: &str) {
+        self.record_detached(AuditEvent {
+            session: self.audit_key.digest_session(session),
+            client_name: None,
+            client_version: None,
+            server: server.to_string(),
+            tool: method.to_string(),
+            verdict: Verdict::Deny,
+            enforced: true,
+            rule: "server_requests".into(),
+            reason: why.to_string(),
+            argument: None,
+            constraint: None,
+            args_digest: String::new(),
+            latency_us: 0,
+            outcome: Some(Outcome::Blocked),
+            caller: None,
+            method: Some(method.to_string()),
+            approval: None,
+            integrity: None,
+            sanitized: None,
+            inspection: None,
+        });
     }
 
     /// Records a decision and waits until it is in the audit file. A

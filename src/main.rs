@@ -76,6 +76,10 @@ enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// A result of the tool (JSON, or @FILE): show what the inspection
+        /// stage would make of it ([inspect] and [inspection] sanitize).
+        #[arg(long, requires = "tool")]
+        result: Option<String>,
     },
     /// Pin the tool definitions the upstreams advertise now: one lock file
     /// per server in `[pins] dir`, to review like code. Exits 0, 1 when
@@ -198,9 +202,20 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { config } => check(&config),
         Command::Audit { command: AuditCommand::Verify { file } } => verify(&file),
-        Command::Explain { config, tool, resource, resource_template, prompt, server, args, input_schema, json } => {
+        Command::Explain {
+            config,
+            tool,
+            resource,
+            resource_template,
+            prompt,
+            server,
+            args,
+            input_schema,
+            json,
+            result,
+        } => {
             let target = match (tool, resource, resource_template, prompt) {
-                (Some(tool), ..) => Target::Tool { name: tool, args, input_schema },
+                (Some(tool), ..) => Target::Tool { name: tool, args, input_schema, result },
                 (_, Some(uri), ..) => Target::Resource(uri),
                 (_, _, Some(template), _) => Target::Template(template),
                 (.., Some(prompt)) => Target::Prompt(prompt),
@@ -282,7 +297,7 @@ fn check(path: &std::path::Path) -> ExitCode {
 
 /// What `explain` is asked about.
 enum Target {
-    Tool { name: String, args: String, input_schema: Option<String> },
+    Tool { name: String, args: String, input_schema: Option<String>, result: Option<String> },
     Resource(String),
     Template(String),
     Prompt(String),
@@ -310,7 +325,7 @@ fn explain(path: &std::path::Path, server: Option<&str>, target: Target, json: b
     };
     use mcp_warden::policy::Access;
     let explained = match &target {
-        Target::Tool { name, args, input_schema } => {
+        Target::Tool { name, args, input_schema, .. } => {
             let arguments = match parse("--args", args) {
                 Ok(arguments) => arguments,
                 Err(e) => return usage_error(e),
@@ -335,10 +350,16 @@ fn explain(path: &std::path::Path, server: Option<&str>, target: Target, json: b
         }
         Target::Prompt(name) => mcp_warden::explain::explain_access(&config, &policy, server, Access::Prompt(name)),
     };
-    let explanation = match explained {
+    let mut explanation = match explained {
         Ok(explanation) => explanation,
         Err(e) => return usage_error(e),
     };
+    if let Target::Tool { result: Some(result), .. } = &target {
+        match parse("--result", result) {
+            Ok(result) => mcp_warden::explain::explain_result(&config, &policy, &mut explanation, result),
+            Err(e) => return usage_error(e),
+        }
+    }
     if json {
         println!("{}", serde_json::to_string_pretty(&explanation).expect("an explanation serializes"));
     } else {

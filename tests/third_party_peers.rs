@@ -11,7 +11,7 @@
 mod common;
 
 use common::client::{call, call_text, connect, mcp_error, tool_names};
-use common::peers::{peer_file, peer_script, python, INSTALL_HINT};
+use common::peers::{filesystem_upstream, peer_file, peer_script, python, INSTALL_HINT};
 use common::*;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -32,10 +32,6 @@ fn npm_package_file(package: &str, file: &str) -> PathBuf {
 /// The Inspector's published bin (`npx @modelcontextprotocol/inspector --cli ...`).
 fn inspector_entry() -> PathBuf {
     npm_package_file("@modelcontextprotocol/inspector", "clients/launcher/build/index.js")
-}
-
-fn filesystem_server_entry() -> PathBuf {
-    npm_package_file("@modelcontextprotocol/server-filesystem", "dist/index.js")
 }
 
 fn python_client_script() -> PathBuf {
@@ -399,15 +395,6 @@ server = "files"
 tools = ["write_file", "edit_file", "create_directory", "move_file"]
 action = "deny"
 "#;
-
-fn filesystem_upstream(dir: &Path) -> String {
-    format!(
-        "[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = [{:?}, {:?}]\n",
-        node22().display().to_string(),
-        filesystem_server_entry().display().to_string(),
-        dir.display().to_string()
-    )
-}
 
 #[tokio::test]
 async fn filesystem_server_behind_the_gateway() {

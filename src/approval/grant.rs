@@ -45,6 +45,10 @@ pub struct CallBinding {
     pub args_digest: String,
     /// `Policy::version()` in force when the call was decided.
     pub policy_version: String,
+    /// Why the call is held, for the person who answers (which earlier
+    /// calls tainted the session, for the trifecta guard). Not matched by grants.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub why: Option<String>,
 }
 
 /// How far an approval reaches beyond the call it answered.
@@ -179,6 +183,7 @@ mod tests {
             rule: "mail-needs-approval".into(),
             args_digest: digest.into(),
             policy_version: "v1".into(),
+            why: None,
         }
     }
 

@@ -71,6 +71,7 @@ impl ApprovalRequest {
             "server": self.binding.server,
             "tool": self.binding.tool,
             "rule": self.binding.rule,
+            "why": self.binding.why,
             "arguments": self.arguments,
             "session": self.binding.session,
             "client": {"name": self.binding.client_name, "version": self.binding.client_version},
@@ -229,6 +230,7 @@ pub(crate) mod fixtures {
             rule: "r".into(),
             args_digest: digest.into(),
             policy_version: "v1".into(),
+            why: None,
         }
     }
 

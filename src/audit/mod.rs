@@ -74,7 +74,8 @@ pub use digest::{AuditKey, KEYED_PREFIX};
 pub use error::AuditError;
 pub use files::{installation_key, key_path, make_private, make_private_if_present, open_key, PRIVATE_MODE};
 pub use record::{
-    ApprovalAudit, AuditEvent, IntegrityAudit, Outcome, SanitizedAudit, MAX_NAME_BYTES, MAX_TEXT_BYTES, RECORD_FIELDS,
+    ApprovalAudit, AuditEvent, InspectionAudit, InspectionFinding, IntegrityAudit, Outcome, SanitizedAudit,
+    MAX_NAME_BYTES, MAX_TEXT_BYTES, RECORD_FIELDS,
 };
 pub use sink::{AuditSink, SinkStats, QUEUE_CAPACITY};
 pub use verify::{verify, verify_reader, VerifyError, VerifyReport};

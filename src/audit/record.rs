@@ -90,6 +90,32 @@ pub struct AuditEvent {
     /// characters, terminal escapes), by kind; only when it removed any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sanitized: Option<SanitizedAudit>,
+    /// What the detectors found in the answer (secrets, personal data,
+    /// injected instructions) and what was done: kinds and places, never values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inspection: Option<InspectionAudit>,
+}
+
+/// The inspection part of a record. Kinds, detectors and actions are the
+/// gateway's own words; `at` is a JSON pointer into the result, whose keys
+/// come from the upstream, so its maker bounds it (`MAX_POINTER_BYTES`).
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InspectionAudit {
+    /// `redact`, `block`, `flag` or `approve`.
+    pub action: &'static str,
+    pub findings: Vec<InspectionFinding>,
+    /// Every finding, also those past the ones listed.
+    pub total: u32,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct InspectionFinding {
+    /// `secrets`, `pii` or `injection`.
+    pub detector: &'static str,
+    /// `github_token`, `email`, `hidden_markup`, ...
+    pub kind: &'static str,
+    /// Where in the result, as a JSON pointer (`/content/0/text`).
+    pub at: String,
 }
 
 /// The integrity part of a record. Every field is the gateway's own

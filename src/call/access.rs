@@ -110,11 +110,9 @@ pub async fn access<P: AccessPort>(
     let latency_us = sent.elapsed().as_micros() as u64;
     // Resource contents and prompt messages are read by the model too.
     if let Ok(response) = &mut answer {
-        if gateway.integrity.sanitize() {
-            if let Some(removed) = super::sanitize_answer(response) {
-                record.sanitized(removed);
-            }
-        }
+        let settings = gateway.policy().inspect_settings(&server, &name);
+        let inspected = super::inspect::inspect_answer(response, settings, gateway.integrity.sanitize());
+        record.inspected(&inspected);
     }
     let outcome = match &answer {
         Ok(response) if response.get("error").is_none() => Outcome::Completed,

@@ -21,8 +21,10 @@
 //!   whatever the policy says.
 
 pub mod access;
+pub mod flow;
 pub mod frame;
 mod hold;
+pub mod inspect;
 mod port;
 mod record;
 
@@ -35,7 +37,9 @@ use crate::audit::{ApprovalAudit, Outcome};
 use crate::errors::{Denial, GatewayError};
 use crate::gateway::Gateway;
 use crate::integrity::{Admission, Withheld};
-use crate::policy::{Action, ApprovalChannel, ApprovalTerms, CallContext, Decision, Policy, Verdict};
+use crate::policy::{
+    Action, ApprovalChannel, ApprovalTerms, CallContext, Decision, FlowAction, Label, Policy, Verdict,
+};
 use crate::protocol::ClientContext;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -74,7 +78,9 @@ pub async fn call_tool<P: CallPort>(
         return refuse_withheld(gateway, &mut record, &resolved, withheld).await;
     }
     let policy = gateway.policy();
+    let labels = flow::labels_of(policy.labels(&resolved.server, &resolved.tool), &resolved.definition.listed);
     let decision = decide(&policy, &resolved, arguments.as_ref(), record.caller());
+    let decision = guard_flow(&policy, port, &labels, decision);
     let enforcement = policy.enforce(&decision);
     record.decided(&decision, enforcement.enforced);
     match enforcement.action {
@@ -98,12 +104,14 @@ pub async fn call_tool<P: CallPort>(
         Action::Hold => {
             let policy_version = policy.version().to_string();
             drop(policy);
+            // The trifecta guard says which earlier calls tainted the session.
+            let why = (decision.rule_id == crate::policy::FLOW_RULE_ID).then(|| decision.reason.clone());
             let terms = decision
                 .approval
                 .clone()
                 .unwrap_or_else(|| ApprovalTerms { timeout: None, channels: ApprovalChannel::DEFAULT.to_vec() });
             let held = HoldRequest {
-                binding: binding(&record, &policy_version),
+                binding: binding(&record, &policy_version, why),
                 arguments: arguments.as_ref(),
                 terms: &terms,
             };
@@ -118,7 +126,26 @@ pub async fn call_tool<P: CallPort>(
     }
     // [limit]: rate and concurrency limits per caller plug in here.
     msg["params"]["name"] = json!(resolved.tool);
-    forward(gateway, port, &record, &resolved, call, msg).await
+    forward(gateway, port, &record, &resolved, &labels, call, msg).await
+}
+
+/// Stage 3b: the trifecta guard. A `sends_out` call the policy would let
+/// through, in a session that saw untrusted content and read private data,
+/// gets `[flow] untrusted_then_send` instead: held for a person, or refused.
+fn guard_flow<P: CallPort>(policy: &Policy, port: &P, labels: &[Label], decision: Decision) -> Decision {
+    let action = policy.flow();
+    if action == FlowAction::Off || decision.verdict == Verdict::Deny || !labels.contains(&Label::SendsOut) {
+        return decision;
+    }
+    let flow = port.flow().lock().expect("flow lock");
+    if !flow.tainted() {
+        return decision;
+    }
+    let verdict = if action == FlowAction::Deny { Verdict::Deny } else { Verdict::Approve };
+    let mut guarded = Decision::flow_guard(verdict, flow.why());
+    // A hold keeps the deciding rule's terms (timeout, channels) when it had any.
+    guarded.approval = decision.approval;
+    guarded
 }
 
 /// Why a name did not resolve to an advertised tool.
@@ -213,7 +240,7 @@ fn denial(decision: Decision, resolved: &Resolved) -> GatewayError {
 }
 
 /// What an approval of this call is bound to.
-fn binding(record: &CallRecord, policy_version: &str) -> CallBinding {
+fn binding(record: &CallRecord, policy_version: &str, why: Option<String>) -> CallBinding {
     CallBinding {
         session: record.session().to_string(),
         caller: record.caller().to_string(),
@@ -225,6 +252,7 @@ fn binding(record: &CallRecord, policy_version: &str) -> CallBinding {
         rule: record.rule().to_string(),
         args_digest: record.args_digest().to_string(),
         policy_version: policy_version.to_string(),
+        why,
     }
 }
 
@@ -348,6 +376,7 @@ async fn forward<P: CallPort>(
     port: &P,
     record: &CallRecord,
     resolved: &Resolved,
+    labels: &[Label],
     call: &Value,
     msg: Value,
 ) -> Result<Value, GatewayError> {
@@ -355,35 +384,36 @@ async fn forward<P: CallPort>(
     let answer = port.send_call(Cleared(()), resolved.upstream, call, msg).await;
     let latency_us = sent.elapsed().as_micros() as u64;
     let mut answer = answer;
-    // [inspect]: result inspection (secrets, injected instructions) joins the sanitizer here.
-    let removed = match &mut answer {
-        Ok(response) if gateway.integrity.sanitize() => sanitize_answer(response),
-        _ => None,
+    // Stage 7: what the model will read, sanitized and put to the detectors.
+    let settings = gateway.policy().inspect_settings(&resolved.server, &resolved.tool);
+    let inspected = match &mut answer {
+        Ok(response) => inspect::inspect_answer(response, settings, gateway.integrity.sanitize()),
+        Err(_) => inspect::Inspected::default(),
     };
     let outcome = match &answer {
         Ok(response) if response.get("error").is_none() => Outcome::Completed,
         _ => Outcome::UpstreamError,
     };
+    if outcome == Outcome::Completed {
+        let name = format!("{}/{}", resolved.server, resolved.tool);
+        port.flow().lock().expect("flow lock").completed(&name, labels, inspected.injection);
+    }
     // The decision is on record already; this one only says how it ended,
     // and nothing waits on it (a failure to write it is logged by the sink).
-    match removed {
-        None => gateway.record_detached(record.event(outcome, latency_us, None)),
-        Some(removed) => {
-            let mut record = record.clone();
-            record.sanitized(removed);
-            gateway.record_detached(record.event(outcome, latency_us, None));
+    if inspected.sanitized.is_none() && inspected.audit.is_none() {
+        gateway.record_detached(record.event(outcome, latency_us, None));
+    } else {
+        let mut record = record.clone();
+        record.inspected(&inspected);
+        if let Some(audit) = &inspected.audit {
+            tracing::info!(
+                session = %record.session(), server = %resolved.server, tool = %resolved.tool,
+                action = audit.action, findings = audit.total, "result inspected"
+            );
         }
+        gateway.record_detached(record.event(outcome, latency_us, None));
     }
     answer
-}
-
-/// Strips hidden characters and terminal escapes from every string of an
-/// answer's `result` (text content, structured content, embedded
-/// resources, prompt messages). Returns what was removed, if anything.
-pub fn sanitize_answer(response: &mut Value) -> Option<crate::audit::SanitizedAudit> {
-    let result = response.get_mut("result")?;
-    let removed = crate::inspect::sanitize::sanitize_value(result);
-    (!removed.is_empty()).then(|| crate::integrity::audit_counts(removed))
 }
 
 #[cfg(test)]

@@ -85,4 +85,7 @@ pub trait CallPort: Sync {
 
     /// Whether the client cancelled `call`.
     fn cancelled(&self, call: &Value) -> bool;
+
+    /// What this client session has been exposed to (the trifecta guard).
+    fn flow(&self) -> &std::sync::Mutex<super::flow::FlowState>;
 }

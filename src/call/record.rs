@@ -9,7 +9,7 @@
 //! neither is kept here, and everything built from a record (audit lines,
 //! approval bindings, the store, the admin API) inherits that.
 
-use crate::audit::{ApprovalAudit, AuditEvent, AuditKey, Outcome, SanitizedAudit};
+use crate::audit::{ApprovalAudit, AuditEvent, AuditKey, InspectionAudit, Outcome, SanitizedAudit};
 use crate::policy::{Decision, Verdict};
 use crate::protocol::ClientContext;
 use serde_json::Value;
@@ -38,6 +38,8 @@ pub struct CallRecord {
     method: Option<&'static str>,
     /// What the sanitizer removed from the answer, once it came.
     sanitized: Option<SanitizedAudit>,
+    /// What the detectors found in the answer.
+    inspection: Option<InspectionAudit>,
     started: Instant,
 }
 
@@ -68,6 +70,7 @@ impl CallRecord {
             args_digest: key.digest_arguments(arguments),
             method: None,
             sanitized: None,
+            inspection: None,
             started: Instant::now(),
         }
     }
@@ -148,6 +151,14 @@ impl CallRecord {
         }
     }
 
+    /// What the inspection stage found in the answer, and did.
+    pub fn inspected(&mut self, inspected: &super::inspect::Inspected) {
+        if let Some(removed) = inspected.sanitized {
+            self.sanitized(removed);
+        }
+        self.inspection = inspected.audit.clone();
+    }
+
     /// Microseconds since the call arrived.
     pub fn elapsed_us(&self) -> u64 {
         self.started.elapsed().as_micros() as u64
@@ -177,6 +188,7 @@ impl CallRecord {
             approval,
             integrity: None,
             sanitized: self.sanitized,
+            inspection: self.inspection.clone(),
         }
     }
 }

@@ -21,6 +21,7 @@ struct FakePort {
     form_reply: Mutex<Option<Value>>,
     /// Runs while the form is out: the world changing while a call is held.
     while_held: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    flow: Mutex<super::flow::FlowState>,
 }
 
 impl FakePort {
@@ -39,6 +40,7 @@ impl FakePort {
             audit: audit.to_path_buf(),
             form_reply: Mutex::new(None),
             while_held: Mutex::new(None),
+            flow: Mutex::default(),
         }
     }
 
@@ -104,6 +106,10 @@ impl CallPort for FakePort {
 
     fn cancelled(&self, _call: &Value) -> bool {
         false
+    }
+
+    fn flow(&self) -> &Mutex<super::flow::FlowState> {
+        &self.flow
     }
 }
 

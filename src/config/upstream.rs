@@ -39,6 +39,11 @@ pub struct UpstreamConfig {
     /// `roots`: directories the gateway itself tells this upstream about when
     /// it asks for roots, instead of relaying the client's. `None` relays.
     pub roots: Option<Vec<PinnedRoot>>,
+    /// Whether this server may ask the client's model for completions
+    /// (`sampling/createMessage`); default true.
+    pub sampling: bool,
+    /// Whether this server may ask the user for input (`elicitation/create`); default true.
+    pub elicitation: bool,
 }
 
 /// A root the gateway answers `roots/list` with for an upstream.
@@ -114,6 +119,8 @@ pub(super) struct UpstreamTable {
     url: Option<Spanned<String>>,
     headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     roots: Option<Spanned<Vec<Spanned<String>>>>,
+    sampling: Option<bool>,
+    elicitation: Option<bool>,
 }
 
 /// One `[[upstreams]]` table. `names` and `prefixes` hold those already
@@ -155,7 +162,14 @@ pub(super) fn upstream_config(
         None => None,
         Some(list) => Some(pinned_roots(list.get_ref(), &name, source)?),
     };
-    Ok(UpstreamConfig { name, alias: table.alias.map(Spanned::into_inner), transport, roots })
+    Ok(UpstreamConfig {
+        name,
+        alias: table.alias.map(Spanned::into_inner),
+        transport,
+        roots,
+        sampling: table.sampling.unwrap_or(true),
+        elicitation: table.elicitation.unwrap_or(true),
+    })
 }
 
 fn stdio_transport(

@@ -6,5 +6,7 @@
 //! digest a pin binds to.
 
 pub mod canonical;
+pub mod pii;
 pub mod sanitize;
 pub mod scan;
+pub mod secrets;

@@ -140,6 +140,9 @@ pub struct Integrity {
     scans: Mutex<HashMap<String, Arc<Scanned>>>,
     /// The tool names each server last listed, for the scanner's shadowing check.
     namespace: RwLock<HashMap<String, Vec<String>>>,
+    /// Per server, the scanner's view of the other servers' names: built
+    /// once (a regex of every name) and dropped when any listing changes them.
+    shadows: Mutex<HashMap<String, Arc<Namespace>>>,
     /// `event server tool digest` already told.
     told: Mutex<HashSet<String>>,
     notices: Mutex<VecDeque<Notice>>,
@@ -156,6 +159,7 @@ impl Integrity {
             inspection: inspection.clone(),
             scans: Mutex::new(HashMap::new()),
             namespace: RwLock::new(HashMap::new()),
+            shadows: Mutex::new(HashMap::new()),
             told: Mutex::new(HashSet::new()),
             notices: Mutex::new(VecDeque::new()),
         })
@@ -185,6 +189,7 @@ impl Integrity {
             let mut namespace = self.namespace.write().expect("namespace lock");
             if namespace.get(server) != Some(&names) {
                 namespace.insert(server.to_string(), names);
+                self.shadows.lock().expect("shadows lock").clear();
             }
         }
         match self.pins.first_use(server, tools) {
@@ -269,12 +274,7 @@ impl Integrity {
         if let Some(found) = self.scans.lock().expect("scans lock").get(digest) {
             return found.clone();
         }
-        let namespace = {
-            let servers = self.namespace.read().expect("namespace lock");
-            Namespace::new(
-                servers.iter().filter(|(name, _)| name.as_str() != server).flat_map(|(_, tools)| tools.iter().cloned()),
-            )
-        };
+        let namespace = self.shadows_of(server);
         let report = scan::scan_tool(definition, &namespace);
         let scanned = Arc::new(Scanned { verdict: report.verdict, findings: report.findings });
         let mut scans = self.scans.lock().expect("scans lock");
@@ -283,6 +283,19 @@ impl Integrity {
         }
         scans.insert(digest.to_string(), scanned.clone());
         scanned
+    }
+
+    fn shadows_of(&self, server: &str) -> Arc<Namespace> {
+        if let Some(found) = self.shadows.lock().expect("shadows lock").get(server) {
+            return found.clone();
+        }
+        let namespace = {
+            let servers = self.namespace.read().expect("namespace lock");
+            let others = servers.iter().filter(|(name, _)| name.as_str() != server);
+            Arc::new(Namespace::new(others.flat_map(|(_, tools)| tools.iter().cloned())))
+        };
+        self.shadows.lock().expect("shadows lock").insert(server.to_string(), namespace.clone());
+        namespace
     }
 
     fn withheld_notice(&self, server: &str, tool: &str, withheld: &Withheld) -> Option<Notice> {

@@ -47,6 +47,7 @@ pub struct Policy {
     version: String,
     /// `[defaults] validate_input_schema`.
     validate_input_schema: bool,
+    inspect: super::InspectPolicy,
 }
 
 /// Which rule decided, without building strings.
@@ -73,7 +74,37 @@ impl Policy {
             allow,
             version: set.version,
             validate_input_schema: set.validate_input_schema,
+            inspect: set.inspect,
         }
+    }
+
+    /// What is done with findings in `tool`'s results (`[inspect]`).
+    pub fn inspect_settings(&self, server: &str, tool: &str) -> super::InspectSettings {
+        self.inspect.settings(server, tool)
+    }
+
+    /// `[flow] untrusted_then_send`.
+    pub fn flow(&self) -> super::FlowAction {
+        self.inspect.flow
+    }
+
+    /// The data-flow labels rules give `tool` of `server`: the union of the
+    /// labels of every rule naming it, or `None` when no such rule gives any
+    /// (the tool's annotations then count).
+    pub fn labels(&self, server: &str, tool: &str) -> Option<Vec<super::Label>> {
+        let mut found: Option<Vec<super::Label>> = None;
+        for rule in self.deny.iter().chain(&self.allow) {
+            let Some(labels) = &rule.labels else { continue };
+            if rule.server.matches(server) && rule.tools.matches(tool).is_some() {
+                let all = found.get_or_insert_with(Vec::new);
+                for label in labels {
+                    if !all.contains(label) {
+                        all.push(*label);
+                    }
+                }
+            }
+        }
+        found
     }
 
     pub fn mode(&self) -> Mode {

@@ -63,6 +63,8 @@ struct PolicyFile {
     defaults: Option<DefaultsTable>,
     #[serde(default)]
     rules: Vec<RuleTable>,
+    inspect: Option<super::inspect::InspectTable>,
+    flow: Option<super::inspect::FlowTable>,
 }
 
 #[derive(Deserialize)]
@@ -107,6 +109,8 @@ struct RuleTable {
     approval_timeout: Option<Spanned<String>>,
     /// `action = "approve"` only: the channels that may answer (default: all available).
     approval: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Data-flow labels of the tools it names (`private_data`, `untrusted_content`, `sends_out`).
+    labels: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// A setting that may appear in several files only if they all agree.
@@ -167,6 +171,7 @@ pub(super) fn compile(sources: &[(String, String)]) -> Result<RuleSet, SourceErr
     let mut rules = Vec::new();
     let mut ids: HashMap<String, String> = HashMap::new();
     let mut hasher = Sha256::new();
+    let mut inspect = super::inspect::InspectBuilder::default();
 
     for (origin, text) in sources {
         // Length-prefixed so that moving text between files changes the version.
@@ -210,6 +215,12 @@ pub(super) fn compile(sources: &[(String, String)]) -> Result<RuleSet, SourceErr
         if let Some(v) = file.defaults.as_ref().and_then(|d| d.validate_input_schema.as_ref()) {
             merge_setting(&mut validate_input_schema, v, "defaults.validate_input_schema", &source)?;
         }
+        if let Some(table) = file.inspect {
+            inspect.add_inspect(table, &source)?;
+        }
+        if let Some(table) = file.flow {
+            inspect.add_flow(table, &source)?;
+        }
         for rule in file.rules {
             rules.push(compile_rule(rule, &source, &mut ids, &mut hasher)?);
         }
@@ -229,6 +240,7 @@ pub(super) fn compile(sources: &[(String, String)]) -> Result<RuleSet, SourceErr
         rules,
         version: hex::encode(hasher.finalize()),
         validate_input_schema: validate_input_schema.is_none_or(|s| s.value),
+        inspect: inspect.build(),
     })
 }
 
@@ -349,6 +361,15 @@ fn compile_rule(
         }
         None
     };
+    let labels = match &rule.labels {
+        Some(list) if rule.tools.is_none() => {
+            return Err(
+                source.error(&list.span(), format!("rule {id:?}: labels apply to tools, and this rule names none"))
+            )
+        }
+        Some(list) => Some(super::inspect::compile_labels(list, id, source)?),
+        None => None,
+    };
     Ok(CompiledRule {
         id: id.clone(),
         action: rule.action,
@@ -359,6 +380,7 @@ fn compile_rule(
         arguments,
         validate_input_schema,
         approval,
+        labels,
     })
 }
 

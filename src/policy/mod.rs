@@ -38,6 +38,7 @@ mod args;
 mod decode;
 mod engine;
 mod file;
+mod inspect;
 mod mail;
 mod net;
 mod paths;
@@ -56,9 +57,10 @@ use crate::source::SourceError;
 
 pub use access::{Access, AccessContext};
 pub use engine::Policy;
+pub use inspect::{FlowAction, InspectAction, InspectPolicy, InspectSettings, Label};
 pub use paths::RelativePaths;
 pub use schema::InputSchema;
-pub use verdict::{Action, Check, Decision, Enforcement, Verdict};
+pub use verdict::{Action, Check, Decision, Enforcement, Verdict, FLOW_RULE_ID};
 
 /// How long a held call waits for a person when no `approval_timeout` is set.
 pub const DEFAULT_APPROVAL_TIMEOUT: Duration = Duration::from_secs(120);

@@ -34,6 +34,8 @@ pub(super) struct RuleSet {
     pub(super) version: String,
     /// `[defaults] validate_input_schema`.
     pub(super) validate_input_schema: bool,
+    /// `[inspect]` and `[flow]`.
+    pub(super) inspect: super::InspectPolicy,
 }
 
 #[derive(Debug)]
@@ -54,6 +56,8 @@ pub(super) struct CompiledRule {
     pub(super) validate_input_schema: Option<bool>,
     /// `action = "approve"` rules only.
     pub(super) approval: Option<ApprovalTerms>,
+    /// `labels = [...]`; `None` when the rule gives none.
+    pub(super) labels: Option<Vec<super::Label>>,
 }
 
 /// Matches an upstream server name.

@@ -35,6 +35,9 @@ impl Verdict {
     }
 }
 
+/// The rule id of the trifecta guard's decisions.
+pub const FLOW_RULE_ID: &str = "flow.untrusted_then_send";
+
 /// A verdict together with the rule that produced it, for the client and the audit log.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Decision {
@@ -111,6 +114,14 @@ impl Decision {
             constraint: Some(constraint.to_string()),
             ..Decision::whole(Verdict::Deny, rule, reason)
         }
+    }
+
+    /// The trifecta guard's verdict on a `sends_out` call in a session that
+    /// saw untrusted content and read private data (rule
+    /// `flow.untrusted_then_send`): held for a person or refused, with the
+    /// earlier calls named in `reason`. Follows the policy's mode like any rule.
+    pub fn flow_guard(verdict: Verdict, reason: String) -> Decision {
+        Decision { constraint: Some("untrusted_then_send".into()), ..Decision::whole(verdict, FLOW_RULE_ID, reason) }
     }
 
     /// The refusal of a name no upstream owns (rule "unknown-tool"): refused in every mode.

@@ -74,6 +74,8 @@ pub struct ClientSession {
     links: UpstreamLinks,
     routes: Mutex<Routes>,
     catalog: ToolCatalog,
+    /// What the session has been exposed to: untrusted content, private data.
+    flow: Mutex<crate::call::flow::FlowState>,
     unsolicited: mpsc::Sender<Box<Value>>,
     /// Requests of this session being worked on; beyond the limit, refused.
     inflight: Arc<Semaphore>,
@@ -103,6 +105,7 @@ impl ClientSession {
                 scope,
                 routes: Mutex::new(Routes::default()),
                 catalog: ToolCatalog::default(),
+                flow: Mutex::default(),
                 unsolicited,
                 inflight,
                 ended: CancellationToken::new(),
@@ -452,8 +455,11 @@ impl ClientSession {
             let server = &self.gateway.pool.config(upstream).name;
             let declared = self.links.opened(upstream).map(|s| s.hello().capabilities.clone()).unwrap_or_default();
             let (id, method) = (id.clone(), method.to_string());
-            if let asks::Ask::Refuse(why) = asks::check(server, &method, &mut msg, &declared) {
+            let config = self.gateway.pool.config(upstream);
+            let allowed = asks::Allowed { sampling: config.sampling, elicitation: config.elicitation };
+            if let asks::Ask::Refuse(why) = asks::check(server, &method, &mut msg, &declared, allowed) {
                 tracing::info!(session = %self.label, server = %server, method = %method, "refused a server-to-client request: {why}");
+                self.gateway.record_refused_ask(&self.id, server, &method, &why);
                 let error = jsonrpc::error(id, crate::errors::code::METHOD_NOT_FOUND, &why, None);
                 self.links.notify(upstream, error).await;
                 return;

@@ -99,6 +99,10 @@ impl CallPort for SessionPort<'_> {
     fn cancelled(&self, call: &Value) -> bool {
         self.session.routes.lock().expect("routes lock").is_cancelled(call)
     }
+
+    fn flow(&self) -> &std::sync::Mutex<crate::call::flow::FlowState> {
+        &self.session.flow
+    }
 }
 
 impl AccessPort for SessionPort<'_> {

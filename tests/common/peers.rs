@@ -66,6 +66,19 @@ pub fn node22() -> PathBuf {
     peer_file("node22/bin/node", "Node 22")
 }
 
+/// A `[[upstreams]]` entry for `@modelcontextprotocol/server-filesystem`
+/// over stdio, named `files`, serving `dir`.
+pub fn filesystem_upstream(dir: &Path) -> String {
+    let entry =
+        peer_file("npm/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js", "server-filesystem");
+    format!(
+        "[[upstreams]]\nname = \"files\"\ntransport = \"stdio\"\ncommand = {:?}\nargs = [{:?}, {:?}]\n",
+        node22().display().to_string(),
+        entry.display().to_string(),
+        dir.display().to_string()
+    )
+}
+
 /// A `[[upstreams]]` entry for the reference server-everything over stdio,
 /// named `name` (one child process per client session).
 pub fn everything_upstream(name: &str) -> String {

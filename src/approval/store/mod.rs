@@ -172,5 +172,6 @@ fn unreadable_binding() -> CallBinding {
         rule: String::new(),
         args_digest: String::new(),
         policy_version: String::new(),
+        why: None,
     }
 }

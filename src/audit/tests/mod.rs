@@ -40,6 +40,7 @@ fn event(n: u64) -> AuditEvent {
         approval: None,
         integrity: None,
         sanitized: None,
+        inspection: None,
     }
 }
 

@@ -102,7 +102,7 @@ struct Exit {
 /// How long a process whose session ended may take to read what was still
 /// queued for it (a `notifications/cancelled` for the calls the session
 /// left in flight) before it is killed.
-const LAST_WRITES_GRACE: Duration = Duration::from_millis(200);
+const LAST_WRITES_GRACE: Duration = Duration::from_secs(1);
 
 async fn read_loop(
     child: Exit,
