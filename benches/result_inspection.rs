@@ -1,5 +1,5 @@
-//! Sanitizing a `tools/call` result before the client sees it, as the call
-//! pipeline does for every answer: text content plus structured content, at
+//! Sanitizing and inspecting a `tools/call` result before the client sees
+//! it, as the call pipeline does for every answer: text content plus structured content, at
 //! 4 KiB, 64 KiB and 1 MiB of mixed prose, code and non-Latin text. Most
 //! results hold nothing to remove, so that is the case the budget is for
 //! (≤ 5 µs at 4 KiB, ≤ 200 µs at 64 KiB, ≤ 3 ms at 1 MiB); one 64 KiB
@@ -90,5 +90,24 @@ fn hostile_result(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, clean_results, hostile_result);
+/// The whole inspection stage as the pipeline runs it on an answer with
+/// the default `[inspect]` (secrets redacted, injection flagged, personal
+/// data off) and sanitizing on; and with personal data on as well.
+fn inspection_stage(c: &mut Criterion) {
+    use mcp_warden::call::inspect::inspect_result;
+    use mcp_warden::policy::{InspectAction, InspectSettings};
+    let with_pii = InspectSettings { pii: InspectAction::Redact, ..InspectSettings::default() };
+    for (label, bytes) in [("4KiB", 4 << 10), ("64KiB", 64 << 10), ("1MiB", 1 << 20)] {
+        let mut result = tool_result(bytes, false);
+        assert!(inspect_result(&mut result, InspectSettings::default(), true).audit.is_none());
+        c.bench_function(&format!("inspect_result/default/nothing_to_find/{label}"), |b| {
+            b.iter(|| inspect_result(black_box(&mut result), InspectSettings::default(), true))
+        });
+        c.bench_function(&format!("inspect_result/with_pii/nothing_to_find/{label}"), |b| {
+            b.iter(|| inspect_result(black_box(&mut result), with_pii, true))
+        });
+    }
+}
+
+criterion_group!(benches, clean_results, hostile_result, inspection_stage);
 criterion_main!(benches);

@@ -245,6 +245,40 @@ async fn a_session_that_read_untrusted_and_private_data_has_its_send_held_and_a_
 }
 
 #[tokio::test]
+async fn with_injection_approve_a_poisoned_page_waits_for_a_person_and_denied_never_reaches_the_model() {
+    let state = tempfile::tempdir().unwrap();
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = admin.local_addr().unwrap().port();
+    let policy = format!("{MAIL_POLICY}\n[inspect]\ninjection = \"approve\"\n");
+    let gw = start_gateway(&format!("{}{}", mailroom(state.path()), admin_section(port)), &policy).await;
+    tokio::spawn(mcp_warden::admin::serve(gw.gateway.clone(), admin, Default::default()));
+    let api = format!("http://127.0.0.1:{port}/admin/api");
+    let http = reqwest::Client::new();
+    let client = connect(&gw.url).await;
+    let fetch = {
+        let client = client.clone();
+        tokio::spawn(async move { client.call_tool(call("mail__fetch_page", json!({}))).await })
+    };
+    let pending = loop {
+        let list: Vec<Value> =
+            http.get(format!("{api}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        if let Some(first) = list.into_iter().next() {
+            break first;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(pending["rule"], "inspect.injection");
+    assert!(pending["why"].as_str().unwrap().contains("instructions aimed at the model"), "{pending}");
+    let id = pending["id"].as_str().unwrap();
+    let denied =
+        http.post(format!("{api}/approvals/{id}/deny")).bearer_auth(TOKEN).json(&json!({"reason": "poisoned page"}));
+    assert!(denied.send().await.unwrap().status().is_success());
+    let err = mcp_error(fetch.await.unwrap().unwrap_err());
+    assert!(err.message.contains("poisoned page") && !err.message.contains("Ignore all previous"), "{}", err.message);
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_servers_request_for_a_password_and_its_injected_sampling_never_reach_the_client() {
     let state = tempfile::tempdir().unwrap();
     let gw = start_gateway(&mailroom(state.path()), MAIL_POLICY).await;

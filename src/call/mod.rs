@@ -126,7 +126,36 @@ pub async fn call_tool<P: CallPort>(
     }
     // [limit]: rate and concurrency limits per caller plug in here.
     msg["params"]["name"] = json!(resolved.tool);
-    forward(gateway, port, &record, &resolved, &labels, call, msg).await
+    let (answer, hold_result) = forward(gateway, port, &record, &resolved, &labels, call, msg).await;
+    if hold_result {
+        hold_answer(gateway, port, context, call, &record, arguments.as_ref()).await?;
+    }
+    answer
+}
+
+/// `[inspect] injection = "approve"`: a result carrying injected
+/// instructions waits for a person before the model reads it. Denied,
+/// timed out or unanswerable, the client gets the refusal, never the result.
+async fn hold_answer<P: CallPort>(
+    gateway: &Arc<Gateway>,
+    port: &P,
+    context: &ClientContext,
+    call: &Value,
+    record: &CallRecord,
+    arguments: Option<&Value>,
+) -> Result<(), GatewayError> {
+    let reason = format!(
+        "the result of tool {:?} on server {:?} carries instructions aimed at the model ([inspect] injection = \"approve\")",
+        record.tool(),
+        record.server()
+    );
+    let decision = Decision::result_hold(reason.clone());
+    let mut record = record.clone();
+    record.decided(&decision, true);
+    let terms = ApprovalTerms { timeout: None, channels: ApprovalChannel::DEFAULT.to_vec() };
+    let policy_version = gateway.policy().version().to_string();
+    let held = HoldRequest { binding: binding(&record, &policy_version, Some(reason)), arguments, terms: &terms };
+    hold(gateway, port, context, call, held, &record, || None).await
 }
 
 /// Stage 3b: the trifecta guard. A `sends_out` call the policy would let
@@ -370,7 +399,8 @@ async fn hold<P: CallPort>(
 }
 
 /// Stages 6 to 8: sends the cleared call, inspects the answer and records
-/// how the upstream answered.
+/// how the upstream answered. Also says whether the answer must wait for a
+/// person (`[inspect] injection = "approve"`).
 async fn forward<P: CallPort>(
     gateway: &Gateway,
     port: &P,
@@ -379,7 +409,7 @@ async fn forward<P: CallPort>(
     labels: &[Label],
     call: &Value,
     msg: Value,
-) -> Result<Value, GatewayError> {
+) -> (Result<Value, GatewayError>, bool) {
     let sent = Instant::now();
     let answer = port.send_call(Cleared(()), resolved.upstream, call, msg).await;
     let latency_us = sent.elapsed().as_micros() as u64;
@@ -413,7 +443,7 @@ async fn forward<P: CallPort>(
         }
         gateway.record_detached(record.event(outcome, latency_us, None));
     }
-    answer
+    (answer, inspected.hold)
 }
 
 #[cfg(test)]

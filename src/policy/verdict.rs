@@ -124,6 +124,15 @@ impl Decision {
         Decision { constraint: Some("untrusted_then_send".into()), ..Decision::whole(verdict, FLOW_RULE_ID, reason) }
     }
 
+    /// A result held for a person because it carries injected instructions
+    /// (rule `inspect.injection`, `[inspect] injection = "approve"`).
+    pub fn result_hold(reason: String) -> Decision {
+        Decision {
+            constraint: Some("injection".into()),
+            ..Decision::whole(Verdict::Approve, "inspect.injection", reason)
+        }
+    }
+
     /// The refusal of a name no upstream owns (rule "unknown-tool"): refused in every mode.
     pub fn unknown_tool(exposed: &str) -> Decision {
         let mut reason = String::from("no upstream server has a tool named ");

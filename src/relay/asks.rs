@@ -25,7 +25,7 @@ pub struct Allowed {
 /// client: it should hold its own credentials, as the gateway does.
 static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)pass(?:word|wd|phrase|code)|pin|pwd|secret|token|api[\s_-]?key|access[\s_-]?key|private[\s_-]?key|ssh|credential|card[\s_-]?(?:number|no)|credit[\s_-]?card|cvv|cvc|security[\s_-]?code|ssn|social[\s_-]?security|iban|one[\s_-]?time[\s_-]?code|otp|2fa|mfa",
+        r"(?i)pass(?:word|wd|phrase|code)|secret|token|api[\s_-]?key|access[\s_-]?key|private[\s_-]?key|credential|card[\s_-]?(?:number|no)|credit[\s_-]?card|security[\s_-]?code|social[\s_-]?security|one[\s_-]?time[\s_-]?code|2fa|mfa|(?:^|[^a-z])(?:pin|pwd|ssh|cvv|cvc|ssn|iban|otp)(?:[^a-z]|$)",
     )
     .expect("the secret-field pattern compiles")
 });
@@ -232,6 +232,8 @@ mod tests {
             ("key", json!({"type": "string", "description": "Paste your API key here"})),
             ("code", json!({"type": "string", "format": "password"})),
             ("cc", json!({"type": "string", "title": "Credit card number"})),
+            ("auth_token", json!({"type": "string"})),
+            ("pin_code", json!({"type": "string"})),
         ] {
             let params = json!({"message": "m", "requestedSchema": {"type": "object", "properties": {name: schema}}});
             let mut msg = request("elicitation/create", params);

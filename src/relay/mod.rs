@@ -438,6 +438,25 @@ impl ClientSession {
         self.links.notify(upstream, msg).await;
     }
 
+    /// Log and progress notifications are read by the model too: sanitized
+    /// and put to the `[inspect]` detectors like results. Returns false when
+    /// the notification must be dropped (a `block` finding).
+    fn inspect_notification(&self, upstream: usize, msg: &mut Value) -> bool {
+        let Some(params) = msg.get_mut("params") else { return true };
+        let server = &self.gateway.pool.config(upstream).name;
+        let settings = self.gateway.policy().inspect_settings(server, "");
+        let inspected = crate::call::inspect::inspect_result(params, settings, self.gateway.integrity.sanitize());
+        let Some(audit) = inspected.audit else { return true };
+        let kinds: Vec<&str> = audit.findings.iter().map(|f| f.kind).collect();
+        let method = jsonrpc::method(msg).unwrap_or_default();
+        if audit.action == "block" {
+            tracing::warn!(session = %self.label, server = %server, "dropped a {method} carrying {kinds:?}");
+            return false;
+        }
+        tracing::info!(session = %self.label, server = %server, action = audit.action, "inspected a {method}: {kinds:?}");
+        true
+    }
+
     /// Relays one message an upstream sent on its own initiative.
     async fn relay_upstream_event(&self, event: UpstreamMessage) {
         // What stays of `event` (its routing mark) is dropped on return,
@@ -450,6 +469,11 @@ impl ClientSession {
         if self.scope == Scope::Aggregate {
             // Resource URIs and task ids as this client names them.
             self.expose_upstream_message(upstream, &mut msg);
+        }
+        if matches!(jsonrpc::method(&msg), Some("notifications/message" | "notifications/progress"))
+            && !self.inspect_notification(upstream, &mut msg)
+        {
+            return;
         }
         if let Ok(Kind::Request { id, method }) = jsonrpc::classify(&msg) {
             let server = &self.gateway.pool.config(upstream).name;
