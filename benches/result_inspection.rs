@@ -97,6 +97,11 @@ fn inspection_stage(c: &mut Criterion) {
     use mcp_warden::call::inspect::inspect_result;
     use mcp_warden::policy::{InspectAction, InspectSettings};
     let with_pii = InspectSettings { pii: InspectAction::Redact, ..InspectSettings::default() };
+    // What most calls return: a line or two of text.
+    let mut echo = json!({"content": [{"type": "text", "text": "Wrote 1,284 bytes to src/lib.rs (3 lines changed)."}]});
+    c.bench_function("inspect_result/default/nothing_to_find/one_line", |b| {
+        b.iter(|| inspect_result(black_box(&mut echo), InspectSettings::default(), true))
+    });
     for (label, bytes) in [("4KiB", 4 << 10), ("64KiB", 64 << 10), ("1MiB", 1 << 20)] {
         let mut result = tool_result(bytes, false);
         assert!(inspect_result(&mut result, InspectSettings::default(), true).audit.is_none());

@@ -39,6 +39,8 @@ pub struct Gateway {
     pub webhook: Option<Arc<WebhookNotifier>>,
     /// Pins and the definition scanner: what tools a model may see.
     pub integrity: Integrity,
+    /// What each authenticated caller's sessions have been exposed to (the trifecta guard).
+    pub caller_flows: crate::call::flow::CallerFlows,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,7 +141,7 @@ impl Gateway {
         }
         let pool = UpstreamPool::start(&config.upstreams, &config.relay);
         let naming = Naming::for_config(&config);
-        Ok(Arc::new(Gateway {
+        let gateway = Arc::new(Gateway {
             config,
             policy: ArcSwap::from_pointee(policy),
             pool,
@@ -149,7 +151,10 @@ impl Gateway {
             naming,
             webhook,
             integrity,
-        }))
+            caller_flows: Default::default(),
+        });
+        gateway.check_definitions_at_start();
+        Ok(gateway)
     }
 
     /// The key every argument and session digest of this installation is made with.
@@ -173,6 +178,48 @@ impl Gateway {
         }
         self.policy.store(Arc::new(policy));
         Ok(version)
+    }
+
+    /// With pins on, checks every upstream's tool definitions once it is
+    /// up, before any client lists them: a first-use pin is written at
+    /// start, and a drift since the last run is told at once rather than
+    /// at the first session (it costs one upstream session per server).
+    fn check_definitions_at_start(self: &Arc<Self>) {
+        if self.config.pins.mode == crate::config::PinMode::Off {
+            return;
+        }
+        let gateway = Arc::clone(self);
+        tokio::spawn(async move {
+            let relay = &gateway.config.relay;
+            for index in 0..gateway.pool.len() {
+                gateway.pool.wait_settled(&[index], relay.startup_timeout).await;
+                let server = gateway.pool.config(index).name.clone();
+                let read = crate::integrity::capture::read_upstream(
+                    &gateway.pool,
+                    index,
+                    relay.startup_timeout,
+                    relay.request_timeout,
+                )
+                .await;
+                let tools = match read {
+                    Ok(advertised) => advertised.tools,
+                    Err(e) => {
+                        tracing::debug!(server = %server, "tool definitions not checked at start: {e}");
+                        continue;
+                    }
+                };
+                for notice in gateway.integrity.listed(&server, &tools) {
+                    gateway.integrity_notice(notice, STARTUP_SESSION);
+                }
+                for tool in &tools {
+                    let Some(name) = tool.get("name").and_then(serde_json::Value::as_str) else { continue };
+                    let digest = crate::inspect::canonical::definition_digest(tool);
+                    if let (_, Some(notice)) = gateway.integrity.admit(&server, name, tool, &digest) {
+                        gateway.integrity_notice(notice, STARTUP_SESSION);
+                    }
+                }
+            }
+        });
     }
 
     /// Re-reads the lock files in `[pins] dir`. On any error the pins in force stay.
@@ -283,6 +330,9 @@ impl Gateway {
         self.audit.record_detached(event);
     }
 }
+
+/// The session the start-up check of tool definitions is recorded under.
+const STARTUP_SESSION: &str = "mcp-warden:startup";
 
 fn server_names(config: &GatewayConfig) -> Vec<String> {
     config.upstreams.iter().map(|u| u.name.clone()).collect()

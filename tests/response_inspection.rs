@@ -78,7 +78,8 @@ fn plant(root: &Path) -> Planted {
     );
     std::fs::write(root.join("id_ed25519"), key).unwrap();
     let access_key = format!("AKIA{}", random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16));
-    let secret_key = random_from(b64, 40);
+    // Random, with the digit, slash and both cases every real one has.
+    let secret_key = format!("{}7/aQ", random_from(b64, 36));
     let env =
         format!("APP_NAME=billing\nAWS_ACCESS_KEY_ID={access_key}\nAWS_SECRET_ACCESS_KEY={secret_key}\nDEBUG=false\n");
     std::fs::write(root.join(".env"), env).unwrap();
@@ -118,10 +119,17 @@ async fn secrets_in_files_are_redacted_for_the_client_and_never_recorded_or_logg
     for kind in ["private_key", "aws_access_key", "aws_secret_key", "github_token"] {
         assert!(kinds.contains(&kind), "{kind} audited: {kinds:?}");
     }
+    // Claude Desktop's path: the stdio front redacts the same way.
+    let stdio = common::client::connect_stdio(&config).await;
+    let settings_over_stdio =
+        call_text(&stdio, "files__read_text_file", json!({"path": root.join("settings.json")})).await;
+    assert!(settings_over_stdio.contains("[REDACTED:github_token]"), "{settings_over_stdio}");
+    stdio.cancel().await.unwrap();
     let inspected = records.iter().find(|r| r["inspection"].is_object()).unwrap();
     assert_eq!(inspected["inspection"]["action"], "redact");
     assert_eq!(inspected["inspection"]["findings"][0]["at"], "/content/0/text");
-    let on_disk = std::fs::read_to_string(&audit).unwrap();
+    let mut on_disk = std::fs::read_to_string(&audit).unwrap();
+    on_disk.push_str(&std::fs::read_to_string(dir.path().join("audit.2.jsonl")).unwrap_or_default());
     let logged = gw.log.lines().join("\n");
     for value in [&planted.key_body, &planted.access_key, &planted.secret_key, &planted.token] {
         assert!(!on_disk.contains(value.as_str()), "a secret reached the audit file");
@@ -168,7 +176,7 @@ tools = "deny"
 [[rules]]
 id = "web"
 server = "mail"
-tools = ["fetch_page", "ask_for_secrets"]
+tools = ["fetch_page", "ask_for_secrets", "noisy_log"]
 action = "allow"
 [[rules]]
 id = "private"
@@ -296,6 +304,18 @@ async fn a_servers_request_for_a_password_and_its_injected_sampling_never_reach_
     let refused: Vec<&str> =
         records.iter().filter(|r| r["rule"] == "server_requests").filter_map(|r| r["method"].as_str()).collect();
     assert!(refused.contains(&"elicitation/create") && refused.contains(&"sampling/createMessage"), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_log_notification_carrying_a_key_reaches_the_client_redacted() {
+    let state = tempfile::tempdir().unwrap();
+    let gw = start_gateway(&mailroom(state.path()), MAIL_POLICY).await;
+    let session = RawSession::open(&gw.url).await;
+    let call = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "mail__noisy_log", "arguments": {}}});
+    let seen = messages(session.request(SSE_OR_JSON, call.to_string()).send().await.unwrap()).await;
+    let log = seen.iter().find(|m| m["method"] == "notifications/message").expect("the log notification is relayed");
+    assert_eq!(log["params"]["data"], "connected with key [REDACTED:private_key]", "{log}");
+    assert!(seen.iter().any(|m| m["id"] == 3));
 }
 
 #[test]

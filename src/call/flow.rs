@@ -1,12 +1,21 @@
 //! The trifecta guard: a session that has read private data and has seen
 //! content others wrote (or a result with injected instructions) is one
 //! step from being talked into sending the first out through the second.
-//! What a session has been exposed to is kept here, per client session;
+//! What a session has been exposed to is kept here, per client session,
+//! and per caller an authentication layer proved (a caller who opens a
+//! fresh session keeps its taint; an unauthenticated `local` caller is
+//! everyone on the listener, so for it only the session counts);
 //! the policy says what a `sends_out` call then gets (`[flow]
 //! untrusted_then_send`): held for a person, refused, or nothing.
 
 use crate::policy::Label;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Authenticated callers remembered; past it the oldest knowledge is
+/// dropped whole (a bound on memory, at the cost of forgetting taint).
+const MAX_CALLERS: usize = 10_000;
 
 /// Calls named per kind of exposure; enough to say why, bounded.
 const MAX_NAMED: usize = 8;
@@ -44,6 +53,40 @@ impl FlowState {
         if labels.contains(&Label::PrivateData) {
             note(&mut self.private, call);
         }
+    }
+}
+
+impl FlowState {
+    /// What two records of exposure say together.
+    pub fn joined(&self, other: &FlowState) -> FlowState {
+        let mut joined = FlowState { untrusted: self.untrusted.clone(), private: self.private.clone() };
+        for call in &other.untrusted {
+            note(&mut joined.untrusted, call);
+        }
+        for call in &other.private {
+            note(&mut joined.private, call);
+        }
+        joined
+    }
+}
+
+/// Exposure per authenticated caller, across its sessions.
+#[derive(Debug, Default)]
+pub struct CallerFlows(Mutex<HashMap<String, FlowState>>);
+
+impl CallerFlows {
+    /// `caller`'s exposure so far (empty for one never seen).
+    pub fn of(&self, caller: &str) -> FlowState {
+        let flows = self.0.lock().expect("caller flows lock");
+        flows.get(caller).map(|f| f.joined(&FlowState::default())).unwrap_or_default()
+    }
+
+    pub fn completed(&self, caller: &str, call: &str, labels: &[Label], injection: bool) {
+        let mut flows = self.0.lock().expect("caller flows lock");
+        if flows.len() >= MAX_CALLERS && !flows.contains_key(caller) {
+            flows.clear();
+        }
+        flows.entry(caller.to_string()).or_default().completed(call, labels, injection);
     }
 }
 
@@ -85,6 +128,17 @@ mod tests {
         flow.completed("files/read_file", &[Label::PrivateData], false);
         assert!(flow.tainted());
         assert!(flow.why().contains("from web/fetch_page") && flow.why().contains("from files/read_file"));
+    }
+
+    #[test]
+    fn a_caller_keeps_its_taint_across_sessions() {
+        let callers = CallerFlows::default();
+        callers.completed("idp|alice", "web/fetch", &[Label::UntrustedContent], false);
+        let mut fresh_session = FlowState::default();
+        fresh_session.completed("files/read", &[Label::PrivateData], false);
+        assert!(!fresh_session.tainted());
+        assert!(fresh_session.joined(&callers.of("idp|alice")).tainted());
+        assert!(!fresh_session.joined(&callers.of("idp|bob")).tainted());
     }
 
     #[test]

@@ -15,10 +15,12 @@ use crate::audit::{InspectionAudit, InspectionFinding, SanitizedAudit};
 use crate::inspect::{pii, sanitize, scan, secrets};
 use crate::policy::{InspectAction, InspectSettings};
 use serde_json::{json, Value};
+use std::sync::LazyLock;
 
-/// Strings under these keys are binary payloads in base64 (image and audio
-/// `data`, resource `blob`), which no model reads as text.
-const BINARY_KEYS: [&str; 2] = ["data", "blob"];
+/// Content blocks whose `data` is a binary payload in base64, which no
+/// model reads as text (a resource's `blob` is one always). Elsewhere
+/// `data` is text: a log notification's message, say.
+const BINARY_CONTENT: [&str; 2] = ["image", "audio"];
 /// Findings kept per result in the record; past it only the count grows.
 const MAX_RECORDED: usize = 32;
 /// A place in the result, as recorded: its keys are the upstream's.
@@ -92,6 +94,90 @@ fn blocked_result(finding: &InspectionFinding) -> Value {
     json!({ "content": [{ "type": "text", "text": text }], "isError": true })
 }
 
+/// Phrases and marks without one of which the scanner cannot judge a text
+/// malicious: a malicious verdict needs a high-severity finding (injection
+/// phrasing, model markup, concealment, a secret path with an order to
+/// read it, tag characters) or two of the families hiding / intent /
+/// payload, and each of those rules starts from one of these. The scanner
+/// reads about 30 MB/s; this search reads hundreds, so a result is scanned
+/// only around what it finds (a trade: an order phrased with none of these
+/// words, far from any of them, is not seen in a result).
+static TRIGGERS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::RegexBuilder::new(
+        r"(?i)ignor|disregard|forget|overrid|bypass|instruction|jailbr|<\s*/?\s*[a-z_-]{2,30}\s*>|<!--|<\||\[/?inst\]|<<\s*/?sys|(?:^|\n)\s*#*\s*(?:system|assistant)\b[^\n]{0,20}:|system\s+prompt|you\s+(?:must|should|need|have\s+to|are\s+(?:now|required|instructed|expected)|will|shall)\b|\b(?:do\s+not|don't|never|without)\s+(?:tell|telling|mention|mentioning|reveal|revealing|inform|informing|notify|notifying|let|show|alert)|secretly|silently|covertly|\bbefore\s+(?:using|calling|answering|responding|replying|you)|\balways\s+(?:use|call|prefer|include|send|add|run|invoke)|\binstead\s+of|\bfirst\s+call|\bcall\s+\S+\s+first|\.ssh|id_(?:rsa|dsa|ecdsa|ed25519)|authorized_keys|\.env\b|\.aws/|\.kube|\.npmrc|\.netrc|\.pypirc|\.git-credentials|\.docker/|gcloud|credentials|password|private[\s_-]?key|api[\s_-]?key|seed\s+phrase|sidenote|exfiltrat|/etc/(?:passwd|shadow|sudoers)|/proc/|mcp\.json|claude_desktop|\.cursor",
+    )
+    .unicode(false)
+    .build()
+    .expect("the trigger pattern compiles")
+});
+
+/// What the sanitizer removes (escapes, C1 controls, zero-width and bidi
+/// characters, tags): triggers only for text that was not sanitized, since
+/// what sanitizing leaves (emoji joiners, ZWNJ, flag tags) is ordinary.
+static HIDDEN: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
+    regex::bytes::RegexBuilder::new(
+        r"\x1b|\xc2[\x80-\x9f]|\xe2\x80[\x8b-\x8f\xaa-\xae]|\xe2\x81[\xa0-\xa4\xa6-\xa9]|\xef\xbb\xbf|\xf3\xa0[\x80-\x81]",
+    )
+    .unicode(false)
+    .build()
+    .expect("the hidden-character pattern compiles")
+});
+
+/// Text around a trigger that is scanned with it: wide enough for the
+/// scanner's widest rule (an order, up to 80 characters, then a secret).
+const WINDOW: usize = 600;
+
+/// The definition scanner's findings that mean something in a result.
+/// Results are long by nature (`hidden_text` judges definitions' length),
+/// and once sanitized what invisible characters remain are the ones
+/// ordinary text needs (emoji joiners, Persian ZWNJ, flag tags). Only the
+/// windows around trigger words are scanned; nearby windows merge.
+pub fn result_findings(text: &str, sanitized: bool) -> Vec<scan::Finding> {
+    let bytes = text.as_bytes();
+    let mut windows: Vec<(usize, usize)> = Vec::new();
+    let hidden = (!sanitized).then(|| HIDDEN.find_iter(bytes)).into_iter().flatten();
+    let mut found: Vec<(usize, usize)> =
+        TRIGGERS.find_iter(bytes).chain(hidden).map(|m| (m.start(), m.end())).collect();
+    found.sort_unstable();
+    for (start, end) in found {
+        let m = (start, end);
+        let start = floor_char(text, m.0.saturating_sub(WINDOW));
+        let end = ceil_char(text, (m.1 + WINDOW).min(bytes.len()));
+        match windows.last_mut() {
+            Some(last) if start <= last.1 => last.1 = last.1.max(end),
+            _ => windows.push((start, end)),
+        }
+    }
+    let mut findings: Vec<scan::Finding> = windows
+        .into_iter()
+        .flat_map(|(start, end)| scan::scan_text("result", &text[start..end], &scan::Namespace::default()))
+        .collect();
+    findings.retain(|f| match f.detector {
+        "hidden_text" => false,
+        "invisible_chars" | "terminal_escape" => !sanitized,
+        _ => true,
+    });
+    findings
+}
+
+fn floor_char(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+/// A string that holds a binary payload, not text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Binary;
+
 struct Walk {
     settings: InspectSettings,
     sanitizing: bool,
@@ -101,10 +187,10 @@ struct Walk {
 }
 
 impl Walk {
-    fn walk(&mut self, value: &mut Value, path: &mut String, key: Option<&str>) {
+    fn walk(&mut self, value: &mut Value, path: &mut String, key: Option<Binary>) {
         match value {
             Value::String(text) => {
-                if key.is_some_and(|k| BINARY_KEYS.contains(&k)) {
+                if key == Some(Binary) {
                     return;
                 }
                 self.text(text, path);
@@ -119,12 +205,14 @@ impl Walk {
                 }
             }
             Value::Object(map) => {
+                let binary_data = map.get("type").and_then(Value::as_str).is_some_and(|t| BINARY_CONTENT.contains(&t));
                 for (k, item) in map.iter_mut() {
                     let len = path.len();
                     path.push('/');
                     // JSON pointer escaping (RFC 6901).
                     path.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                    self.walk(item, path, Some(k));
+                    let binary = k == "blob" || (binary_data && k == "data");
+                    self.walk(item, path, binary.then_some(Binary));
                     path.truncate(len);
                 }
             }
@@ -175,7 +263,7 @@ impl Walk {
             *text = secrets::redact(text, &redact);
         }
         if self.settings.injection != InspectAction::Off {
-            let findings = scan::scan_text("result", text, &scan::Namespace::default());
+            let findings = result_findings(text, self.sanitizing);
             // Results quote documentation and code: only a malicious verdict
             // (strong or combined signals) counts as injected instructions.
             if scan::verdict_of(&findings) == scan::Verdict::Malicious {
@@ -254,6 +342,16 @@ mod tests {
         assert_eq!(result, before);
         let off = settings(InspectAction::Off, InspectAction::Off, InspectAction::Off);
         assert!(inspect_result(&mut result, off, true).audit.is_none());
+    }
+
+    #[test]
+    fn long_multilingual_text_with_emoji_is_not_an_injection() {
+        let paragraph = "Build done — see the log. می‌خواهم این کتاب‌ها را بخوانم. 👩🏽‍💻 👨‍👩‍👧 🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F} \
+                         构建成功完成。Файл успешно загружен.\n";
+        let mut result = json!({"content": [{"type": "text", "text": paragraph.repeat(2000)}]});
+        let before = result.clone();
+        assert!(inspect_result(&mut result, InspectSettings::default(), true).audit.is_none());
+        assert_eq!(result, before, "passes byte for byte");
     }
 
     #[test]

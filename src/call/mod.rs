@@ -80,7 +80,7 @@ pub async fn call_tool<P: CallPort>(
     let policy = gateway.policy();
     let labels = flow::labels_of(policy.labels(&resolved.server, &resolved.tool), &resolved.definition.listed);
     let decision = decide(&policy, &resolved, arguments.as_ref(), record.caller());
-    let decision = guard_flow(&policy, port, &labels, decision);
+    let decision = guard_flow(gateway, &policy, port, &record, &labels, decision);
     let enforcement = policy.enforce(&decision);
     record.decided(&decision, enforcement.enforced);
     match enforcement.action {
@@ -161,12 +161,25 @@ async fn hold_answer<P: CallPort>(
 /// Stage 3b: the trifecta guard. A `sends_out` call the policy would let
 /// through, in a session that saw untrusted content and read private data,
 /// gets `[flow] untrusted_then_send` instead: held for a person, or refused.
-fn guard_flow<P: CallPort>(policy: &Policy, port: &P, labels: &[Label], decision: Decision) -> Decision {
+fn guard_flow<P: CallPort>(
+    gateway: &Gateway,
+    policy: &Policy,
+    port: &P,
+    record: &CallRecord,
+    labels: &[Label],
+    decision: Decision,
+) -> Decision {
     let action = policy.flow();
     if action == FlowAction::Off || decision.verdict == Verdict::Deny || !labels.contains(&Label::SendsOut) {
         return decision;
     }
-    let flow = port.flow().lock().expect("flow lock");
+    let session = port.flow().lock().expect("flow lock");
+    let flow = if record.caller_authenticated() {
+        session.joined(&gateway.caller_flows.of(record.caller()))
+    } else {
+        session.joined(&flow::FlowState::default())
+    };
+    drop(session);
     if !flow.tainted() {
         return decision;
     }
@@ -427,6 +440,9 @@ async fn forward<P: CallPort>(
     if outcome == Outcome::Completed {
         let name = format!("{}/{}", resolved.server, resolved.tool);
         port.flow().lock().expect("flow lock").completed(&name, labels, inspected.injection);
+        if record.caller_authenticated() {
+            gateway.caller_flows.completed(record.caller(), &name, labels, inspected.injection);
+        }
     }
     // The decision is on record already; this one only says how it ended,
     // and nothing waits on it (a failure to write it is logged by the sink).

@@ -8,6 +8,7 @@ use crate::config::GatewayConfig;
 use crate::jsonrpc;
 use crate::upstream::{Hello, UpstreamPool, UpstreamSession};
 use serde_json::{json, Value};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -24,17 +25,25 @@ pub async fn advertised(config: &GatewayConfig, only: Option<&str>) -> Vec<(Stri
         if only.is_some_and(|name| name != upstream.name) {
             continue;
         }
-        // Server-to-client requests have nobody to answer them here; the
-        // channel only has to exist.
-        let (events, _ignored) = mpsc::channel(16);
-        let read = async {
-            let session = pool.open(index, Hello::default(), events).map_err(|e| e.to_string())?;
-            let init = session.ready(wait).await.map_err(|e| e.to_string())?;
-            read_all(&session, &init, config.relay.request_timeout).await
-        };
-        out.push((upstream.name.clone(), read.await));
+        out.push((upstream.name.clone(), read_upstream(&pool, index, wait, config.relay.request_timeout).await));
     }
     out
+}
+
+/// What upstream `index` of a running pool advertises, over a session of
+/// its own that ends when this returns.
+pub async fn read_upstream(
+    pool: &Arc<UpstreamPool>,
+    index: usize,
+    wait: Duration,
+    timeout: Duration,
+) -> Result<Advertised, String> {
+    // Server-to-client requests have nobody to answer them here; the
+    // channel only has to exist.
+    let (events, _ignored) = mpsc::channel(16);
+    let session = pool.open(index, Hello::default(), events).map_err(|e| e.to_string())?;
+    let init = session.ready(wait).await.map_err(|e| e.to_string())?;
+    read_all(&session, &init, timeout).await
 }
 
 async fn read_all(session: &UpstreamSession, init: &Value, timeout: Duration) -> Result<Advertised, String> {
