@@ -15,6 +15,7 @@ use crate::audit::{InspectionAudit, InspectionFinding, SanitizedAudit};
 use crate::inspect::{pii, sanitize, scan, secrets};
 use crate::policy::{InspectAction, InspectSettings};
 use serde_json::{json, Value};
+use std::fmt::Write;
 use std::sync::LazyLock;
 
 /// Content blocks whose `data` is a binary payload in base64, which no
@@ -94,7 +95,9 @@ fn blocked_result(finding: &InspectionFinding) -> Value {
     json!({ "content": [{ "type": "text", "text": text }], "isError": true })
 }
 
-/// Phrases and marks without one of which the scanner cannot judge a text
+/// Phrases (matched on ASCII-lower-cased text, so that the regex engine can
+/// use its literal prefilter; `(?i)` would multiply the literals past what
+/// it accepts) without one of which the scanner cannot judge a text
 /// malicious: a malicious verdict needs a high-severity finding (injection
 /// phrasing, model markup, concealment, a secret path with an order to
 /// read it, tag characters) or two of the families hiding / intent /
@@ -104,7 +107,7 @@ fn blocked_result(finding: &InspectionFinding) -> Value {
 /// words, far from any of them, is not seen in a result).
 static TRIGGERS: LazyLock<regex::bytes::Regex> = LazyLock::new(|| {
     regex::bytes::RegexBuilder::new(
-        r"(?i)ignor|disregard|forget|overrid|bypass|instruction|jailbr|<\s*/?\s*[a-z_-]{2,30}\s*>|<!--|<\||\[/?inst\]|<<\s*/?sys|(?:^|\n)\s*#*\s*(?:system|assistant)\b[^\n]{0,20}:|system\s+prompt|you\s+(?:must|should|need|have\s+to|are\s+(?:now|required|instructed|expected)|will|shall)\b|\b(?:do\s+not|don't|never|without)\s+(?:tell|telling|mention|mentioning|reveal|revealing|inform|informing|notify|notifying|let|show|alert)|secretly|silently|covertly|\bbefore\s+(?:using|calling|answering|responding|replying|you)|\balways\s+(?:use|call|prefer|include|send|add|run|invoke)|\binstead\s+of|\bfirst\s+call|\bcall\s+\S+\s+first|\.ssh|id_(?:rsa|dsa|ecdsa|ed25519)|authorized_keys|\.env\b|\.aws/|\.kube|\.npmrc|\.netrc|\.pypirc|\.git-credentials|\.docker/|gcloud|credentials|password|private[\s_-]?key|api[\s_-]?key|seed\s+phrase|sidenote|exfiltrat|/etc/(?:passwd|shadow|sudoers)|/proc/|mcp\.json|claude_desktop|\.cursor",
+        r"ignor|disregard|forget|overrid|bypass|instruction|jailbr|<\s*/?\s*[a-z_-]{2,30}\s*>|<!--|<\||\[/?inst\]|<<\s*/?sys|(?:system|assistant)\b[^\n]{0,20}:|system\s+prompt|you\s+(?:must|should|need|have\s+to|are\s+(?:now|required|instructed|expected)|will|shall)\b|\b(?:do\s+not|don't|never|without)\s+(?:tell|telling|mention|mentioning|reveal|revealing|inform|informing|notify|notifying|let|show|alert)|secretly|silently|covertly|\bbefore\s+(?:using|calling|answering|responding|replying|you)|\balways\s+(?:use|call|prefer|include|send|add|run|invoke)|\binstead\s+of|\bfirst\s+call|\bcall\s+\S+\s+first|\.ssh|id_(?:rsa|dsa|ecdsa|ed25519)|authorized_keys|\.env\b|\.aws/|\.kube|\.npmrc|\.netrc|\.pypirc|\.git-credentials|\.docker/|gcloud|credentials|password|private[\s_-]?key|api[\s_-]?key|seed\s+phrase|sidenote|exfiltrat|/etc/(?:passwd|shadow|sudoers)|/proc/|mcp\.json|claude_desktop|\.cursor",
     )
     .unicode(false)
     .build()
@@ -134,13 +137,13 @@ const WINDOW: usize = 600;
 /// windows around trigger words are scanned; nearby windows merge.
 pub fn result_findings(text: &str, sanitized: bool) -> Vec<scan::Finding> {
     let bytes = text.as_bytes();
+    let lowered = bytes.to_ascii_lowercase();
     let mut windows: Vec<(usize, usize)> = Vec::new();
     let hidden = (!sanitized).then(|| HIDDEN.find_iter(bytes)).into_iter().flatten();
     let mut found: Vec<(usize, usize)> =
-        TRIGGERS.find_iter(bytes).chain(hidden).map(|m| (m.start(), m.end())).collect();
+        TRIGGERS.find_iter(&lowered).chain(hidden).map(|m| (m.start(), m.end())).collect();
     found.sort_unstable();
-    for (start, end) in found {
-        let m = (start, end);
+    for m in found {
         let start = floor_char(text, m.0.saturating_sub(WINDOW));
         let end = ceil_char(text, (m.1 + WINDOW).min(bytes.len()));
         match windows.last_mut() {
@@ -199,7 +202,7 @@ impl Walk {
                 for (i, item) in items.iter_mut().enumerate() {
                     let len = path.len();
                     path.push('/');
-                    path.push_str(&i.to_string());
+                    let _ = write!(path, "{i}");
                     self.walk(item, path, None);
                     path.truncate(len);
                 }
@@ -209,8 +212,12 @@ impl Walk {
                 for (k, item) in map.iter_mut() {
                     let len = path.len();
                     path.push('/');
-                    // JSON pointer escaping (RFC 6901).
-                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    // JSON pointer escaping (RFC 6901), rarely needed.
+                    if k.contains(['~', '/']) {
+                        path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    } else {
+                        path.push_str(k);
+                    }
                     let binary = k == "blob" || (binary_data && k == "data");
                     self.walk(item, path, binary.then_some(Binary));
                     path.truncate(len);
