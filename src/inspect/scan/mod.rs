@@ -13,6 +13,7 @@
 mod chars;
 mod detectors;
 pub mod report;
+mod rules;
 #[cfg(test)]
 mod tests;
 
