@@ -101,7 +101,7 @@ struct Exit {
 
 /// How long a process whose session ended may take to read what was still
 /// queued for it (a `notifications/cancelled` for the calls the session
-/// left in flight) before it is killed.
+/// left in flight) and exit on its own before it is killed.
 const LAST_WRITES_GRACE: Duration = Duration::from_secs(1);
 
 async fn read_loop(
@@ -137,9 +137,17 @@ async fn read_loop(
     };
     let Some(reason) = reason else {
         // The session's last messages (the cancellations of what it left in
-        // flight) are queued just before it lets go: they go out first.
-        let Exit { killer, writer, .. } = child;
-        let _ = tokio::time::timeout(LAST_WRITES_GRACE, writer).await;
+        // flight) are queued just before it lets go: they go out first. The
+        // writer's end closes stdin, which is how a stdio server learns to
+        // shut down (the MCP spec's order: close stdin, wait, then kill);
+        // bytes in the pipe are not yet read, so killing at once could lose
+        // the cancellations.
+        let Exit { mut child, killer, writer, .. } = child;
+        let _ = tokio::time::timeout(LAST_WRITES_GRACE, async {
+            let _ = writer.await;
+            let _ = child.wait().await;
+        })
+        .await;
         drop(killer);
         return;
     };
