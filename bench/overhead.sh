@@ -10,6 +10,10 @@
 #
 #   bench/overhead.sh            # full run (a few minutes)
 #   ROUNDS=1 CALLS=2000 bench/overhead.sh   # quick look
+#   INSPECT_OFF=1 bench/overhead.sh
+#       also runs this build with the inspection stages off ([inspect]
+#       detectors, the sanitizer and the definition scanner), so what they
+#       cost a call is the difference in the same rounds
 #   BASELINE=../old/target/release bench/overhead.sh
 #       also runs another build's gateway (its mcp-warden binary in that
 #       directory) in the same rounds, so a change is compared with what it
@@ -70,9 +74,9 @@ name = \"demo\"
 transport = \"stdio\"
 $UP_STDIO"
 
-config() { # name upstream-toml
+config() { # name upstream-toml (POLICY_FILE: another policy in $W)
   cat > "$W/$1.toml" <<CONF
-policies = ["policy.toml"]
+policies = ["${POLICY_FILE:-policy.toml}"]
 [listen]
 http = "127.0.0.1:0"
 [audit]
@@ -96,6 +100,17 @@ if [ -n "${BASELINE:-}" ]; then
   gateway base_http "$HTTP_UP" "$BASELINE"
   gateway base_stdio "$STDIO_UP" "$BASELINE"
   TARGETS="$TARGETS base_http base_stdio"
+fi
+if [ "${INSPECT_OFF:-0}" = 1 ]; then
+  { cat "$W/policy.toml"; printf '[inspect]\nsecrets = "off"\npii = "off"\ninjection = "off"\n'; } > "$W/policy-off.toml"
+  OFF='[inspection]
+sanitize = false
+tool_definitions = "off"'
+  POLICY_FILE=policy-off.toml gateway off_http "$HTTP_UP
+$OFF"
+  POLICY_FILE=policy-off.toml gateway off_stdio "$STDIO_UP
+$OFF"
+  TARGETS="$TARGETS off_http off_stdio"
 fi
 
 # CPU time a process has used so far, in microseconds (utime + stime).

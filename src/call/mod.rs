@@ -27,6 +27,7 @@ mod hold;
 pub mod inspect;
 mod port;
 mod record;
+mod result_walk;
 
 pub use hold::{Ending, HeldCall, HoldRequest};
 pub use port::{CallPort, Cleared, Definition};

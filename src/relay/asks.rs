@@ -89,7 +89,7 @@ fn policed(server: &str, method: &str, params: &Value, allowed: Allowed) -> Opti
         "sampling/createMessage" => {
             let findings = sampling_text(params)
                 .iter()
-                .flat_map(|(_, text)| crate::call::inspect::result_findings(text, false))
+                .flat_map(|(_, text)| crate::inspect::injection::result_findings(text, false))
                 .collect::<Vec<_>>();
             (scan::verdict_of(&findings) == scan::Verdict::Malicious).then(|| {
                 let mut detectors: Vec<&str> = findings.iter().map(|f| f.detector).collect();

@@ -63,6 +63,12 @@ pub fn find_secrets(text: &str) -> Vec<Match> {
     resolve(found)
 }
 
+/// Where a secret could start: the literals every format's check begins
+/// at. No span, no secret (a caller may search many strings at once).
+pub fn anchor_spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    ANCHORS.find_iter(text).map(|m| (m.start(), m.end()))
+}
+
 /// Each match replaced by `[REDACTED:<kind>]`; every other byte kept.
 /// Overlapping or out-of-range matches are skipped rather than trusted.
 pub fn redact(text: &str, matches: &[Match]) -> String {
