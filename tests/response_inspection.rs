@@ -2,7 +2,8 @@
 //! reads (generated with correct formats, never real ones) redacted or
 //! blocked and never written to the audit log or the logs; the trifecta
 //! guard holding a `sends_out` call in a tainted session; a server's
-//! requests for a password and for injected sampling refused; and
+//! requests for a password and for injected sampling refused; a token cut
+//! across SSE lines and body chunks redacted all the same; and
 //! `mcp-warden explain --result`.
 
 mod common;
@@ -333,4 +334,86 @@ fn explain_shows_what_a_result_would_become() {
     assert_eq!(shown["result"]["findings"][0]["kind"], "github_token");
     assert_eq!(shown["result"]["result"]["content"][0]["text"], "token: [REDACTED:github_token]");
     assert!(!String::from_utf8_lossy(&out.stdout).contains(&token));
+}
+
+/// A Streamable HTTP MCP server whose one tool answers over SSE the way a
+/// slow or awkward server may: a progress notification first, then the
+/// result as one event whose JSON is spread over several `data:` lines,
+/// sent in body chunks that cut the token in the middle, a pause between.
+async fn trickling_upstream(token: String) -> String {
+    use axum::body::{Body, Bytes};
+    use axum::http::{header, Method, StatusCode};
+    use axum::response::IntoResponse;
+    use futures::StreamExt;
+    let app = axum::Router::new().fallback(move |method: Method, body: Bytes| {
+        let token = token.clone();
+        async move {
+            if method != Method::POST {
+                return StatusCode::METHOD_NOT_ALLOWED.into_response();
+            }
+            let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+                return StatusCode::BAD_REQUEST.into_response();
+            };
+            let Some(id) = msg.get("id").cloned() else { return StatusCode::ACCEPTED.into_response() };
+            let result = match msg["method"].as_str().unwrap_or_default() {
+                "initialize" => json!({
+                    "protocolVersion": msg["params"]["protocolVersion"],
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "trickle", "version": "0"},
+                }),
+                "tools/list" => json!({"tools": [{"name": "config", "inputSchema": {"type": "object"}}]}),
+                "tools/call" => {
+                    let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
+                        "params": {"progressToken": "p", "progress": 1}});
+                    // New lines only where JSON allows whitespace: each
+                    // becomes a `data:` line the event is joined from.
+                    let event = format!(
+                        "event: message\ndata: {{\"jsonrpc\": \"2.0\", \"id\": {id},\ndata: \"result\": {{\"content\": [\ndata: {{\"type\": \"text\", \"text\": \"deploy token {token} (rotate monthly)\"}}]}}}}\n\n"
+                    );
+                    let cut = event.find(&token).unwrap() + token.len() / 2;
+                    let pieces = vec![
+                        format!("data: {progress}\n\n"),
+                        event[..cut - 10].to_string(),
+                        event[cut - 10..cut].to_string(),
+                        event[cut..].to_string(),
+                    ];
+                    let body = futures::stream::iter(pieces).then(|piece| async move {
+                        tokio::time::sleep(Duration::from_millis(30)).await;
+                        Ok::<_, std::io::Error>(Bytes::from(piece))
+                    });
+                    return ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(body)).into_response();
+                }
+                _ => {
+                    return axum::Json(json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"no"}}))
+                        .into_response()
+                }
+            };
+            axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+#[tokio::test]
+async fn a_token_cut_across_sse_lines_and_body_chunks_is_still_redacted() {
+    let token = github_token();
+    let upstream = trickling_upstream(token.clone()).await;
+    let gw = start_gateway(
+        &format!("[[upstreams]]\nname = \"trickle\"\ntransport = \"http\"\nurl = \"{upstream}\"\n"),
+        common::ALLOW_ALL,
+    )
+    .await;
+    let client = connect(&gw.url).await;
+    let text = call_text(&client, "trickle__config", json!({})).await;
+    assert_eq!(text, "deploy token [REDACTED:github_token] (rotate monthly)");
+    client.cancel().await.unwrap();
+    let records = wait_for_audit(&gw.audit, |r| r.iter().any(|r| r["inspection"].is_object())).await;
+    let inspected = records.iter().find(|r| r["inspection"].is_object()).unwrap();
+    assert_eq!(inspected["inspection"]["findings"][0]["kind"], "github_token");
+    assert!(!std::fs::read_to_string(&gw.audit).unwrap().contains(&token));
 }

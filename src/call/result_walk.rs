@@ -6,10 +6,12 @@
 //! string costs more than reading it. So the short strings are searched
 //! together first, for what any detector starts from (a secret's anchor, an
 //! injection trigger), and only a string a hit lands in is inspected
-//! properly. A hit in the batch is found wherever it would be found alone:
-//! those searches look for literals and short phrases, which a line break
-//! between strings neither creates nor hides, and a hit that runs across
-//! the break marks both strings.
+//! properly. The strings are joined by line breaks, which read like the
+//! start and end of a text to every one of those searches (`\b`, the role
+//! words' colon-in-the-line), so a string with a hit alone has a hit in
+//! the batch: a match that starts earlier and runs into it marks it too.
+//! A break can join two strings into a hit (`you` / `must`); both are then
+//! inspected and found clean, at the cost of the work saved.
 
 use crate::audit::InspectionFinding;
 use crate::inspect::{injection, pii, sanitize, scan, secrets};
