@@ -81,6 +81,19 @@ fn clean_results(c: &mut Criterion) {
     }
 }
 
+/// Most tool output is ASCII (code, JSON, English): whole blocks are skipped.
+fn ascii_text(c: &mut Criterion) {
+    let mut text = String::new();
+    while text.len() < 64 << 10 {
+        text.push_str(PARAGRAPHS[1]);
+        text.push_str("The build finished in 42.7 s, 3 warnings, 0 errors; see https://ci.example.com/runs/98123.\n");
+    }
+    assert!(mcp_warden::inspect::sanitize::sanitize_str(&text).is_none());
+    c.bench_function("sanitize_str/ascii_code_and_prose/64KiB", |b| {
+        b.iter(|| mcp_warden::inspect::sanitize::sanitize_str(black_box(&text)))
+    });
+}
+
 fn hostile_result(c: &mut Criterion) {
     let result = tool_result(64 << 10, true);
     assert!(!sanitize_value(&mut result.clone()).is_empty());
@@ -114,5 +127,5 @@ fn inspection_stage(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, clean_results, hostile_result, inspection_stage);
+criterion_group!(benches, clean_results, ascii_text, hostile_result, inspection_stage);
 criterion_main!(benches);
