@@ -342,61 +342,31 @@ fn explain_shows_what_a_result_would_become() {
 /// sent in body chunks that cut the token in the middle, a pause between.
 async fn trickling_upstream(token: String) -> String {
     use axum::body::{Body, Bytes};
-    use axum::http::{header, Method, StatusCode};
+    use axum::http::header;
     use axum::response::IntoResponse;
     use futures::StreamExt;
-    let app = axum::Router::new().fallback(move |method: Method, body: Bytes| {
-        let token = token.clone();
-        async move {
-            if method != Method::POST {
-                return StatusCode::METHOD_NOT_ALLOWED.into_response();
-            }
-            let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
-                return StatusCode::BAD_REQUEST.into_response();
-            };
-            let Some(id) = msg.get("id").cloned() else { return StatusCode::ACCEPTED.into_response() };
-            let result = match msg["method"].as_str().unwrap_or_default() {
-                "initialize" => json!({
-                    "protocolVersion": msg["params"]["protocolVersion"],
-                    "capabilities": {"tools": {}},
-                    "serverInfo": {"name": "trickle", "version": "0"},
-                }),
-                "tools/list" => json!({"tools": [{"name": "config", "inputSchema": {"type": "object"}}]}),
-                "tools/call" => {
-                    let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
-                        "params": {"progressToken": "p", "progress": 1}});
-                    // New lines only where JSON allows whitespace: each
-                    // becomes a `data:` line the event is joined from.
-                    let event = format!(
-                        "event: message\ndata: {{\"jsonrpc\": \"2.0\", \"id\": {id},\ndata: \"result\": {{\"content\": [\ndata: {{\"type\": \"text\", \"text\": \"deploy token {token} (rotate monthly)\"}}]}}}}\n\n"
-                    );
-                    let cut = event.find(&token).unwrap() + token.len() / 2;
-                    let pieces = vec![
-                        format!("data: {progress}\n\n"),
-                        event[..cut - 10].to_string(),
-                        event[cut - 10..cut].to_string(),
-                        event[cut..].to_string(),
-                    ];
-                    let body = futures::stream::iter(pieces).then(|piece| async move {
-                        tokio::time::sleep(Duration::from_millis(30)).await;
-                        Ok::<_, std::io::Error>(Bytes::from(piece))
-                    });
-                    return ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(body)).into_response();
-                }
-                _ => {
-                    return axum::Json(json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"no"}}))
-                        .into_response()
-                }
-            };
-            axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url
+    common::scripted::scripted_upstream("config", move |id| {
+        let progress = json!({"jsonrpc": "2.0", "method": "notifications/progress",
+            "params": {"progressToken": "p", "progress": 1}});
+        // New lines only where JSON allows whitespace: each becomes a
+        // `data:` line the event is joined from.
+        let event = format!(
+            "event: message\ndata: {{\"jsonrpc\": \"2.0\", \"id\": {id},\ndata: \"result\": {{\"content\": [\ndata: {{\"type\": \"text\", \"text\": \"deploy token {token} (rotate monthly)\"}}]}}}}\n\n"
+        );
+        let cut = event.find(&token).unwrap() + token.len() / 2;
+        let pieces = vec![
+            format!("data: {progress}\n\n"),
+            event[..cut - 10].to_string(),
+            event[cut - 10..cut].to_string(),
+            event[cut..].to_string(),
+        ];
+        let body = futures::stream::iter(pieces).then(|piece| async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            Ok::<_, std::io::Error>(Bytes::from(piece))
+        });
+        ([(header::CONTENT_TYPE, "text/event-stream")], Body::from_stream(body)).into_response()
+    })
+    .await
 }
 
 #[tokio::test]

@@ -7,10 +7,11 @@
 mod common;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, Method, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use common::binary::ServedGateway;
 use common::raw::RawSession;
+use common::scripted::scripted_upstream;
 use common::{stdio_demo, write_config_with, ALLOW_ALL};
 use futures::StreamExt;
 use serde_json::{json, Value};
@@ -88,40 +89,7 @@ async fn settle_children(pid: u32, want: usize) -> usize {
 /// never ends: `data:` lines of 1,000 bytes and never the blank line that
 /// would end the event, `flood_bytes` in all. Counts what it got to send.
 async fn flooding_upstream(flood_bytes: u64, sent: Arc<AtomicU64>) -> String {
-    let app = axum::Router::new().fallback(move |method: Method, body: Bytes| {
-        let sent = sent.clone();
-        async move {
-            match method {
-                Method::POST => {}
-                Method::GET => return StatusCode::METHOD_NOT_ALLOWED.into_response(),
-                _ => return StatusCode::OK.into_response(),
-            }
-            let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
-                return StatusCode::BAD_REQUEST.into_response();
-            };
-            let Some(id) = msg.get("id").cloned() else { return StatusCode::ACCEPTED.into_response() };
-            let result = match msg["method"].as_str().unwrap_or_default() {
-                "initialize" => json!({
-                    "protocolVersion": msg["params"]["protocolVersion"],
-                    "capabilities": {"tools": {}},
-                    "serverInfo": {"name": "flood", "version": "0"},
-                }),
-                "tools/list" => json!({"tools": [{"name": "flood", "inputSchema": {"type": "object"}}]}),
-                "tools/call" => return endless_event(flood_bytes, sent),
-                _ => {
-                    return axum::Json(json!({"jsonrpc":"2.0","id":id,"error":{"code":-32601,"message":"no"}}))
-                        .into_response()
-                }
-            };
-            axum::Json(json!({"jsonrpc": "2.0", "id": id, "result": result})).into_response()
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    url
+    scripted_upstream("flood", move |_| endless_event(flood_bytes, sent.clone())).await
 }
 
 fn endless_event(total: u64, sent: Arc<AtomicU64>) -> Response {

@@ -9,6 +9,7 @@ pub mod client;
 pub mod fronts;
 pub mod peers;
 pub mod raw;
+pub mod scripted;
 
 use mcp_warden::config::GatewayConfig;
 use mcp_warden::gateway::Gateway;
