@@ -141,15 +141,11 @@ fn scanner_meets_its_figures_on_the_corpora() {
     rows.push(Tally::of("cisco benign", &cisco_good));
 
     let mut real_all = Vec::new();
-    let mut must_not_be_malicious = Vec::new();
     for (server, file) in real_tool_files() {
         let reports = scan_all(file["tools"].as_array().unwrap().iter().cloned());
         if let Some(instructions) = file.get("instructions").and_then(Value::as_str) {
             let findings = scan_text("instructions", instructions, &Namespace::default());
             println!("{server} instructions: {} finding(s)", findings.len());
-        }
-        if ["filesystem", "everything", "fetch", "git", "time"].contains(&server.as_str()) {
-            must_not_be_malicious.extend(reports.iter().cloned());
         }
         rows.push(Tally::of(&format!("real: {server}"), &reports));
         real_all.extend(reports);
@@ -193,8 +189,10 @@ fn scanner_meets_its_figures_on_the_corpora() {
     assert!(find("cisco malicious").flagged_share() >= 0.5, "openly harmful capabilities are mostly flagged");
     assert!(find("cisco benign").malicious_share() <= 0.02, "benign cisco tools are not malicious");
     assert!(find("dvmcp: other").malicious_share() <= 0.05, "plain DVMCP tools are not malicious");
-    assert!(find("real: all").malicious_share() <= 0.02, "real tools are not malicious");
-    for report in &must_not_be_malicious {
+    // Real servers' own wording (orders about formats and tool order, vendors praising their tool)
+    // may be flagged for review; none may be quarantined.
+    assert!(find("real: all").flagged_share() <= 0.03, "real tools are rarely flagged");
+    for report in &real_all {
         assert_ne!(
             report.verdict,
             Verdict::Malicious,

@@ -39,6 +39,7 @@ pub(super) struct Scanner {
     shadow_context: Regex,
     param_asks: Regex,
     context_data: Regex,
+    asks_verb: Regex,
     secret_content: Regex,
     harmful_any: usize,
 }
@@ -75,9 +76,12 @@ impl Scanner {
                 r"\b(when|whenever|before|after|instead|also|must|always|never|bcc|cc|redirect|replace|override|change|modify|forward|send\s+all|first)\b",
             ),
             param_asks: re(&format!(
-                r"({CONTEXT_DATA}|\b(contents?\s+of|full\s+(text|content|path)|file\s+contents?|everything|all\s+(files|data|information|text)|environment\s+variables|what\s+the\s+user\s+(said|asked|wrote)|user'?s?\s+(message|query|request|prompt)s?\b)|\b{SECRET_WORDS}|{SENSITIVE})"
+                r"({CONTEXT_DATA}|\b(contents?\s+of|full\s+(text|content|path)|file\s+contents?|everything|all\s+(files|data|information|text)|environment\s+variables|what\s+the\s+user\s+(said|asked|wrote)|user'?s?\s+(message|query|request|prompt)s?\b)|\b{SECRET_WORDS})"
             )),
             context_data: re(CONTEXT_DATA),
+            asks_verb: re(
+                r"\b(include|pass|provide|paste|put|insert|add|append|attach|copy|enter|give|supply|fill|send|forward|summari[sz]e|repeat|describe|record|dump)\b",
+            ),
             secret_content: re(&format!(r"\b(contents?|paste|text|value|copy|output)\b[^.\n]{{0,40}}{SENSITIVE}")),
             harmful_any,
         }
@@ -89,6 +93,7 @@ impl Scanner {
 pub(super) struct Subject<'a> {
     pub namespace: &'a Namespace,
     pub own_name: Option<&'a str>,
+    pub own_params: &'a [String],
 }
 
 fn finding(detector: &'static str, field: &str, evidence: String, severity: Severity) -> Finding {
@@ -140,6 +145,9 @@ fn scan_phrases(field: &str, visible: &str, prefix: &str, subject: &Subject<'_>,
         if rule.detector == "exfiltration" && is_placeholder_address(&String::from_utf8_lossy(m.as_bytes())) {
             continue;
         }
+        if rule.detector == "shadowing" && names_only_itself(m.as_bytes(), subject) {
+            continue;
+        }
         out.push(finding(rule.detector, field, evidence(m.start(), m.end()), rule.severity));
     }
     if lower.contains("://") {
@@ -170,6 +178,21 @@ fn scan_phrases(field: &str, visible: &str, prefix: &str, subject: &Subject<'_>,
             break;
         }
     }
+}
+
+/// A shadowing phrase whose identifiers are all the tool's own name or its
+/// own parameters ("ignored when 'file_path' is used") points at nothing
+/// outside the tool.
+fn names_only_itself(matched: &[u8], subject: &Subject<'_>) -> bool {
+    let mut idents = matched
+        .split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-'))
+        .filter(|w| w.iter().any(|b| *b == b'_' || *b == b'-') && w.iter().any(u8::is_ascii_alphanumeric))
+        .peekable();
+    idents.peek().is_some()
+        && idents.all(|w| {
+            subject.own_params.iter().any(|p| p.as_bytes() == w)
+                || subject.own_name.is_some_and(|own| own.as_bytes().eq_ignore_ascii_case(w))
+        })
 }
 
 fn chars_back(text: &str, mut i: usize, n: usize) -> usize {
@@ -333,15 +356,24 @@ pub(super) fn scan_parameter(path: &str, name: &str, description: &str, out: &mu
         }
         return;
     };
-    let context_data = scanner.context_data.is_match(m.as_bytes());
     let secret = scanner.secret_content.is_match(lower.as_bytes());
     let severity = if channel || secret {
         High
-    } else if context_data {
+    } else if scanner.context_data.is_match(m.as_bytes()) && asks_for(&lower, m.start()) {
         Medium
     } else {
         return;
     };
     let shown = chars::excerpt(&visible, m.start(), m.end(), EVIDENCE_MAX);
     out.push(finding("exfiltration", path, format!("parameter `{name}` asks for: {shown}"), severity));
+}
+
+/// Whether the description asks the model for what it names at `at` ("the
+/// full conversation", "include the previous messages") rather than telling
+/// what the tool does with it ("when omitted, returns all messages").
+fn asks_for(lower: &str, at: usize) -> bool {
+    let sentence = lower[..at].rfind(['.', '\n', ':', ';']).map_or(0, |i| i + 1);
+    let before = lower[sentence..at].trim_start();
+    let leading = before.trim_end().trim_start_matches("the ").trim_start_matches("a ");
+    leading.is_empty() || leading == "your" || SCANNER.asks_verb.is_match(before.as_bytes())
 }

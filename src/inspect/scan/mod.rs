@@ -99,7 +99,8 @@ fn is_distinctive(name: &str) -> bool {
 /// Scans one `tools/list` entry as the server sent it.
 pub fn scan_tool(tool: &Value, namespace: &Namespace) -> ToolReport {
     let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
-    let subject = Subject { namespace, own_name: Some(name) };
+    let own_params = tool.get("inputSchema").map(parameter_names).unwrap_or_default();
+    let subject = Subject { namespace, own_name: Some(name), own_params: &own_params };
     let mut findings = Vec::new();
     scan_name("name", name, namespace, &mut findings);
     detectors::scan_name_words("name", name, &mut findings);
@@ -124,7 +125,7 @@ pub fn scan_tool(tool: &Value, namespace: &Namespace) -> ToolReport {
 /// resource's description.
 pub fn scan_text(field: &str, text: &str, namespace: &Namespace) -> Vec<Finding> {
     let mut findings = Vec::new();
-    detectors::scan_field(field, text, &Subject { namespace, own_name: None }, &mut findings);
+    detectors::scan_field(field, text, &Subject { namespace, own_name: None, own_params: &[] }, &mut findings);
     findings
 }
 
@@ -200,6 +201,26 @@ fn scan_name(field: &str, name: &str, namespace: &Namespace, out: &mut Vec<Findi
             out.push(Finding { detector: "confusable_name", field: field.into(), evidence, severity: Severity::High });
         }
     }
+}
+
+/// Every property name anywhere in a schema, lower-cased: a description
+/// that names one of its own parameters is documenting, not shadowing.
+fn parameter_names(schema: &Value) -> Vec<String> {
+    fn walk(value: &Value, out: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Object(properties)) = map.get("properties") {
+                    out.extend(properties.keys().map(|k| k.to_ascii_lowercase()));
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk(schema, &mut out);
+    out
 }
 
 /// Schema keys whose strings are structure, not text a model reads as prose.

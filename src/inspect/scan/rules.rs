@@ -6,15 +6,15 @@ use super::Severity;
 use Severity::{High, Medium};
 
 /// Files and stores whose content is a secret in itself.
-pub(super) const SENSITIVE: &str = r#"(~/\.ssh([\s'"`),;:]|$|/id_|/authorized_keys)|\bid_(rsa|dsa|ecdsa|ed25519)\b|\bauthorized_keys\b|\.aws/(credentials|config)\b|\baws_secret_access_key\b|\.config/gcloud\b|\bapplication_default_credentials\b|\.azure/|\.kube/config\b|\bkubeconfig\b|\.docker/config\.json|\.npmrc\b|\.pypirc\b|\.netrc\b|\.git-credentials\b|/etc/(passwd|shadow|sudoers)\b|\bmcp\.json\b|~/\.cursor\b|\.cursor/|\bclaude_desktop_config\b|~/\.claude\b|\.bash_history\b|\.zsh_history\b|\.gnupg\b|\bwallet\.dat\b|\bkeychain\b|/proc/(self|\d+)/environ\b|(^|[\s'"`(/])\.env(\.[a-z]+)?\b|\bcredentials\.json\b|\bsecrets?\.(json|ya?ml|toml)\b|\.pem\b|\.p12\b|\.keystore\b|\.pgpass\b|\.my\.cnf\b|\.htpasswd\b|\.s3cfg\b|\.boto\b|\.vault-token\b|\.terraform\.d/credentials|/proc/(self|\d+|\[pid\])/mem\b)"#;
+pub(super) const SENSITIVE: &str = r#"(~/\.ssh([\s'"`),;:]|$|/id_|/authorized_keys)|\bid_(rsa|dsa|ecdsa|ed25519)\b|\bauthorized_keys\b|\.aws/(credentials|config)\b|\baws_secret_access_key\b|\.config/gcloud\b|\bapplication_default_credentials\b|\.azure/|\.kube/config\b|\.docker/config\.json|\.npmrc\b|\.pypirc\b|\.netrc\b|\.git-credentials\b|/etc/(passwd|shadow|sudoers)\b|\bmcp\.json\b|~/\.cursor\b|\.cursor/|\bclaude_desktop_config\b|~/\.claude\b|\.bash_history\b|\.zsh_history\b|\.gnupg\b|\bwallet\.dat\b|\bkeychain\b|/proc/(self|\d+)/environ\b|(^|[\s'"`(/])\.env(\.[a-z]+)?\b|\bcredentials\.json\b|\bsecrets?\.(json|ya?ml|toml)\b|\.pem\b|\.p12\b|\.keystore\b|\.pgpass\b|\.my\.cnf\b|\.htpasswd\b|\.s3cfg\b|\.boto\b|\.vault-token\b|\.terraform\.d/credentials|/proc/(self|\d+|\[pid\])/mem\b)"#;
 
 /// Imperative verbs that move data: with a secret after them, an order to leak it.
 pub(super) const ACCESS: &str = r"\b(read|open|cat|paste|load|access|retrieve|fetch|obtain|extract|collect|harvest|dump|grab|steal|copy|upload|send|include|pass|attach|print|output|leak|exfiltrate|get|check|append|forward|provide|share|reveal|return)\b";
 
 /// What a tool never needs but an attacker wants: the model's own context.
-pub(super) const CONTEXT_DATA: &str = r"\b(system\s+prompt|your\s+(instructions|system\s+message)|conversation\s+history|chat\s+history|(previous|prior|earlier|past)\s+(messages|conversation|turns|tool\s+calls|tool\s+results)|message\s+history|(full|entire|whole)\s+(conversation|chat|context|transcript)|all\s+(the\s+)?(previous\s+)?messages|tool\s+descriptions|(list\s+of\s+)?(all\s+)?available\s+tools|other\s+tools'?\s+(outputs?|results))\b";
+pub(super) const CONTEXT_DATA: &str = r"\b(system\s+prompt|your\s+(instructions|system\s+message)|conversation\s+history|chat\s+history|(previous|prior|earlier|past)\s+(messages|conversation|turns|tool\s+calls|tool\s+results)|message\s+history|(full|entire|whole)\s+(conversation|chat|context|transcript)|all\s+(the\s+)?(previous|prior|earlier)\s+messages|tool\s+descriptions|(list\s+of\s+)?(all\s+)?available\s+tools|other\s+tools'?\s+(outputs?|results))\b";
 
-pub(super) const SECRET_WORDS: &str = r"(passwords?|credentials?|api[ _-]?keys?|secret[ _-]?keys?|access[ _-]?keys?|private[ _-]?keys?|ssh[ _-]?keys?|secrets|session\s+(cookies|tokens)|cookies|seed\s+phrases?|mnemonics?|auth(entication)?\s+tokens?|bearer\s+tokens?|access\s+tokens?|tokens)\b";
+pub(super) const SECRET_WORDS: &str = r"(passwords?|credentials?|api[ _-]?keys?|secret[ _-]?keys?|access[ _-]?keys?|private[ _-]?keys?|ssh[ _-]?keys?|secrets|session\s+(cookies|tokens)|auth\s+cookies|seed\s+phrases?|mnemonics?|auth(entication)?\s+tokens?|bearer\s+tokens?|(access|api|refresh|session|oauth|personal\s+access)\s+tokens?)\b";
 
 pub(super) const IDENT: &str = r#"['"`]?\b[a-z0-9]+[_-][a-z0-9_-]+['"`]?"#;
 
@@ -53,7 +53,9 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
         (
             "instruction",
             Medium,
-            s(r"\b(note|message|instructions?|reminder)\s+(for|to)\s+(the\s+)?(ai|assistant|model|llm|agent)\b"),
+            s(
+                r"\b(note|message|instructions?|reminder)\s+(for|to)\s+(the\s+)?(ai|assistant|model|llm|agent)\s*([:!\]>)-]|\n|$)",
+            ),
         ),
         (
             "instruction",
@@ -66,11 +68,21 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             s(r"\b(this|these)\s+(instructions?|rules?|notes?)\s+(take|takes)\s+(precedence|priority)"),
         ),
         // Orders to the model instead of a description of the tool.
+        // "You must include this field" and "you must use JSON" are how real
+        // tools document themselves; what they include is judged by the
+        // secret and context rules. Calling, reading and sending are orders.
         (
             "instruction",
             Medium,
             s(
-                r"\byou\s+(must|should|need\s+to|have\s+to|are\s+(required|instructed|expected)\s+to|will\s+need\s+to|shall)\s+((first|always|also|immediately|now)\s+)?(call|use|invoke|run|execute|read|access|include|pass|send|add|fetch|retrieve|extract|obtain|collect|gather|append|attach|copy|forward|write|open|upload|insert|put|mention|ask)\b",
+                r"\byou\s+(must|should|need\s+to|have\s+to|are\s+(required|instructed|expected)\s+to|will\s+need\s+to|shall)\s+((first|always|also|immediately|now)\s+)?(call|invoke|run|execute|read|access|send|fetch|retrieve|extract|obtain|collect|gather|copy|forward|open|upload|mention|ask)\b",
+            ),
+        ),
+        (
+            "instruction",
+            Medium,
+            s(
+                r"\byou\s+(must|should|need\s+to|have\s+to|are\s+(required|instructed|expected)\s+to|shall)\s+((first|always|also|only)\s+)?use\s+([a-z0-9_'`-]+\s+){0,2}(tools?|functions?|servers?)\b",
             ),
         ),
         (
@@ -91,7 +103,7 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             "instruction",
             Medium,
             s(
-                r"\b(always|must\s+always|should\s+always)\s+(call|use|invoke|run|prefer|choose|select|include|read|send|pass|add)\b",
+                r"\b(always|must\s+always|should\s+always)\s+(call|invoke|run|prefer|choose|select|use)\s+([a-z0-9_'`-]+\s+){0,2}(tools?|functions?|servers?)\b",
             ),
         ),
         (
@@ -121,7 +133,14 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             ),
         ),
         // Preference manipulation: steering the model's choice between tools.
-        ("instruction", Medium, s(r"\b(always|only)\s+(use|call|choose|select|prefer|pick)\s+(this|me)\b")),
+        ("instruction", Medium, s(r"\balways\s+(use|call|choose|select|prefer|pick)\s+(this|me)\b")),
+        (
+            "instruction",
+            Medium,
+            s(
+                r"\bonly\s+(use|call|choose|select|prefer|pick)\s+(this|me)\s+([a-z]+\s+)?(for\s+(all|any|every)|instead|over|rather|and\s+(no|never))\b",
+            ),
+        ),
         (
             "instruction",
             Medium,
@@ -261,7 +280,7 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             "sensitive_path",
             Medium,
             format!(
-                r"\b(include|pass|send|provide|extract|reveal|share|output|print|append|attach|forward|leak|post|upload|collect|harvest|dump|steal|grab|exfiltrate|read|access|obtain|copy|return|email)\s+((all|the|any|every|their|its|your|of|stored|saved|master|admin|root|system|private|secret|user'?s?|these|those|cached|current|valid|relevant|and)\s+){{0,3}}{SECRET_WORDS}"
+                r"\b(include|pass|send|provide|extract|reveal|share|output|print|append|attach|forward|leak|post|upload|collect|harvest|dump|steal|grab|exfiltrate|read|access|obtain|copy|email)\s+((all|the|any|every|their|its|your|of|stored|saved|master|admin|root|system|private|secret|user'?s?|these|those|cached|current|valid|relevant|and)\s+){{0,3}}{SECRET_WORDS}"
             ),
         ),
         (
@@ -358,7 +377,7 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             "harmful_capability",
             Medium,
             s(
-                r"\b(exfil|exfiltrat\w*|steal|steals|stealing|stolen|attacker|attacker-controlled|malicious|malware|backdoor\w*|keylog\w*|ransomware|reverse\s+shell|web\s*shell|bind\s+shell|rootkit|brute[\s-]?forc\w*|password\s+spray\w*|credential\s+(theft|harvest\w*|dump\w*|stuff\w*)|privilege\s+escalation|privesc|escalate\s+privileges?|(dump|dumps|dumping)\s+(the\s+)?(credentials|lsass|hashes|password\w*|sam|ntds\w*|memory|secrets|keychain|database|[a-z]+\s+password)|(crack|cracking)\s+(the\s+)?(password|hash|jwt|wpa|key)\w*|phishing|hijack\w*|bypass\w*|evade|evading|evasion|covert\w*|tamper\w*|exploit\w*|forg(e|ed|ing)\s+(a\s+|the\s+)?([a-z]+\s+)?(ticket|token|signature|certificate|credential|saml|jwt|identity)|golden\s+ticket|silver\s+ticket|pass[\s-]the[\s-](hash|ticket)|kerberoast\w*|man[\s-]in[\s-]the[\s-]middle|sniff\w*|spoof\w*|impersonat\w*|(establish|maintain|achieve|gain)\s+persistence|lateral\s+movement|command[\s-]and[\s-]control|c2\s+(server|channel|beacon)|botnet|cryptojack\w*|ddos|denial[\s-]of[\s-]service|jailbreak\w*|(escape|break\s+out\s+of)\s+(the\s+)?(container|chroot|sandbox|vm|virtual\s+machine|jail|hypervisor)|steganograph\w*|shellcode|process\s+hollowing|dll\s+(injection|inject|hijack\w*|search\s+order)|wipe\s+(the\s+)?(logs?|disk|free\s+space|evidence)|(disable|kill)\s+(the\s+)?(antivirus|av|edr|defender|firewall|logging|auditing|security)|cover\s+(the\s+|your\s+)?tracks|hide\s+(the\s+)?(activity|tracks|data\s+in|exfiltrated)|without\s+(authori[sz]ation|permission|consent)|(harvest|scrape)\s+(valid\s+)?(users|usernames|emails?|email\s+addresses|credentials|secrets)|ransom|attack|attacks|victim\w*|(sql|nosql|command|code|template|xpath|ldap|ognl|xxe|crlf|prompt|dll|process)\s+injection|inject\w*\s+(malicious|arbitrary|code|commands?|payloads?|shellcode)|(execute|run|exec)\s+arbitrary|arbitrary\s+(shell\s+|os\s+|system\s+|python\s+)?(command|code)\w*\s+(execution|on|via)|on\s+(the\s+)?target\s+(system|host|machine)|decrypt\s+(saved\s+|stored\s+)?(passwords|credentials)|deserialization\s+(attack|exploit|payload|gadget)|gadget\s+chain|fork\s+bomb|exhaust\w*\s+(the\s+)?(disk|memory|filesystem|inodes|quota|resources)|corrupt\s+(the\s+)?(files?|data|database)|poison\w*|relay\s+(captured\s+)?(ntlm\s+)?credentials|capture\s+(wpa\s+)?(handshakes?|keystrokes|credentials|passwords)|intercept\w*\s+(file\s+access|traffic|communications?|credentials|keystrokes)|sensitive\s+files)\b",
+                r"\b(exfil|exfiltrat\w*|steal|steals|stealing|stolen|attacker|attacker-controlled|malicious|malware|backdoor\w*|keylog\w*|ransomware|reverse\s+shell|web\s*shell|bind\s+shell|rootkit|brute[\s-]?forc\w*|password\s+spray\w*|credential\s+(theft|harvest\w*|dump\w*|stuff\w*)|privilege\s+escalation|privesc|escalate\s+privileges?|(dump|dumps|dumping)\s+(the\s+)?(credentials|lsass|hashes|password\w*|sam|ntds\w*|memory|secrets|keychain|database|[a-z]+\s+password)|(crack|cracking)\s+(the\s+)?(password|hash|jwt|wpa|key)\w*|phishing|hijack\w*|bypass\w*\s+([a-z0-9-]+\s+){0,4}(security|authentication|authori[sz]ation|login|mfa|2fa|captcha|antivirus|edr|firewall|detection|waf|uac|amsi|applocker|selinux|apparmor|sandbox|safety|restrictions?|safeguards?|filters?|protections?|access\s+controls?|permissions?|checks|checking|rate\s+limits?|licen[cs]e|paywalls?|drm|guardrails?|logging|auditing|scanning|monitoring|whitelisting|allowlisting|defender|integrity)\b|(amsi|uac|applocker|etw|edr|waf|captcha|mfa|2fa|auth|authentication|login|upload|integrity|security|sandbox|firewall|antivirus)\s+bypass\w*|evade|evading|evasion|covert\w*|tamper\w*|exploit\w*|forg(e|ed|ing)\s+(a\s+|the\s+)?([a-z]+\s+)?(ticket|token|signature|certificate|credential|saml|jwt|identity)|golden\s+ticket|silver\s+ticket|pass[\s-]the[\s-](hash|ticket)|kerberoast\w*|man[\s-]in[\s-]the[\s-]middle|sniff\w*|spoof\w*|impersonat\w*|(establish|maintain|achieve|gain)\s+persistence|lateral\s+movement|command[\s-]and[\s-]control|c2\s+(server|channel|beacon)|botnet|cryptojack\w*|ddos|denial[\s-]of[\s-]service|jailbreak\w*|(escape|break\s+out\s+of)\s+(the\s+)?(container|chroot|sandbox|vm|virtual\s+machine|jail|hypervisor)|steganograph\w*|shellcode|process\s+hollowing|dll\s+(injection|inject|hijack\w*|search\s+order)|wipe\s+(the\s+)?(logs?|disk|free\s+space|evidence)|(disable|kill)\s+(the\s+)?(antivirus|av|edr|defender|firewall|logging|auditing|security)|cover\s+(the\s+|your\s+)?tracks|hide\s+(the\s+)?(activity|tracks|data\s+in|exfiltrated)|without\s+(authori[sz]ation|permission|consent)|(harvest|scrape)\s+(valid\s+)?(users|usernames|emails?|email\s+addresses|credentials|secrets)|ransom|attack|attacks|victim\w*|(sql|nosql|command|code|template|xpath|ldap|ognl|xxe|crlf|prompt|dll|process)\s+injection|inject\w*\s+(malicious|arbitrary|code|commands?|payloads?|shellcode)|(execute|run|exec)\s+arbitrary|arbitrary\s+(shell\s+|os\s+|system\s+|python\s+)?(command|code)\w*\s+(execution|on|via)|on\s+(the\s+)?target\s+(system|host|machine)|decrypt\s+(saved\s+|stored\s+)?(passwords|credentials)|deserialization\s+(attack|exploit|payload|gadget)|gadget\s+chain|fork\s+bomb|exhaust\w*\s+(the\s+)?(disk|memory|filesystem|inodes|quota|resources)|corrupt\s+(the\s+)?(files?|data|database)|poison\w*|relay\s+(captured\s+)?(ntlm\s+)?credentials|capture\s+(wpa\s+)?(handshakes?|keystrokes|credentials|passwords)|intercept\w*\s+(file\s+access|traffic|communications?|credentials|keystrokes)|sensitive\s+files)\b",
             ),
         ),
     ]
