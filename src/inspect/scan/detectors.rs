@@ -148,6 +148,9 @@ fn scan_phrases(field: &str, visible: &str, prefix: &str, subject: &Subject<'_>,
         if rule.detector == "shadowing" && names_only_itself(m.as_bytes(), subject) {
             continue;
         }
+        if rule.detector == "instruction" && routes_to_own_parameter(m.as_bytes(), subject) {
+            continue;
+        }
         out.push(finding(rule.detector, field, evidence(m.start(), m.end()), rule.severity));
     }
     if lower.contains("://") {
@@ -319,35 +322,7 @@ fn scan_blank_runs(field: &str, text: &str, out: &mut Vec<Finding>) {
 pub(super) fn scan_parameter(path: &str, name: &str, description: &str, out: &mut Vec<Finding>) {
     let scanner = &*SCANNER;
     let folded: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
-    let channel = matches!(
-        folded.as_str(),
-        "sidenote"
-            | "note"
-            | "notes"
-            | "context"
-            | "feedback"
-            | "extra"
-            | "extrainfo"
-            | "metadata"
-            | "debug"
-            | "debuginfo"
-            | "comment"
-            | "comments"
-            | "remarks"
-            | "memo"
-            | "annotation"
-            | "hint"
-            | "additionalcontext"
-            | "additionalinfo"
-            | "additionalnotes"
-            | "sessioninfo"
-            | "details"
-            | "reasoning"
-            | "summary"
-            | "telemetry"
-            | "diagnostics"
-            | "analytics"
-    );
+    let channel = is_channel_name(&folded);
     let visible = chars::visible_text(description);
     let lower = visible.to_ascii_lowercase();
     let Some(m) = scanner.param_asks.find(lower.as_bytes()) else {
@@ -376,4 +351,57 @@ fn asks_for(lower: &str, at: usize) -> bool {
     let before = lower[sentence..at].trim_start();
     let leading = before.trim_end().trim_start_matches("the ").trim_start_matches("a ");
     leading.is_empty() || leading == "your" || SCANNER.asks_verb.is_match(before.as_bytes())
+}
+
+/// Parameter names (alphanumerics, lower-cased) that attacks use to carry
+/// data out: a description there that asks for content is a channel.
+fn is_channel_name(folded: &str) -> bool {
+    matches!(
+        folded,
+        "sidenote"
+            | "note"
+            | "notes"
+            | "context"
+            | "feedback"
+            | "extra"
+            | "extrainfo"
+            | "metadata"
+            | "debug"
+            | "debuginfo"
+            | "comment"
+            | "comments"
+            | "remarks"
+            | "memo"
+            | "annotation"
+            | "hint"
+            | "additionalcontext"
+            | "additionalinfo"
+            | "additionalnotes"
+            | "sessioninfo"
+            | "details"
+            | "reasoning"
+            | "summary"
+            | "telemetry"
+            | "diagnostics"
+            | "analytics"
+    )
+}
+
+/// "Pass a markdown string as 'content'" documents the tool's own
+/// `content` parameter; the same order naming `sidenote`, a parameter the
+/// tool does not have, or asking for the conversation or a secret, is how
+/// poisoned descriptions route data out.
+fn routes_to_own_parameter(matched: &[u8], subject: &Subject<'_>) -> bool {
+    let words: Vec<&[u8]> =
+        matched.split(|b| !(b.is_ascii_alphanumeric() || *b == b'_' || *b == b'-')).filter(|w| !w.is_empty()).collect();
+    let target = match words.as_slice() {
+        [.., name, b"parameter" | b"param" | b"argument" | b"arg" | b"field"] => name,
+        [.., name] if matched.windows(4).any(|w| w == b" as ") => name,
+        _ => return false,
+    };
+    let folded: String =
+        target.iter().filter(|b| b.is_ascii_alphanumeric()).map(|b| b.to_ascii_lowercase() as char).collect();
+    !is_channel_name(&folded)
+        && subject.own_params.iter().any(|p| p.as_bytes() == *target)
+        && !SCANNER.param_asks.is_match(matched)
 }
