@@ -110,6 +110,11 @@ pub(super) fn visible_text(text: &str) -> std::borrow::Cow<'_, str> {
         return std::borrow::Cow::Borrowed(text);
     }
     let kept: String = text.chars().filter(|&c| hidden_kind(c).is_none()).collect();
+    // Dashes, curly quotes and emoji are already NFKC: the quick check spares
+    // real descriptions the decomposition and reordering.
+    if unicode_normalization::is_nfkc_quick(kept.chars()) == unicode_normalization::IsNormalized::Yes {
+        return std::borrow::Cow::Owned(kept.chars().map(|c| confusable_to_ascii(c).unwrap_or(c)).collect());
+    }
     std::borrow::Cow::Owned(kept.nfkc().map(|c| confusable_to_ascii(c).unwrap_or(c)).collect())
 }
 
