@@ -134,6 +134,13 @@ fn scanner_meets_its_figures_on_the_corpora() {
     let poisoned = scan_all(poisoned_file["items"].as_array().unwrap().iter().map(|i| i["tool"].clone()));
     rows.push(Tally::of("poisoned.json (published attack styles)", &poisoned));
 
+    // MIT-licensed attack labs (MSB, mcp-attack-labs, CISECSL): their poisoned tools and their benign ones.
+    let labs = load(repo().join("tests/data/scanner/public_poisoned.json"));
+    let labs_poisoned = scan_all(labs["poisoned"].as_array().unwrap().iter().map(|i| i["tool"].clone()));
+    rows.push(Tally::of("attack labs: poisoned", &labs_poisoned));
+    let labs_benign = scan_all(labs["benign"].as_array().unwrap().iter().map(|i| i["tool"].clone()));
+    rows.push(Tally::of("attack labs: benign", &labs_benign));
+
     let cisco_bad =
         scan_all(corpus("cisco_malicious_tools.json")["items"].as_array().unwrap().iter().map(as_definition));
     rows.push(Tally::of("cisco malicious (openly harmful capability)", &cisco_bad));
@@ -187,6 +194,8 @@ fn scanner_meets_its_figures_on_the_corpora() {
     // Preference manipulation, dependency injection and function overlapping alone are `suspicious` by design.
     assert!(find("poisoned.json").malicious_share() >= 0.75, "most published-style poisonings are malicious");
     assert!(find("cisco malicious").flagged_share() >= 0.5, "openly harmful capabilities are mostly flagged");
+    assert!(find("attack labs: poisoned").flagged_share() >= 0.9, "recall on the attack labs' poisoned tools");
+    assert_eq!(find("attack labs: benign").flagged, 0, "the attack labs' benign tools are clean");
     assert!(find("cisco benign").malicious_share() <= 0.02, "benign cisco tools are not malicious");
     assert!(find("dvmcp: other").malicious_share() <= 0.05, "plain DVMCP tools are not malicious");
     // Real servers' own wording (orders about formats and tool order, vendors praising their tool)

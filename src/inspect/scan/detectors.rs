@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::chars::{self, Hidden};
-use super::rules::{rule_table, CONTEXT_DATA, SECRET_WORDS, SENSITIVE};
+use super::rules::{gated_rule_table, rule_table, CONTEXT_DATA, SECRET_WORDS, SENSITIVE};
 use super::{Finding, Namespace, Severity};
 
 use Severity::{High, Low, Medium};
@@ -33,6 +33,10 @@ struct Rule {
 pub(super) struct Scanner {
     set: RegexSet,
     rules: Vec<Rule>,
+    /// Rules run alone, each when one of its words is in the text.
+    gated: Vec<(Rule, Vec<Vec<memchr::memmem::Finder<'static>>>)>,
+    /// Words without which a parameter name cannot be a request.
+    name_cues: Regex,
     url: Regex,
     email: Regex,
     escape: Regex,
@@ -41,6 +45,8 @@ pub(super) struct Scanner {
     context_data: Regex,
     asks_verb: Regex,
     secret_content: Regex,
+    base64_run: regex::Regex,
+    name_asks: Regex,
     harmful_any: usize,
 }
 
@@ -64,10 +70,28 @@ impl Scanner {
             .expect("scanner rules compile");
         let rules =
             table.into_iter().map(|(detector, severity, p)| Rule { detector, severity, regex: compile(&p) }).collect();
+        let gated = gated_rule_table()
+            .into_iter()
+            .map(|(detector, severity, gates, p)| {
+                let finders = gates
+                    .iter()
+                    .map(|group| group.iter().map(|g| memchr::memmem::Finder::new(g.as_bytes())).collect())
+                    .collect();
+                (Rule { detector, severity, regex: compile(&p) }, finders)
+            })
+            .collect();
         let re = compile;
         Scanner {
             set,
             rules,
+            gated,
+            name_cues: RegexBuilder::new(
+                "content|paste|text|value|copy|output|llm|model|assistant|history|message|conversation|turn|transcript|instruction|prompt",
+            )
+            .case_insensitive(true)
+            .unicode(false)
+            .build()
+            .expect("name cues compile"),
             url: re(r#"\b(https?|ftp|wss?)://[^\s'"<>)\]`]+"#),
             email: re(r"\b[a-z0-9._%+-]+@[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}\b"),
             // Sequences that move the cursor, erase or conceal can rewrite what a terminal shows.
@@ -83,6 +107,12 @@ impl Scanner {
                 r"\b(include|pass|provide|paste|put|insert|add|append|attach|copy|enter|give|supply|fill|send|forward|summari[sz]e|repeat|describe|record|dump)\b",
             ),
             secret_content: re(&format!(r"\b(contents?|paste|text|value|copy|output)\b[^.\n]{{0,40}}{SENSITIVE}")),
+            // What a parameter name may not ask for; unlike descriptions, not
+            // "system prompt": tools that drive a model take one as input.
+            name_asks: re(
+                r"\b(llm|ai\s+model|your\s+model|assistant)\s+(name|identity|version|vendor|provider)\b|\b(conversation|chat|message)\s+history\b|\b(previous|prior|earlier)\s+(messages|conversation|turns)\b|\b(full|entire|whole)\s+(conversation|transcript)\b|\byour\s+(instructions|system\s+(prompt|message))\b",
+            ),
+            base64_run: regex::Regex::new(r"[A-Za-z0-9+/]{32,}={0,2}").expect("base64 run compiles"),
             harmful_any,
         }
     }
@@ -93,7 +123,16 @@ impl Scanner {
 pub(super) struct Subject<'a> {
     pub namespace: &'a Namespace,
     pub own_name: Option<&'a str>,
-    pub own_params: &'a [String],
+    /// The tool's input schema, whose parameter names are read only when a
+    /// phrase that might name one matched.
+    pub own_schema: Option<&'a serde_json::Value>,
+    pub own_params: std::cell::OnceCell<Vec<String>>,
+}
+
+impl Subject<'_> {
+    fn own_params(&self) -> &[String] {
+        self.own_params.get_or_init(|| self.own_schema.map(super::parameter_names).unwrap_or_default())
+    }
 }
 
 fn finding(detector: &'static str, field: &str, evidence: String, severity: Severity) -> Finding {
@@ -115,32 +154,94 @@ pub(super) fn scan_field(field: &str, text: &str, subject: &Subject<'_>, out: &m
     if !smuggled.trim().is_empty() {
         scan_phrases(field, &smuggled, "tag-decoded: ", subject, out);
     }
+    scan_base64(field, text, subject, out);
+}
+
+/// Prose hidden as base64 is invisible to the person reviewing a definition
+/// and plain to a model that decodes it (mcp-scan's evasion examples): such
+/// a run is itself hidden text, and what it says is scanned like the rest.
+fn scan_base64(field: &str, text: &str, subject: &Subject<'_>, out: &mut Vec<Finding>) {
+    use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+    use base64::engine::DecodePaddingMode;
+    use base64::Engine;
+    const LENIENT: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+    );
+    if text.len() < 32 {
+        return;
+    }
+    for run in SCANNER.base64_run.find_iter(text) {
+        let Ok(bytes) = LENIENT.decode(run.as_str().trim_end_matches('=')) else { continue };
+        let Ok(decoded) = String::from_utf8(bytes) else { continue };
+        if !reads_as_prose(&decoded) {
+            continue;
+        }
+        let evidence = format!("base64 text: {}", chars::excerpt(&decoded, 0, 0, 120));
+        out.push(finding("hidden_text", field, evidence, Medium));
+        scan_phrases(field, &chars::visible_text(&decoded), "base64-decoded: ", subject, out);
+    }
+}
+
+/// Words a model would read, not the bytes of an image or a key.
+fn reads_as_prose(decoded: &str) -> bool {
+    let total = decoded.chars().count();
+    let printable = decoded.chars().filter(|c| !c.is_control() || matches!(c, '\n' | '\t' | '\r')).count();
+    let spaces = decoded.chars().filter(|c| *c == ' ').count();
+    let letters = decoded.chars().filter(|c| c.is_alphabetic()).count();
+    total >= 16 && printable * 100 >= total * 97 && spaces >= 2 && letters * 2 >= total
 }
 
 /// A tool's name read for capability words: `exfil_dns_tunnel` as words.
 pub(super) fn scan_name_words(field: &str, name: &str, out: &mut Vec<Finding>) {
     let scanner = &*SCANNER;
-    let mut words = String::with_capacity(name.len() + 4);
+    let words = name_words(name);
+    let rule = &scanner.rules[scanner.harmful_any];
+    if let Some(m) = rule.regex.find(words.as_bytes()) {
+        out.push(finding(
+            rule.detector,
+            field,
+            chars::excerpt(&words, m.start(), m.end(), EVIDENCE_MAX),
+            rule.severity,
+        ));
+    }
+}
+
+/// An identifier read as the words it spells, lower case: `sendEmail_now`
+/// is "send email now", and `contents_of_slash_etc_slash_passwd` reads
+/// "contents of /etc/passwd", as a model reading the schema would take it.
+fn name_words(name: &str) -> String {
+    let mut spaced = String::with_capacity(name.len() + 6);
+    spaced.push(' ');
     let mut prev_lower = false;
     for c in name.chars() {
         if c.is_ascii_uppercase() && prev_lower {
-            words.push(' ');
+            spaced.push(' ');
         }
         prev_lower = c.is_ascii_lowercase();
-        words.push(if c == '_' || c == '-' || c == '.' { ' ' } else { c.to_ascii_lowercase() });
+        spaced.push(if c == '_' || c == '-' || c == '.' { ' ' } else { c.to_ascii_lowercase() });
     }
-    let rule = &scanner.rules[scanner.harmful_any];
-    if let Some(m) = rule.regex.find(words.as_bytes()) {
-        out.push(finding(rule.detector, field, chars::excerpt(name, m.start(), m.end(), EVIDENCE_MAX), rule.severity));
-    }
+    spaced.push(' ');
+    let spelled = [" slash ", " dot ", " tilde "].iter().any(|w| spaced.contains(w));
+    let read = if spelled {
+        spaced.replace(" slash ", "/").replace("/dot ", "/.").replace(" dot ", " .").replace(" tilde", " ~")
+    } else {
+        spaced
+    };
+    read.trim().to_string()
 }
 
 fn scan_phrases(field: &str, visible: &str, prefix: &str, subject: &Subject<'_>, out: &mut Vec<Finding>) {
     let scanner = &*SCANNER;
     let lower = visible.to_ascii_lowercase();
     let evidence = |start: usize, end: usize| format!("{prefix}{}", chars::excerpt(visible, start, end, EVIDENCE_MAX));
-    for index in scanner.set.matches(lower.as_bytes()).iter() {
-        let rule = &scanner.rules[index];
+    let set_rules = scanner.set.matches(lower.as_bytes()).into_iter().map(|index| &scanner.rules[index]);
+    let gated_rules = scanner
+        .gated
+        .iter()
+        .filter(|(_, gates)| gates.iter().all(|group| group.iter().any(|g| g.find(lower.as_bytes()).is_some())))
+        .map(|(rule, _)| rule);
+    for rule in set_rules.chain(gated_rules) {
         let Some(m) = rule.regex.find(lower.as_bytes()) else { continue };
         if rule.detector == "exfiltration" && is_placeholder_address(&String::from_utf8_lossy(m.as_bytes())) {
             continue;
@@ -193,7 +294,7 @@ fn names_only_itself(matched: &[u8], subject: &Subject<'_>) -> bool {
         .peekable();
     idents.peek().is_some()
         && idents.all(|w| {
-            subject.own_params.iter().any(|p| p.as_bytes() == w)
+            subject.own_params().iter().any(|p| p.as_bytes() == w)
                 || subject.own_name.is_some_and(|own| own.as_bytes().eq_ignore_ascii_case(w))
         })
 }
@@ -323,6 +424,9 @@ pub(super) fn scan_parameter(path: &str, name: &str, description: &str, out: &mu
     let scanner = &*SCANNER;
     let folded: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
     let channel = is_channel_name(&folded);
+    if scan_parameter_name(path, name, out) {
+        return;
+    }
     let visible = chars::visible_text(description);
     let lower = visible.to_ascii_lowercase();
     let Some(m) = scanner.param_asks.find(lower.as_bytes()) else {
@@ -402,6 +506,29 @@ fn routes_to_own_parameter(matched: &[u8], subject: &Subject<'_>) -> bool {
     let folded: String =
         target.iter().filter(|b| b.is_ascii_alphanumeric()).map(|b| b.to_ascii_lowercase() as char).collect();
     !is_channel_name(&folded)
-        && subject.own_params.iter().any(|p| p.as_bytes() == *target)
+        && subject.own_params().iter().any(|p| p.as_bytes() == *target)
         && !SCANNER.param_asks.is_match(matched)
+}
+
+/// A parameter whose name is itself the request: `llm_name`,
+/// `conversation_history`, `contents_of_slash_etc_slash_passwd` (full-schema
+/// poisoning puts the order where only the model reads it).
+fn scan_parameter_name(path: &str, name: &str, out: &mut Vec<Finding>) -> bool {
+    let scanner = &*SCANNER;
+    // A request takes words; most parameters are one (`path`, `query`).
+    let several = name.contains(['_', '-', '.'])
+        || name.as_bytes().windows(2).any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+    if !several || !scanner.name_cues.is_match(name.as_bytes()) {
+        return false;
+    }
+    let words = name_words(name);
+    let severity = if scanner.secret_content.is_match(words.as_bytes()) {
+        High
+    } else if scanner.name_asks.is_match(words.as_bytes()) {
+        Medium
+    } else {
+        return false;
+    };
+    out.push(finding("exfiltration", path, format!("parameter name asks for: {words}"), severity));
+    true
 }

@@ -99,8 +99,12 @@ fn is_distinctive(name: &str) -> bool {
 /// Scans one `tools/list` entry as the server sent it.
 pub fn scan_tool(tool: &Value, namespace: &Namespace) -> ToolReport {
     let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
-    let own_params = tool.get("inputSchema").map(parameter_names).unwrap_or_default();
-    let subject = Subject { namespace, own_name: Some(name), own_params: &own_params };
+    let subject = Subject {
+        namespace,
+        own_name: Some(name),
+        own_schema: tool.get("inputSchema"),
+        own_params: Default::default(),
+    };
     let mut findings = Vec::new();
     scan_name("name", name, namespace, &mut findings);
     detectors::scan_name_words("name", name, &mut findings);
@@ -125,7 +129,12 @@ pub fn scan_tool(tool: &Value, namespace: &Namespace) -> ToolReport {
 /// resource's description.
 pub fn scan_text(field: &str, text: &str, namespace: &Namespace) -> Vec<Finding> {
     let mut findings = Vec::new();
-    detectors::scan_field(field, text, &Subject { namespace, own_name: None, own_params: &[] }, &mut findings);
+    detectors::scan_field(
+        field,
+        text,
+        &Subject { namespace, own_name: None, own_schema: None, own_params: Default::default() },
+        &mut findings,
+    );
     findings
 }
 
@@ -205,7 +214,7 @@ fn scan_name(field: &str, name: &str, namespace: &Namespace, out: &mut Vec<Findi
 
 /// Every property name anywhere in a schema, lower-cased: a description
 /// that names one of its own parameters is documenting, not shadowing.
-fn parameter_names(schema: &Value) -> Vec<String> {
+pub(super) fn parameter_names(schema: &Value) -> Vec<String> {
     fn walk(value: &Value, out: &mut Vec<String>) {
         match value {
             Value::Object(map) => {

@@ -6,7 +6,7 @@ use super::Severity;
 use Severity::{High, Medium};
 
 /// Files and stores whose content is a secret in itself.
-pub(super) const SENSITIVE: &str = r#"(~/\.ssh([\s'"`),;:]|$|/id_|/authorized_keys)|\bid_(rsa|dsa|ecdsa|ed25519)\b|\bauthorized_keys\b|\.aws/(credentials|config)\b|\baws_secret_access_key\b|\.config/gcloud\b|\bapplication_default_credentials\b|\.azure/|\.kube/config\b|\.docker/config\.json|\.npmrc\b|\.pypirc\b|\.netrc\b|\.git-credentials\b|/etc/(passwd|shadow|sudoers)\b|\bmcp\.json\b|~/\.cursor\b|\.cursor/|\bclaude_desktop_config\b|~/\.claude\b|\.bash_history\b|\.zsh_history\b|\.gnupg\b|\bwallet\.dat\b|\bkeychain\b|/proc/(self|\d+)/environ\b|(^|[\s'"`(/])\.env(\.[a-z]+)?\b|\bcredentials\.json\b|\bsecrets?\.(json|ya?ml|toml)\b|\.pem\b|\.p12\b|\.keystore\b|\.pgpass\b|\.my\.cnf\b|\.htpasswd\b|\.s3cfg\b|\.boto\b|\.vault-token\b|\.terraform\.d/credentials|/proc/(self|\d+|\[pid\])/mem\b)"#;
+pub(super) const SENSITIVE: &str = r#"(~/\.ssh([\s'"`),;:]|$|/id_|/authorized_keys)|\bid_(rsa|dsa|ecdsa|ed25519)\b|\bauthorized_keys\b|\.aws/(credentials|config)\b|\baws_secret_access_key\b|\.config/gcloud\b|\bapplication_default_credentials\b|\.azure/|\.kube/config\b|\.docker/config\.json|\.npmrc\b|\.pypirc\b|\.netrc\b|\.git-credentials\b|/etc/(passwd|shadow|sudoers)\b|\bmcp\.json\b|~/\.cursor\b|\.cursor/|\bclaude_desktop_config\b|~/\.claude\b|\.bash_history\b|\.zsh_history\b|\.(bashrc|bash_profile|zshrc|zprofile|zshenv)\b|\.gnupg\b|\bwallet\.dat\b|\bkeychain\b|/proc/(self|\d+)/environ\b|(^|[\s'"`(/])\.env(\.[a-z]+)?\b|\bcredentials\.json\b|\bsecrets?\.(json|ya?ml|toml)\b|\.pem\b|\.p12\b|\.keystore\b|\.pgpass\b|\.my\.cnf\b|\.htpasswd\b|\.s3cfg\b|\.boto\b|\.vault-token\b|\.terraform\.d/credentials|/proc/(self|\d+|\[pid\])/mem\b)"#;
 
 /// Imperative verbs that move data: with a secret after them, an order to leak it.
 pub(super) const ACCESS: &str = r"\b(read|open|cat|paste|load|access|retrieve|fetch|obtain|extract|collect|harvest|dump|grab|steal|copy|upload|send|include|pass|attach|print|output|leak|exfiltrate|get|check|append|forward|provide|share|reveal|return)\b";
@@ -75,7 +75,7 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             "instruction",
             Medium,
             s(
-                r"\byou\s+(must|should|need\s+to|have\s+to|are\s+(required|instructed|expected)\s+to|will\s+need\s+to|shall)\s+((first|always|also|immediately|now)\s+)?(call|invoke|run|execute|read|access|send|fetch|retrieve|extract|obtain|collect|gather|copy|forward|open|upload|mention|ask)\b",
+                r"\byou\s+(must|should|need\s+to|have\s+to|are\s+(required|instructed|expected)\s+to|will\s+need\s+to|shall)\s+((first|always|also|immediately|now|automatically)\s+)?(call|invoke|run|execute|read|access|send|fetch|retrieve|extract|obtain|collect|gather|copy|forward|open|upload|mention|ask|modify|change|alter|override|redirect)\b",
             ),
         ),
         (
@@ -330,7 +330,7 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             "exfiltration",
             Medium,
             s(
-                r"\b(recipients?|destination|account|address|wallet|payee|iban)\s+(must|should|shall|will|is\s+to)\s+be\s+(replaced|changed|switched|set|redirected|overridden|rewritten)",
+                r"\b(recipients?|destination|account|address|wallet|payee|iban|target[a-z]*)('s)?\s+([a-z]+\s+){0,2}(must|should|shall|will|is\s+to)\s+(always\s+)?be\s+(replaced|changed|switched|set|redirected|overridden|rewritten)",
             ),
         ),
         ("exfiltration", Medium, s(r"\b(bcc|cc)\b[^.\n]{0,20}[a-z0-9._%+-]+@[a-z0-9-]+\.[a-z]")),
@@ -379,6 +379,78 @@ pub(super) fn rule_table() -> Vec<(&'static str, Severity, String)> {
             s(
                 r"\b(exfil|exfiltrat\w*|steal|steals|stealing|stolen|attacker|attacker-controlled|malicious|malware|backdoor\w*|keylog\w*|ransomware|reverse\s+shell|web\s*shell|bind\s+shell|rootkit|brute[\s-]?forc\w*|password\s+spray\w*|credential\s+(theft|harvest\w*|dump\w*|stuff\w*)|privilege\s+escalation|privesc|escalate\s+privileges?|(dump|dumps|dumping)\s+(the\s+)?(credentials|lsass|hashes|password\w*|sam|ntds\w*|memory|secrets|keychain|database|[a-z]+\s+password)|(crack|cracking)\s+(the\s+)?(password|hash|jwt|wpa|key)\w*|phishing|hijack\w*|bypass\w*\s+([a-z0-9-]+\s+){0,4}(security|authentication|authori[sz]ation|login|mfa|2fa|captcha|antivirus|edr|firewall|detection|waf|uac|amsi|applocker|selinux|apparmor|sandbox|safety|restrictions?|safeguards?|filters?|protections?|access\s+controls?|permissions?|checks|checking|rate\s+limits?|licen[cs]e|paywalls?|drm|guardrails?|logging|auditing|scanning|monitoring|whitelisting|allowlisting|defender|integrity)\b|(amsi|uac|applocker|etw|edr|waf|captcha|mfa|2fa|auth|authentication|login|upload|integrity|security|sandbox|firewall|antivirus)\s+bypass\w*|evade|evading|evasion|covert\w*|tamper\w*|exploit\w*|forg(e|ed|ing)\s+(a\s+|the\s+)?([a-z]+\s+)?(ticket|token|signature|certificate|credential|saml|jwt|identity)|golden\s+ticket|silver\s+ticket|pass[\s-]the[\s-](hash|ticket)|kerberoast\w*|man[\s-]in[\s-]the[\s-]middle|sniff\w*|spoof\w*|impersonat\w*|(establish|maintain|achieve|gain)\s+persistence|lateral\s+movement|command[\s-]and[\s-]control|c2\s+(server|channel|beacon)|botnet|cryptojack\w*|ddos|denial[\s-]of[\s-]service|jailbreak\w*|(escape|break\s+out\s+of)\s+(the\s+)?(container|chroot|sandbox|vm|virtual\s+machine|jail|hypervisor)|steganograph\w*|shellcode|process\s+hollowing|dll\s+(injection|inject|hijack\w*|search\s+order)|wipe\s+(the\s+)?(logs?|disk|free\s+space|evidence)|(disable|kill)\s+(the\s+)?(antivirus|av|edr|defender|firewall|logging|auditing|security)|cover\s+(the\s+|your\s+)?tracks|hide\s+(the\s+)?(activity|tracks|data\s+in|exfiltrated)|without\s+(authori[sz]ation|permission|consent)|(harvest|scrape)\s+(valid\s+)?(users|usernames|emails?|email\s+addresses|credentials|secrets)|ransom|attack|attacks|victim\w*|(sql|nosql|command|code|template|xpath|ldap|ognl|xxe|crlf|prompt|dll|process)\s+injection|inject\w*\s+(malicious|arbitrary|code|commands?|payloads?|shellcode)|(execute|run|exec)\s+arbitrary|arbitrary\s+(shell\s+|os\s+|system\s+|python\s+)?(command|code)\w*\s+(execution|on|via)|on\s+(the\s+)?target\s+(system|host|machine)|decrypt\s+(saved\s+|stored\s+)?(passwords|credentials)|deserialization\s+(attack|exploit|payload|gadget)|gadget\s+chain|fork\s+bomb|exhaust\w*\s+(the\s+)?(disk|memory|filesystem|inodes|quota|resources)|corrupt\s+(the\s+)?(files?|data|database)|poison\w*|relay\s+(captured\s+)?(ntlm\s+)?credentials|capture\s+(wpa\s+)?(handshakes?|keystrokes|credentials|passwords)|intercept\w*\s+(file\s+access|traffic|communications?|credentials|keystrokes)|sensitive\s+files)\b",
             ),
+        ),
+    ]
+}
+
+/// Words a gated rule needs: one of each group must be in the text.
+pub(super) type Gates = &'static [&'static [&'static str]];
+
+/// Rules that run alone, each only when the words it needs are in the text.
+/// Every rule added to the set grows the states of the one DFA that runs the
+/// whole table (gaps such as `[^.\n]{0,60}` multiply them): the eleven rules
+/// below, in the set, made a 500-tool scan 2-3x slower.
+pub(super) fn gated_rule_table() -> Vec<(&'static str, Severity, Gates, String)> {
+    vec![
+        // A definition that ranks itself above the person asking (MCPTox's
+        // "this description's priority is higher than the user's request").
+        (
+            "instruction",
+            High,
+            &[&["priority", "precedence", "outrank", "override", "supersede", "trump"]],
+            r"\b(priority|precedence)\s+(is\s+)?(higher|greater|above|over)\s+(than\s+)?(that\s+of\s+)?(the\s+|any\s+)?user'?s?\b|\b(higher|greater|top|absolute)\s+priority\s+(than|over)\s+(the\s+|any\s+)?user|\b(takes?|has)\s+(precedence|priority)\s+over\s+(the\s+|any\s+)?user'?s?\b|\b(override|overrides|supersedes?|outranks?|trumps?)\s+(the\s+|any\s+)?user'?s?\s+(request|query|instructions?|input|choice|wishes)".to_string(),
+        ),
+        (
+            "instruction",
+            Medium,
+            &[&["regardless"]],
+            r"\bregardless\s+of\s+(what\s+)?(the\s+)?(user|originally|original|requested|user'?s?\s+(request|query|input|choice|instructions?))".to_string(),
+        ),
+        // Tampering with the arguments a call was asked to carry.
+        (
+            "instruction",
+            Medium,
+            &[&["modify", "change", "alter", "replace", "override", "rewrite", "redirect", "swap"]],
+            r"\b(automatically|silently|always|must|should)\s+(modify|change|alter|replace|override|rewrite|redirect|swap)\s+(the\s+)?(['`]?[a-z0-9_]+['`]?\s+)?(arguments?|parameters?|params?|recipients?|values?|comments?|paths?|ids?|channels?)\b".to_string(),
+        ),
+        // Orders to call another tool first, with arguments the user never gave.
+        (
+            "instruction",
+            Medium,
+            &[&["before"], &["'", "`"]],
+            r"\bbefore\s+(this\s+tool|using\s+this|calling\s+this|using\s+['`]?[a-z0-9_-]+['`]?|[a-z]+)\s*,\s*(you\s+must\s+|first\s+|always\s+)?(use|call|invoke|run)\s+['`][a-z0-9_-]+['`]".to_string(),
+        ),
+        (
+            "instruction",
+            Medium,
+            &[&["before", "forbidden", "not allowed", "prohibited", "call '", "call `"]],
+            r"\bbefore\s+(every|each|any)\s+['`]?[a-z0-9_-]+['`]?\s+(tool\s+)?(call|invocation|use|request)|\b(forbidden|not\s+allowed|prohibited)\s+to\s+(call|use|invoke|run)\s+['`]|\bcall\s+['`][a-z0-9_-]+['`]\s+(on|with)\s+['`]".to_string(),
+        ),
+        (
+            "instruction",
+            Medium,
+            &[&["instead"]],
+            r"\byou\s+(must|should|need\s+to|have\s+to)\s+instead\s+(show|use|call|return|send|read|run|pass)\b".to_string(),
+        ),
+        // Tampering with an argument on the way: "when listing, set labels to 'x'".
+        (
+            "instruction",
+            Medium,
+            &[&["when", "before", "after", "each time", "every time"], &["set", "change", "modify", "replace", "override"]],
+            r"\b(when|whenever|before|after|each\s+time|every\s+time)\b[^.\n]{0,60}\b(set|change|modify|replace|override)\s+(the\s+)?['`]?[a-z0-9_]+['`]?\s+((argument|parameter|param|field)\s+)?(to|as)\s+['`\x22]?[a-z0-9_./-]".to_string(),
+        ),
+        (
+            "instruction",
+            Medium,
+            &[&["make sure"], &["before"]],
+            r"\bbefore\s+[^.\n]{0,40}\bmake\s+sure\s+(to\s+|you\s+)?(first\s+)?(get|call|invoke|read|fetch|run|send)\b".to_string(),
+        ),
+        // Threats that make a step look mandatory.
+        (
+            "instruction",
+            Medium,
+            &[&["failure to", "failing to", "omitting", "ignoring", "skipping", "not doing"]],
+            r"\b(failure\s+to|failing\s+to|omitting|ignoring|skipping|not\s+doing)\s+([a-z']+\s+){0,4}(will|would|may|can|could)\s+(corrupt|crash|damage|destroy|compromise|cause\s+(system\s+|critical\s+|data\s+)?(errors?|failures?|corruption|instability|crash(es)?))".to_string(),
         ),
     ]
 }
